@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * `runcommand-detect <subcommand>`: dispatches to one module per subcommand.
+ * Each subcommand module exports `run(argv, io): Promise<number>` (the exit code)
+ * and its own `--help`. Exit codes: 0 success, 1 input or runtime error, 2 usage error.
+ */
+import type { CliIo } from './io';
+import { defaultIo } from './io';
+
+type Subcommand = { summary: string; load: () => Promise<{ run(argv: string[], io: CliIo): Promise<number> }> };
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  detect: { summary: 'run the rule over exported table files', load: () => import('./detect') },
+};
+
+export function usage(): string {
+  const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(8)} ${s.summary}`);
+  return [
+    'Usage: runcommand-detect <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'runcommand-detect <command> --help' for a command's options.",
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const sub = SUBCOMMANDS[name];
+  if (!sub) {
+    io.stderr.write(`runcommand-detect: unknown command '${name}'.\n\n${usage()}\n`);
+    return 2;
+  }
+  const mod = await sub.load();
+  return mod.run(rest, io);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`runcommand-detect: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
