@@ -1,0 +1,171 @@
+/**
+ * `EntityStore` on Azure Table Storage (`@azure/data-tables`): a connection string for
+ * Azurite and local runs, or the table service endpoint plus a TokenCredential
+ * (managed identity) in Azure.
+ */
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/core-auth';
+import { isRestError } from '@azure/core-rest-pipeline';
+import type { EntityProperties, EntityStore, StoredEntity } from './entityStore';
+import { ConcurrencyConflictError, StateStoreAccessError, StateStoreError } from './errors';
+
+export type TableStoreOptions = TableServiceClientOptions;
+
+/** Properties the service adds to every entity; they are not ours. */
+const SYSTEM_PROPERTIES = new Set(['partitionKey', 'rowKey', 'etag', 'timestamp', 'timeStamp']);
+
+export class TableEntityStore implements EntityStore {
+  readonly description: string;
+
+  constructor(
+    readonly client: TableClient,
+    readonly tableName: string = client.tableName,
+  ) {
+    this.description = `table '${tableName}'`;
+  }
+
+  /** Local development and Azurite. `allowInsecureConnection` is set for http endpoints. */
+  static fromConnectionString(
+    connectionString: string,
+    tableName: string,
+    options: TableStoreOptions = {},
+  ): TableEntityStore {
+    const insecure =
+      /(^|;)\s*TableEndpoint\s*=\s*http:/i.test(connectionString) ||
+      /UseDevelopmentStorage=true/i.test(connectionString);
+    const client = TableClient.fromConnectionString(connectionString, tableName, {
+      ...(insecure ? { allowInsecureConnection: true } : {}),
+      ...options,
+    });
+    return new TableEntityStore(client, tableName);
+  }
+
+  /** Managed identity: `endpoint` is the table service URL, e.g. https://<account>.table.core.windows.net. */
+  static fromEndpoint(
+    endpoint: string,
+    tableName: string,
+    credential: TokenCredential,
+    options: TableStoreOptions = {},
+  ): TableEntityStore {
+    return new TableEntityStore(new TableClient(endpoint, tableName, credential, options), tableName);
+  }
+
+  async ensureReady(): Promise<void> {
+    await this.call('create the table', '', '', () => this.client.createTable());
+  }
+
+  async get<P extends EntityProperties = EntityProperties>(
+    partitionKey: string,
+    rowKey: string,
+  ): Promise<StoredEntity<P> | undefined> {
+    try {
+      const entity = await this.client.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      return toStored<P>(entity);
+    } catch (e) {
+      if (isRestError(e) && e.statusCode === 404) return undefined;
+      throw this.translate(e, 'read', partitionKey, rowKey);
+    }
+  }
+
+  async insert(partitionKey: string, rowKey: string, properties: EntityProperties): Promise<string> {
+    const res = await this.call('insert', partitionKey, rowKey, () =>
+      this.client.createEntity({ ...properties, partitionKey, rowKey }),
+    );
+    return requireEtag(res.etag, this.tableName, partitionKey, rowKey);
+  }
+
+  async replace(partitionKey: string, rowKey: string, properties: EntityProperties, etag: string): Promise<string> {
+    const res = await this.call('replace', partitionKey, rowKey, () =>
+      this.client.updateEntity({ ...properties, partitionKey, rowKey }, 'Replace', { etag }),
+    );
+    return requireEtag(res.etag, this.tableName, partitionKey, rowKey);
+  }
+
+  async upsert(partitionKey: string, rowKey: string, properties: EntityProperties): Promise<string> {
+    const res = await this.call('upsert', partitionKey, rowKey, () =>
+      this.client.upsertEntity({ ...properties, partitionKey, rowKey }, 'Replace'),
+    );
+    return requireEtag(res.etag, this.tableName, partitionKey, rowKey);
+  }
+
+  async delete(partitionKey: string, rowKey: string, etag?: string): Promise<void> {
+    try {
+      await this.client.deleteEntity(partitionKey, rowKey, etag ? { etag } : {});
+    } catch (e) {
+      if (isRestError(e) && e.statusCode === 404) return;
+      throw this.translate(e, 'delete', partitionKey, rowKey);
+    }
+  }
+
+  async *listPartition<P extends EntityProperties = EntityProperties>(
+    partitionKey: string,
+  ): AsyncIterable<StoredEntity<P>> {
+    const filter = `PartitionKey eq '${partitionKey.replace(/'/g, "''")}'`;
+    try {
+      for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+        yield toStored<P>(entity);
+      }
+    } catch (e) {
+      throw this.translate(e, 'list', partitionKey, '*');
+    }
+  }
+
+  private async call<T>(what: string, partitionKey: string, rowKey: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw this.translate(e, what, partitionKey, rowKey);
+    }
+  }
+
+  private translate(e: unknown, what: string, partitionKey: string, rowKey: string): Error {
+    if (e instanceof StateStoreError) return e;
+    if (isRestError(e)) {
+      const status = e.statusCode;
+      if (status === 409 || status === 412) {
+        return new ConcurrencyConflictError(this.tableName, partitionKey, rowKey, status, { cause: e });
+      }
+      if (status === 401 || status === 403) {
+        return new StateStoreAccessError(this.tableName, status, firstLine(e.message), { cause: e });
+      }
+      return new StateStoreError(
+        `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}'` +
+          `${status ? ` (HTTP ${status})` : ''}: ${firstLine(e.message)}`,
+        status,
+        { cause: e },
+      );
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    return new StateStoreError(
+      `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}': ${firstLine(message)}. ` +
+        `Check that the table service is reachable (STATE_STORE_ENDPOINT / STATE_STORE_CONNECTION_STRING).`,
+      undefined,
+      { cause: e },
+    );
+  }
+}
+
+function toStored<P extends EntityProperties>(entity: Record<string, unknown>): StoredEntity<P> {
+  const properties: EntityProperties = {};
+  for (const [key, value] of Object.entries(entity)) {
+    if (SYSTEM_PROPERTIES.has(key) || key.startsWith('odata.') || key.startsWith('@odata.')) continue;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') properties[key] = value;
+  }
+  return {
+    partitionKey: String(entity.partitionKey),
+    rowKey: String(entity.rowKey),
+    properties: properties as P,
+    etag: String(entity.etag),
+  };
+}
+
+function requireEtag(etag: string | undefined, table: string, partitionKey: string, rowKey: string): string {
+  if (!etag)
+    throw new StateStoreError(`State store table '${table}': no ETag returned for '${partitionKey}/${rowKey}'.`);
+  return etag;
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0] ?? '';
+  return line.length > 300 ? line.slice(0, 300) + '…' : line;
+}
