@@ -1,0 +1,141 @@
+/**
+ * The AzureActivity branch of `RunCommandData`:
+ *
+ * ```kql
+ * AzureActivity
+ * | where OperationNameValue =~ "Microsoft.Compute/virtualMachines/runCommand/action"
+ * | where Authorization has "virtualMachines"
+ * | summarize StartTime=min(TimeGenerated), EndTime=max(TimeGenerated), max(CallerIpAddress), make_list(ActivityStatusValue) by CorrelationId, Authorization, Caller
+ * | where list_ActivityStatusValue has_any ("Succeeded", "Success")
+ * | extend Authorization_d = parse_json(Authorization)
+ * | extend Scope = Authorization_d.scope
+ * | extend Scope_s = split(Scope, "/")
+ * | extend Subscription = tostring(Scope_s[2])
+ * | extend VirtualMachineName = tostring(Scope_s[-1])
+ * | project StartTime, EndTime, Subscription, VirtualMachineName, CorrelationId, Caller, CallerIpAddress=max_CallerIpAddress, Scope
+ * ```
+ */
+import type { KqlDateTime } from '../datetime';
+import type { AzureActivityRow } from '../schema';
+import { arrayIndex, equalsIgnoreCase, getProperty, has, hasAny, parseJson, split, tostring } from '../kql';
+
+export const RUN_COMMAND_OPERATION = 'Microsoft.Compute/virtualMachines/runCommand/action';
+export const SUCCEEDED_STATUSES: readonly string[] = ['Succeeded', 'Success'];
+
+/**
+ * `| where OperationNameValue =~ "Microsoft.Compute/virtualMachines/runCommand/action"`
+ * `| where Authorization has "virtualMachines"`
+ */
+export function isRunCommandActivity(row: AzureActivityRow): boolean {
+  return (
+    row.OperationNameValue.length === RUN_COMMAND_OPERATION.length &&
+    equalsIgnoreCase(row.OperationNameValue, RUN_COMMAND_OPERATION) &&
+    has(row.Authorization, 'virtualMachines')
+  );
+}
+
+/** One row of the `summarize ... by CorrelationId, Authorization, Caller`. */
+export interface RunCommandOperation {
+  CorrelationId: string;
+  Authorization: string;
+  Caller: string;
+  /** `StartTime=min(TimeGenerated)`: null only when every TimeGenerated of the group is null. */
+  StartTime: KqlDateTime | null;
+  /** `EndTime=max(TimeGenerated)` */
+  EndTime: KqlDateTime | null;
+  /** `max(CallerIpAddress)`, ordinal. */
+  max_CallerIpAddress: string;
+  /** `make_list(ActivityStatusValue)`, in input order. */
+  list_ActivityStatusValue: string[];
+}
+
+/**
+ * `| summarize StartTime=min(TimeGenerated), EndTime=max(TimeGenerated), max(CallerIpAddress),
+ *   make_list(ActivityStatusValue) by CorrelationId, Authorization, Caller`
+ *
+ * min/max ignore null TimeGenerated; keys compare case-sensitively.
+ */
+export class RunCommandOperations {
+  private readonly groups = new Map<string, RunCommandOperation>();
+
+  add(row: AzureActivityRow): void {
+    const key = JSON.stringify([row.CorrelationId, row.Authorization, row.Caller]);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = {
+        CorrelationId: row.CorrelationId,
+        Authorization: row.Authorization,
+        Caller: row.Caller,
+        StartTime: null,
+        EndTime: null,
+        max_CallerIpAddress: row.CallerIpAddress,
+        list_ActivityStatusValue: [],
+      };
+      this.groups.set(key, group);
+    }
+    const t = row.TimeGenerated;
+    if (t !== null) {
+      if (group.StartTime === null || t < group.StartTime) group.StartTime = t;
+      if (group.EndTime === null || t > group.EndTime) group.EndTime = t;
+    }
+    if (row.CallerIpAddress > group.max_CallerIpAddress) group.max_CallerIpAddress = row.CallerIpAddress;
+    group.list_ActivityStatusValue.push(row.ActivityStatusValue);
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  values(): IterableIterator<RunCommandOperation> {
+    return this.groups.values();
+  }
+}
+
+/**
+ * `| where list_ActivityStatusValue has_any ("Succeeded", "Success")`: the list's JSON
+ * text `has` either term. Both needles are all-alphanumeric, so a hit can never span
+ * the `","` between two elements: checking each element's JSON text is the same test.
+ */
+export function isSucceeded(operation: RunCommandOperation): boolean {
+  for (const status of operation.list_ActivityStatusValue) {
+    if (hasAny(JSON.stringify(status), SUCCEEDED_STATUSES)) return true;
+  }
+  return false;
+}
+
+/** One row of the branch's final `project`. */
+export interface RunCommandExecution {
+  StartTime: KqlDateTime | null;
+  EndTime: KqlDateTime | null;
+  Subscription: string;
+  VirtualMachineName: string;
+  CorrelationId: string;
+  Caller: string;
+  CallerIpAddress: string;
+  /** `Scope = Authorization_d.scope`: dynamic (usually a string; null when absent). */
+  Scope: unknown;
+}
+
+/**
+ * `| extend Authorization_d = parse_json(Authorization)`
+ * `| extend Scope = Authorization_d.scope`
+ * `| extend Scope_s = split(Scope, "/")`
+ * `| extend Subscription = tostring(Scope_s[2])`
+ * `| extend VirtualMachineName = tostring(Scope_s[-1])`
+ * `| project StartTime, EndTime, Subscription, VirtualMachineName, CorrelationId, Caller, CallerIpAddress=max_CallerIpAddress, Scope`
+ */
+export function toExecution(operation: RunCommandOperation): RunCommandExecution {
+  const Authorization_d = parseJson(operation.Authorization);
+  const Scope = getProperty(Authorization_d, 'scope');
+  const Scope_s = split(Scope, '/');
+  return {
+    StartTime: operation.StartTime,
+    EndTime: operation.EndTime,
+    Subscription: tostring(arrayIndex(Scope_s, 2)),
+    VirtualMachineName: tostring(arrayIndex(Scope_s, -1)),
+    CorrelationId: operation.CorrelationId,
+    Caller: operation.Caller,
+    CallerIpAddress: operation.max_CallerIpAddress,
+    Scope,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * Parity mode: the published rule, stage by stage, streaming. `add` applies each
+ * table's own row filters at once and keeps only what can still matter (AzureActivity
+ * rows go straight into their `summarize` groups, DeviceEvents rows into their command
+ * lists), so memory grows with the Run Command rows, not with the input. `finish`
+ * runs the joins and the uniqueness test.
+ */
+import type {
+  AzureActivityRow,
+  DeviceEventsRow,
+  DeviceFileEventsRow,
+  RunCommandFinding,
+  TableName,
+  TableRows,
+} from '../schema';
+import { isRunCommandActivity, isSucceeded, RunCommandOperations, toExecution } from './azureActivity';
+import { isRunCommandExtensionFile, toScriptFile } from './deviceFileEvents';
+import { ScriptCommandLists, toScriptCommand, type ScriptCommandList } from './deviceEvents';
+import { joinCommandLists, joinScriptFiles, ScriptFilesByVirtualMachine, type RunCommandDataRow } from './joins';
+import { uniqueFindings } from './uniqueness';
+
+/** Rows read per table and rows left after each stage of the query. */
+export interface StageCounts {
+  rowsRead: Record<TableName, number>;
+  /** AzureActivity rows left after `where OperationNameValue =~ ...` and `where Authorization has "virtualMachines"`. */
+  runCommandActivityRows: number;
+  /** Rows of `summarize ... by CorrelationId, Authorization, Caller` (operations). */
+  runCommandOperations: number;
+  /** Operations left after `where list_ActivityStatusValue has_any ("Succeeded", "Success")`. */
+  succeededOperations: number;
+  /** DeviceFileEvents rows left after `where InitiatingProcessFileName == "RunCommandExtension.exe"`. */
+  runCommandExtensionFiles: number;
+  /** DeviceEvents rows left after `has "-File"`, `isnotempty(PowershellFileName)` and `PSCommand != PowershellFileName`. */
+  scriptCommandRows: number;
+  /** Rows of `summarize ... make_list(PSCommand) by PowershellFileName, InitiatingProcessCommandLine`. */
+  scriptCommandLists: number;
+  /** Rows after `join kind=leftouter (...) on VirtualMachineName` and `where PowershellFileCreatedTimestamp between (StartTime .. EndTime)`. */
+  operationsWithScriptFile: number;
+  /** Rows of `RunCommandData`, after `join kind=inner (...) on $left.FileName == $right.PowershellFileName` (= `totals`). */
+  runCommandData: number;
+  /** Rows left after `where HashCount == 1`: the findings. */
+  findings: number;
+}
+
+/** A label (the KQL it counts) for each stage of {@link StageCounts}, in query order. */
+export const STAGE_LABELS: ReadonlyArray<readonly [Exclude<keyof StageCounts, 'rowsRead'>, string]> = [
+  [
+    'runCommandActivityRows',
+    'AzureActivity | where OperationNameValue =~ "...runCommand/action" | where Authorization has "virtualMachines"',
+  ],
+  ['runCommandOperations', '| summarize ... by CorrelationId, Authorization, Caller'],
+  ['succeededOperations', '| where list_ActivityStatusValue has_any ("Succeeded", "Success")'],
+  ['runCommandExtensionFiles', 'DeviceFileEvents | where InitiatingProcessFileName == "RunCommandExtension.exe"'],
+  [
+    'scriptCommandRows',
+    'DeviceEvents | where ... has "-File" | where isnotempty(PowershellFileName) | where PSCommand != PowershellFileName',
+  ],
+  ['scriptCommandLists', '| summarize make_list(PSCommand) by PowershellFileName, InitiatingProcessCommandLine'],
+  [
+    'operationsWithScriptFile',
+    '| join kind=leftouter (...) on VirtualMachineName | where PowershellFileCreatedTimestamp between (StartTime .. EndTime)',
+  ],
+  [
+    'runCommandData',
+    '| join kind=inner (...) on $left.FileName == $right.PowershellFileName  (RunCommandData, totals)',
+  ],
+  ['findings', '| where HashCount == 1'],
+];
+
+export interface ParityResult {
+  /** Sorted by StartTime, then ScriptFingerprintHash (see `compareFindings`). */
+  findings: RunCommandFinding[];
+  stages: StageCounts;
+}
+
+export class ParityDetection {
+  private readonly read: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  private runCommandActivityRows = 0;
+  private scriptCommandRows = 0;
+  private readonly operations = new RunCommandOperations();
+  private readonly files = new ScriptFilesByVirtualMachine();
+  private readonly commandLists = new ScriptCommandLists();
+
+  /**
+   * Whether a row passes its table's own row filters (the `where`s before the first
+   * `summarize`/`join` of its branch). Rows for which this is false cannot change the
+   * result; a source may drop them early.
+   */
+  static isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
+    switch (table) {
+      case 'AzureActivity':
+        return isRunCommandActivity(row as AzureActivityRow);
+      case 'DeviceFileEvents':
+        return isRunCommandExtensionFile(row as DeviceFileEventsRow);
+      case 'DeviceEvents':
+        return toScriptCommand(row as DeviceEventsRow) !== null;
+      default:
+        throw new TypeError(`unknown table ${String(table)}`);
+    }
+  }
+
+  add<T extends TableName>(table: T, row: TableRows[T]): void {
+    switch (table) {
+      case 'AzureActivity':
+        this.addAzureActivity(row as AzureActivityRow);
+        return;
+      case 'DeviceFileEvents':
+        this.addDeviceFileEvent(row as DeviceFileEventsRow);
+        return;
+      case 'DeviceEvents':
+        this.addDeviceEvent(row as DeviceEventsRow);
+        return;
+      default:
+        throw new TypeError(`unknown table ${String(table)}`);
+    }
+  }
+
+  addAzureActivity(row: AzureActivityRow): void {
+    this.read.AzureActivity++;
+    if (!isRunCommandActivity(row)) return;
+    this.runCommandActivityRows++;
+    this.operations.add(row);
+  }
+
+  addDeviceFileEvent(row: DeviceFileEventsRow): void {
+    this.read.DeviceFileEvents++;
+    if (!isRunCommandExtensionFile(row)) return;
+    this.files.add(toScriptFile(row));
+  }
+
+  addDeviceEvent(row: DeviceEventsRow): void {
+    this.read.DeviceEvents++;
+    const command = toScriptCommand(row);
+    if (command === null) return;
+    this.scriptCommandRows++;
+    this.commandLists.add(command);
+  }
+
+  /** Runs the joins and the uniqueness test over everything added so far. */
+  finish(): ParityResult {
+    let succeededOperations = 0;
+    let operationsWithScriptFile = 0;
+    const runCommandData: RunCommandDataRow[] = [];
+    const hashes = new Map<ScriptCommandList, string>();
+    for (const operation of this.operations.values()) {
+      if (!isSucceeded(operation)) continue;
+      succeededOperations++;
+      for (const withFile of joinScriptFiles(toExecution(operation), this.files)) {
+        operationsWithScriptFile++;
+        for (const row of joinCommandLists(withFile, this.commandLists, hashes)) runCommandData.push(row);
+      }
+    }
+    const findings = uniqueFindings(runCommandData);
+    return {
+      findings,
+      stages: {
+        rowsRead: { ...this.read },
+        runCommandActivityRows: this.runCommandActivityRows,
+        runCommandOperations: this.operations.size,
+        succeededOperations,
+        runCommandExtensionFiles: this.files.size,
+        scriptCommandRows: this.scriptCommandRows,
+        scriptCommandLists: this.commandLists.size,
+        operationsWithScriptFile,
+        runCommandData: runCommandData.length,
+        findings: findings.length,
+      },
+    };
+  }
+}
+
+/** The rule over three whole tables: its findings, sorted as {@link ParityResult.findings}. */
+export function detectParity(tables: {
+  AzureActivity: Iterable<AzureActivityRow>;
+  DeviceFileEvents: Iterable<DeviceFileEventsRow>;
+  DeviceEvents: Iterable<DeviceEventsRow>;
+}): RunCommandFinding[] {
+  const detection = new ParityDetection();
+  for (const row of tables.AzureActivity) detection.addAzureActivity(row);
+  for (const row of tables.DeviceFileEvents) detection.addDeviceFileEvent(row);
+  for (const row of tables.DeviceEvents) detection.addDeviceEvent(row);
+  return detection.finish().findings;
+}

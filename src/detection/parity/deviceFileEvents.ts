@@ -1,0 +1,50 @@
+/**
+ * The DeviceFileEvents side of the first join:
+ *
+ * ```kql
+ * DeviceFileEvents
+ * | where InitiatingProcessFileName == "RunCommandExtension.exe"
+ * | extend VirtualMachineName = tostring(split(DeviceName, ".")[0])
+ * | project VirtualMachineName, PowershellFileCreatedTimestamp=TimeGenerated, FileName, FileSize, InitiatingProcessAccountName, InitiatingProcessAccountDomain, InitiatingProcessFolderPath, InitiatingProcessId
+ * ```
+ */
+import type { KqlDateTime } from '../datetime';
+import type { DeviceFileEventsRow } from '../schema';
+import { arrayIndex, split, tostring } from '../kql';
+
+export const RUN_COMMAND_EXTENSION = 'RunCommandExtension.exe';
+
+/** `| where InitiatingProcessFileName == "RunCommandExtension.exe"` (case-sensitive: trap 4). */
+export function isRunCommandExtensionFile(row: DeviceFileEventsRow): boolean {
+  return row.InitiatingProcessFileName === RUN_COMMAND_EXTENSION;
+}
+
+/** `tostring(split(DeviceName, ".")[0])`: the host part of a possibly fully qualified device name. */
+export function virtualMachineNameOfDevice(deviceName: string): string {
+  return tostring(arrayIndex(split(deviceName, '.'), 0));
+}
+
+export interface RunCommandScriptFile {
+  VirtualMachineName: string;
+  PowershellFileCreatedTimestamp: KqlDateTime | null;
+  FileName: string;
+  FileSize: number | null;
+  InitiatingProcessAccountName: string;
+  InitiatingProcessAccountDomain: string;
+  InitiatingProcessFolderPath: string;
+  InitiatingProcessId: number | null;
+}
+
+/** The branch's `extend` and `project`. */
+export function toScriptFile(row: DeviceFileEventsRow): RunCommandScriptFile {
+  return {
+    VirtualMachineName: virtualMachineNameOfDevice(row.DeviceName),
+    PowershellFileCreatedTimestamp: row.TimeGenerated,
+    FileName: row.FileName,
+    FileSize: row.FileSize,
+    InitiatingProcessAccountName: row.InitiatingProcessAccountName,
+    InitiatingProcessAccountDomain: row.InitiatingProcessAccountDomain,
+    InitiatingProcessFolderPath: row.InitiatingProcessFolderPath,
+    InitiatingProcessId: row.InitiatingProcessId,
+  };
+}

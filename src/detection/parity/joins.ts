@@ -1,0 +1,155 @@
+/**
+ * The two joins of `RunCommandData` and its fingerprint.
+ */
+import type { KqlDateTime } from '../datetime';
+import { between, hashSha256 } from '../kql';
+import type { RunCommandExecution } from './azureActivity';
+import type { RunCommandScriptFile } from './deviceFileEvents';
+import type { ScriptCommandList, ScriptCommandLists } from './deviceEvents';
+
+/** A Run Command execution with the script file written on its VM during it. */
+export interface ExecutionWithFile {
+  StartTime: KqlDateTime;
+  EndTime: KqlDateTime;
+  PowershellFileCreatedTimestamp: KqlDateTime;
+  VirtualMachineName: string;
+  Caller: string;
+  CallerIpAddress: string;
+  FileName: string;
+  FileSize: number | null;
+  InitiatingProcessId: number | null;
+  InitiatingProcessAccountDomain: string;
+  InitiatingProcessFolderPath: string;
+  Scope: unknown;
+}
+
+/** The script files of the DeviceFileEvents side, indexed by the join key. */
+export class ScriptFilesByVirtualMachine {
+  private readonly byName = new Map<string, RunCommandScriptFile[]>();
+  private count = 0;
+
+  add(file: RunCommandScriptFile): void {
+    const list = this.byName.get(file.VirtualMachineName);
+    if (list) list.push(file);
+    else this.byName.set(file.VirtualMachineName, [file]);
+    this.count++;
+  }
+
+  /** Files whose `VirtualMachineName` equals `name` (`==`, case-sensitive: trap 3). */
+  on(name: string): readonly RunCommandScriptFile[] {
+    return this.byName.get(name) ?? [];
+  }
+
+  get size(): number {
+    return this.count;
+  }
+}
+
+/**
+ * ```kql
+ * | join kind=leftouter ( <DeviceFileEvents side> ) on VirtualMachineName
+ * | where PowershellFileCreatedTimestamp between (StartTime .. EndTime)
+ * | project StartTime, EndTime, PowershellFileCreatedTimestamp, VirtualMachineName, Caller, CallerIpAddress, FileName, FileSize, InitiatingProcessId, InitiatingProcessAccountDomain, InitiatingProcessFolderPath, Scope
+ * ```
+ * A left row with no match gets a null PowershellFileCreatedTimestamp, which
+ * `between` drops, so only matched pairs inside the window remain; so does a pair
+ * with a null on any side of the `between`.
+ */
+export function joinScriptFiles(
+  execution: RunCommandExecution,
+  files: ScriptFilesByVirtualMachine,
+): ExecutionWithFile[] {
+  const out: ExecutionWithFile[] = [];
+  const { StartTime, EndTime } = execution;
+  if (StartTime === null || EndTime === null) return out;
+  for (const file of files.on(execution.VirtualMachineName)) {
+    const created = file.PowershellFileCreatedTimestamp;
+    if (!between(created, StartTime, EndTime)) continue;
+    out.push({
+      StartTime,
+      EndTime,
+      PowershellFileCreatedTimestamp: created as KqlDateTime,
+      VirtualMachineName: execution.VirtualMachineName,
+      Caller: execution.Caller,
+      CallerIpAddress: execution.CallerIpAddress,
+      FileName: file.FileName,
+      FileSize: file.FileSize,
+      InitiatingProcessId: file.InitiatingProcessId,
+      InitiatingProcessAccountDomain: file.InitiatingProcessAccountDomain,
+      InitiatingProcessFolderPath: file.InitiatingProcessFolderPath,
+      Scope: execution.Scope,
+    });
+  }
+  return out;
+}
+
+/** One row of `RunCommandData` (the `materialize`d table). */
+export interface RunCommandDataRow {
+  StartTime: KqlDateTime;
+  EndTime: KqlDateTime;
+  PowershellFileCreatedTimestamp: KqlDateTime;
+  PowershellExecStartTime: KqlDateTime | null;
+  PowershellExecEnd: KqlDateTime | null;
+  PowershellFileName: string;
+  PowershellScriptCommands: string[];
+  Caller: string;
+  CallerIpAddress: string;
+  InitiatingProcessCommandLine: string;
+  PowershellFileSize: number | null;
+  VirtualMachineName: string;
+  Scope: unknown;
+  ScriptFingerprintHash: string;
+}
+
+/**
+ * `| extend ScriptFingerprintHash = hash_sha256(tostring(PowershellScriptCommands))`
+ *
+ * `tostring` of a string array is its compact JSON text. `TempFingerprintString =
+ * strcat(PowershellScriptCommands, PowershellFileSize)` is computed by the rule and
+ * never used (trap 1), so it is not computed here.
+ */
+export function scriptFingerprintHash(commands: readonly string[]): string {
+  return hashSha256(JSON.stringify(commands));
+}
+
+/**
+ * ```kql
+ * | join kind=inner( <DeviceEvents side> ) on $left.FileName == $right.PowershellFileName
+ * | project StartTime, EndTime, PowershellFileCreatedTimestamp, PowershellExecStartTime, PowershellExecEnd, PowershellFileName, PowershellScriptCommands=list_PSCommand, Caller, CallerIpAddress, InitiatingProcessCommandLine, PowershellFileSize=FileSize, VirtualMachineName, Scope
+ * | order by StartTime asc
+ * | extend ScriptFingerprintHash = hash_sha256(tostring(PowershellScriptCommands))
+ * ```
+ * Every pair (kind=inner, not innerunique). The `order by` does not change the rows.
+ * `hashes` caches the fingerprint of each command list (the same list always hashes the same).
+ */
+export function joinCommandLists(
+  row: ExecutionWithFile,
+  lists: ScriptCommandLists,
+  hashes: Map<ScriptCommandList, string>,
+): RunCommandDataRow[] {
+  const out: RunCommandDataRow[] = [];
+  for (const list of lists.withFileName(row.FileName)) {
+    let hash = hashes.get(list);
+    if (hash === undefined) {
+      hash = scriptFingerprintHash(list.list_PSCommand);
+      hashes.set(list, hash);
+    }
+    out.push({
+      StartTime: row.StartTime,
+      EndTime: row.EndTime,
+      PowershellFileCreatedTimestamp: row.PowershellFileCreatedTimestamp,
+      PowershellExecStartTime: list.PowershellExecStartTime,
+      PowershellExecEnd: list.PowershellExecEnd,
+      PowershellFileName: list.PowershellFileName,
+      PowershellScriptCommands: list.list_PSCommand,
+      Caller: row.Caller,
+      CallerIpAddress: row.CallerIpAddress,
+      InitiatingProcessCommandLine: list.InitiatingProcessCommandLine,
+      PowershellFileSize: row.FileSize,
+      VirtualMachineName: row.VirtualMachineName,
+      Scope: row.Scope,
+      ScriptFingerprintHash: hash,
+    });
+  }
+  return out;
+}
