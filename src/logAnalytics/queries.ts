@@ -1,0 +1,87 @@
+/**
+ * The KQL text sent to Log Analytics for one table and one time slice.
+ *
+ * Push-down: each query keeps only the rows the rule's own branch on that table can
+ * use, with the rule's row filters copied verbatim (and the `extend`s they need), then
+ * projects only the columns the rule reads. Nothing is summarized or joined on the
+ * server: the engine receives these rows and repeats every step of the rule itself,
+ * these filters included, so the server only saves transfer, never decides a finding.
+ *
+ * Datetimes: the query API hands datetime cells to the SDK, which turns them into a
+ * JavaScript `Date` and loses the 100 ns ticks. So `TimeGenerated` is projected as
+ * text (`tostring(TimeGenerated)`, ISO 8601 with up to 7 fractional digits) and read
+ * back with `parseKqlDateTime`. `AdditionalFields` is projected with `tostring` for the
+ * same reason (the SDK would `JSON.parse` a dynamic cell); the engine's `parse_json`
+ * reads the text exactly as it reads the object.
+ */
+import { RULE_COLUMNS, type TableName } from '../detection/schema';
+import type { TimeWindow } from './slices';
+
+/**
+ * The rule's row filters on each table, verbatim from `src/detection/rule/query.kql`,
+ * in the rule's order. Only `where` steps and the `extend`s a later `where` reads.
+ */
+export const RULE_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } = {
+  AzureActivity: [
+    // | where OperationNameValue =~ "Microsoft.Compute/virtualMachines/runCommand/action"
+    'where OperationNameValue =~ "Microsoft.Compute/virtualMachines/runCommand/action"',
+    // | where Authorization has "virtualMachines"
+    'where Authorization has "virtualMachines"',
+  ],
+  DeviceFileEvents: [
+    // | where InitiatingProcessFileName == "RunCommandExtension.exe"
+    'where InitiatingProcessFileName == "RunCommandExtension.exe"',
+  ],
+  DeviceEvents: [
+    // | where InitiatingProcessCommandLine has "-File"
+    'where InitiatingProcessCommandLine has "-File"',
+    // | extend PowershellFileName = extract(@"\-File\s(script[0-9]{1,9}\.ps1)", 1, InitiatingProcessCommandLine)
+    'extend PowershellFileName = extract(@"\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
+    // | where isnotempty(PowershellFileName)
+    'where isnotempty(PowershellFileName)',
+    // | extend PSCommand = tostring(parse_json(AdditionalFields).Command)
+    'extend PSCommand = tostring(parse_json(AdditionalFields).Command)',
+    // | where PSCommand != PowershellFileName
+    'where PSCommand != PowershellFileName',
+  ],
+};
+
+/** Columns fetched as text, not in their table type (see the module comment). */
+const AS_TEXT = new Set(['datetime', 'dynamic']);
+
+/** The `project` list of a table: the rule's columns, datetimes and dynamics as text. */
+export function projectList(table: TableName): string {
+  return RULE_COLUMNS[table].map(([name, type]) => (AS_TEXT.has(type) ? `${name}=tostring(${name})` : name)).join(', ');
+}
+
+/** A KQL datetime literal with all 7 fractional digits: `datetime(2026-11-25T00:00:00.0000000Z)`. */
+export function kqlDateTimeLiteral(dt: string): string {
+  return `datetime(${dt})`;
+}
+
+/**
+ * The query for one table over one half-open slice `[start, end)`:
+ *
+ * ```kql
+ * DeviceFileEvents
+ * | where TimeGenerated >= datetime(…) and TimeGenerated < datetime(…)
+ * | where InitiatingProcessFileName == "RunCommandExtension.exe"
+ * | project TimeGenerated=tostring(TimeGenerated), DeviceName, …
+ * ```
+ */
+export function buildTableQuery(table: TableName, slice: TimeWindow): string {
+  return [
+    table,
+    `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
+    ...RULE_ROW_FILTERS[table].map((step) => `| ${step}`),
+    `| project ${projectList(table)}`,
+  ].join('\n');
+}
+
+/** The naive alternative, for measurements only: every row and column of the slice. */
+export function buildWholeTableQuery(table: TableName, slice: TimeWindow): string {
+  return [
+    table,
+    `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
+  ].join('\n');
+}

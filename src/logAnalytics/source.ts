@@ -1,0 +1,453 @@
+/**
+ * `LogAnalyticsSource`: pulls the rows of the three tables the rule reads, for one
+ * time window, from a Log Analytics workspace through the query API
+ * (`LogsQueryClient.queryWorkspace` of `@azure/monitor-query-logs`).
+ *
+ * Limits of the query API it works within (Azure Monitor service limits):
+ * - at most 500,000 rows or ~64 MB per response: each table is fetched in time slices;
+ *   a slice whose answer is too large (`E_QUERY_RESULT_SET_TOO_LARGE`, any
+ *   `PartialError`, or a row count at the cap) is halved and asked again, down to a
+ *   minimum slice length, after which the whole window fails;
+ * - about 5 concurrent queries per user: at most `maxConcurrency` (5) in flight;
+ * - 200 requests per 30 s (HTTP 429) and transient 5xx/504: retried with exponential
+ *   backoff, honouring `Retry-After`; the SDK's own retry policy is switched off so
+ *   that every retry is counted and bounded here;
+ * - 3 minutes per query unless `Prefer: wait=600`: sent as `serverTimeoutInSeconds`.
+ *
+ * A slice that cannot be fetched fails the whole window (`SliceFailedError`, naming the
+ * table and the slice): the rule never runs on incomplete data.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TokenCredential } from '@azure/core-auth';
+import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
+import {
+  LogsQueryClient,
+  LogsQueryResultStatus,
+  type LogsErrorInfo,
+  type LogsQueryClientOptions,
+  type LogsTable,
+} from '@azure/monitor-query-logs';
+import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
+import { toUnixTicks } from '../detection/datetime';
+import { LogAnalyticsConfigError, SliceFailedError } from './errors';
+import { buildTableQuery } from './queries';
+import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
+import {
+  checkWindow,
+  describeSlice,
+  halveSlice,
+  splitWindow,
+  TICKS_PER_SECOND,
+  timespanCovering,
+  type TimeWindow,
+} from './slices';
+
+export interface RetryOptions {
+  /** Retries of one query after a 429, 5xx or network failure. Default 5. */
+  maxRetries?: number;
+  /** First backoff; doubles each retry, with jitter. Default 1000 ms. */
+  baseDelayMs?: number;
+  /** Longest backoff between two attempts. Default 60,000 ms. */
+  maxDelayMs?: number;
+  /** Longest `Retry-After` honoured (a longer one is cut to this). Default 300,000 ms. */
+  maxRetryAfterMs?: number;
+}
+
+export interface PullLogger {
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface LogAnalyticsSourceOptions {
+  /** The workspace id (a GUID, "Workspace ID" in the portal), not its resource id. */
+  workspaceId: string;
+  credential: TokenCredential;
+  /** Query API base URL including the version, e.g. `https://api.loganalytics.io/v1` (default). */
+  endpoint?: string;
+  /** Extra client options (tests pass `tlsOptions: { ca }`). */
+  clientOptions?: LogsQueryClientOptions;
+  /** Queries in flight at once. Default 5, the API's per-user concurrency limit. */
+  maxConcurrency?: number;
+  /** Slices each table's window starts with. Default 4 (6 hours for a day). */
+  initialSlicesPerTable?: number;
+  /** A slice this short (in 100 ns ticks) is never halved. Default 1 second. */
+  minSliceTicks?: bigint;
+  /** A response with this many rows counts as truncated and is halved. Default 500,000. */
+  rowCap?: number;
+  /** `Prefer: wait=…`. Default 600 (the API's maximum). */
+  serverTimeoutInSeconds?: number;
+  retry?: RetryOptions;
+  logger?: PullLogger;
+  /** Tables to pull. Default all three. */
+  tables?: readonly TableName[];
+}
+
+export interface TablePullStats {
+  /** Rows received (sum over the slices kept). */
+  rows: number;
+  /** Response body bytes received, retries and discarded too-large answers included. */
+  bytes: number;
+  /** Slices the table's window was finally fetched in. */
+  slices: number;
+  /** HTTP requests sent. */
+  queries: number;
+  /** Requests repeated after a 429/5xx/network failure. */
+  retries: number;
+  /** Slices halved because the answer was too large or partial. */
+  halvings: number;
+}
+
+export type PulledTables = { [T in TableName]: TableRows[T][] };
+
+export interface PulledWindow {
+  window: TimeWindow;
+  tables: PulledTables;
+  stats: { [T in TableName]: TablePullStats };
+}
+
+export interface PullProgress {
+  table: TableName;
+  slice: TimeWindow;
+  slicesDone: number;
+  slicesTotal: number;
+  rowsSoFar: number;
+}
+
+const DEFAULTS = {
+  maxConcurrency: 5,
+  initialSlicesPerTable: 4,
+  minSliceTicks: TICKS_PER_SECOND,
+  rowCap: 500_000,
+  serverTimeoutInSeconds: 600,
+  maxRetries: 5,
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+  maxRetryAfterMs: 300_000,
+};
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const REQUEST_ID_HEADER = 'x-ms-client-request-id';
+
+type Attempt =
+  { kind: 'rows'; table: LogsTable; requestId: string } | { kind: 'tooLarge'; reason: string; requestId: string };
+
+interface SliceTask {
+  table: TableName;
+  slice: TimeWindow;
+}
+
+/** Reads `Retry-After` (seconds or an HTTP date) or `retry-after-ms` / `x-ms-retry-after-ms`, in ms. */
+export function retryAfterMs(headers: { get(name: string): string | undefined }, now = Date.now()): number | undefined {
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const v = headers.get(name);
+    if (v !== undefined && v.trim() !== '' && Number.isFinite(Number(v))) return Math.max(0, Number(v));
+  }
+  const v = headers.get('retry-after');
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The text of an error and of everything nested in it (details, innererror). */
+function errorText(e: LogsErrorInfo | undefined): string {
+  if (!e) return '';
+  const parts = [e.code, e.message];
+  for (const d of e.details ?? []) parts.push(d.code, d.message, JSON.stringify(d.additionalProperties ?? {}));
+  const inner = (e as { innererror?: LogsErrorInfo }).innererror;
+  if (inner) parts.push(errorText(inner));
+  parts.push(JSON.stringify(e));
+  return parts.filter(Boolean).join(' ');
+}
+
+const TOO_LARGE = /E_QUERY_RESULT_SET_TOO_LARGE|exceeded the internal (record count|data size) limit/i;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class LogAnalyticsSource {
+  private readonly client: LogsQueryClient;
+  private readonly opts: Required<
+    Omit<LogAnalyticsSourceOptions, 'endpoint' | 'clientOptions' | 'logger' | 'retry'>
+  > & {
+    retry: Required<RetryOptions>;
+    logger?: PullLogger;
+  };
+  /** Response bytes by client request id, filled by a pipeline policy. */
+  private readonly responseBytes = new Map<string, number>();
+
+  constructor(options: LogAnalyticsSourceOptions) {
+    if (!/^[0-9a-fA-F-]{36}$/.test(options.workspaceId ?? '')) {
+      throw new LogAnalyticsConfigError(
+        `Workspace id '${options.workspaceId}' is not a GUID: give the workspace's "Workspace ID" ` +
+          '(Log Analytics workspace > Overview), not its name or resource id.',
+      );
+    }
+    if (options.endpoint !== undefined && !/^https:\/\/[^/]+(\/.*)?\/v1\/?$/.test(options.endpoint)) {
+      throw new LogAnalyticsConfigError(
+        `Log Analytics endpoint '${options.endpoint}' must be an https URL ending in /v1, ` +
+          'e.g. https://api.loganalytics.io/v1.',
+      );
+    }
+    const maxConcurrency = options.maxConcurrency ?? DEFAULTS.maxConcurrency;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
+      throw new LogAnalyticsConfigError(`maxConcurrency must be a positive integer, got ${maxConcurrency}.`);
+    }
+    this.opts = {
+      workspaceId: options.workspaceId,
+      credential: options.credential,
+      maxConcurrency,
+      initialSlicesPerTable: options.initialSlicesPerTable ?? DEFAULTS.initialSlicesPerTable,
+      minSliceTicks: options.minSliceTicks ?? DEFAULTS.minSliceTicks,
+      rowCap: options.rowCap ?? DEFAULTS.rowCap,
+      serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
+      tables: options.tables ?? TABLE_NAMES,
+      logger: options.logger,
+      retry: {
+        maxRetries: options.retry?.maxRetries ?? DEFAULTS.maxRetries,
+        baseDelayMs: options.retry?.baseDelayMs ?? DEFAULTS.baseDelayMs,
+        maxDelayMs: options.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs,
+        maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
+      },
+    };
+    this.client = new LogsQueryClient(options.credential, {
+      ...options.clientOptions,
+      ...(options.endpoint ? { endpoint: options.endpoint.replace(/\/$/, '') } : {}),
+      // Retries are ours (counted, bounded, Retry-After honoured): the SDK's are off.
+      retryOptions: { maxRetries: 0 },
+    });
+    const bytes = this.responseBytes;
+    const measure: PipelinePolicy = {
+      name: 'runcommandResponseSizePolicy',
+      async sendRequest(request, next) {
+        const response = await next(request);
+        const id = request.headers.get(REQUEST_ID_HEADER);
+        if (id) {
+          const size = response.bodyAsText != null ? Buffer.byteLength(response.bodyAsText, 'utf8') : 0;
+          bytes.set(id, (bytes.get(id) ?? 0) + size);
+        }
+        return response;
+      },
+    };
+    this.client.pipeline.addPolicy(measure);
+  }
+
+  /**
+   * Pulls the rule's rows of every table for `[window.start, window.end)`. Resolves only
+   * when every slice of every table arrived whole; otherwise rejects with the first
+   * `SliceFailedError` (the other queries in flight are awaited, none new is started).
+   */
+  async pullWindow(window: TimeWindow, onProgress?: (p: PullProgress) => void): Promise<PulledWindow> {
+    checkWindow(window);
+    const tables = this.opts.tables;
+    const stats = Object.fromEntries(
+      TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
+    ) as PulledWindow['stats'];
+    const pieces = Object.fromEntries(TABLE_NAMES.map((t) => [t, []])) as unknown as Record<
+      TableName,
+      { start: bigint; rows: unknown[] }[]
+    >;
+    const queue: SliceTask[] = [];
+    for (const table of tables) {
+      for (const slice of splitWindow(window, this.opts.initialSlicesPerTable)) queue.push({ table, slice });
+    }
+    let slicesTotal = queue.length;
+    let slicesDone = 0;
+    let rowsSoFar = 0;
+    let failure: unknown;
+
+    const worker = async () => {
+      while (failure === undefined) {
+        const task = queue.shift();
+        if (!task) return;
+        try {
+          const result = await this.fetchSlice(task, stats[task.table]);
+          if (result === 'halve') {
+            const halves = halveSlice(task.slice)!;
+            stats[task.table].halvings++;
+            queue.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
+            slicesTotal++;
+            continue;
+          }
+          pieces[task.table].push({
+            start: toUnixTicks(task.slice.start),
+            rows: result,
+          });
+          stats[task.table].rows += result.length;
+          stats[task.table].slices++;
+          slicesDone++;
+          rowsSoFar += result.length;
+          onProgress?.({ table: task.table, slice: task.slice, slicesDone, slicesTotal, rowsSoFar });
+        } catch (err) {
+          if (failure === undefined) failure = err;
+        }
+      }
+    };
+    // Workers loop until the queue is empty *and* no worker can add halves to it.
+    const workers = new Set<Promise<void>>();
+    const spawn = () => {
+      const p = worker().finally(() => workers.delete(p));
+      workers.add(p);
+    };
+    for (let i = 0; i < this.opts.maxConcurrency; i++) spawn();
+    while (workers.size > 0) {
+      await Promise.race(workers);
+      while (failure === undefined && queue.length > 0 && workers.size < this.opts.maxConcurrency) spawn();
+    }
+    if (failure !== undefined) {
+      this.opts.logger?.warn('Log Analytics pull failed', { window, error: String(failure), stats });
+      throw failure;
+    }
+
+    const result = {} as PulledTables;
+    for (const table of TABLE_NAMES) {
+      const ordered = pieces[table].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      (result as Record<TableName, unknown[]>)[table] = ordered.flatMap((p) => p.rows);
+    }
+    this.opts.logger?.info('Log Analytics pull complete', {
+      window,
+      ...Object.fromEntries(tables.map((t) => [t, stats[t]])),
+    });
+    return { window, tables: result, stats };
+  }
+
+  /** Rows of one slice, or 'halve' when its answer was too large or partial. */
+  private async fetchSlice<T extends TableName>(
+    task: SliceTask & { table: T },
+    stats: TablePullStats,
+  ): Promise<TableRows[T][] | 'halve'> {
+    const { table, slice } = task;
+    const attempt = await this.queryWithRetries(table, slice, stats);
+    const canHalve = toUnixTicks(slice.end) - toUnixTicks(slice.start) >= 2n * this.opts.minSliceTicks;
+    if (attempt.kind === 'tooLarge') {
+      if (canHalve) {
+        this.opts.logger?.info('Slice answer too large; halving', { table, slice, reason: attempt.reason });
+        return 'halve';
+      }
+      throw new SliceFailedError(
+        table,
+        slice,
+        `the answer is still too large or partial at the minimum slice length (${attempt.reason}). ` +
+          'Lower the row cap or the minimum slice, or check the workspace for a burst of rows',
+        attempt.requestId,
+      );
+    }
+    if (attempt.table.rows.length >= this.opts.rowCap) {
+      if (canHalve) {
+        this.opts.logger?.info('Slice answer at the row cap; halving', {
+          table,
+          slice,
+          rows: attempt.table.rows.length,
+        });
+        return 'halve';
+      }
+      throw new SliceFailedError(
+        table,
+        slice,
+        `${attempt.table.rows.length} rows reach the row cap (${this.opts.rowCap}) at the minimum slice length`,
+        attempt.requestId,
+      );
+    }
+    try {
+      return rawRowsOf(table, attempt.table).map((raw) => typedRow<T>(table, raw));
+    } catch (err) {
+      if (err instanceof UnexpectedResultShapeError) {
+        throw new SliceFailedError(table, slice, err.message, attempt.requestId, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async queryWithRetries(table: TableName, slice: TimeWindow, stats: TablePullStats): Promise<Attempt> {
+    const query = buildTableQuery(table, slice);
+    const { retry } = this.opts;
+    for (let attemptNo = 0; ; attemptNo++) {
+      const requestId = randomUUID();
+      stats.queries++;
+      try {
+        const result = await this.client.queryWorkspace(this.opts.workspaceId, query, timespanCovering(slice), {
+          serverTimeoutInSeconds: this.opts.serverTimeoutInSeconds,
+          requestOptions: { headers: { [REQUEST_ID_HEADER]: requestId } },
+        });
+        if (result.status === LogsQueryResultStatus.PartialFailure) {
+          const text = errorText(result.partialError);
+          const reason = TOO_LARGE.test(text)
+            ? 'E_QUERY_RESULT_SET_TOO_LARGE'
+            : `PartialError: ${result.partialError.message ?? result.partialError.code}`;
+          return { kind: 'tooLarge', reason, requestId };
+        }
+        const first = result.tables[0];
+        if (!first) throw new SliceFailedError(table, slice, 'the answer has no table', requestId);
+        return { kind: 'rows', table: first, requestId };
+      } catch (err) {
+        if (err instanceof SliceFailedError) throw err;
+        const status = isRestError(err) ? err.statusCode : undefined;
+        const details = isRestError(err) ? (err.details as { error?: LogsErrorInfo } | undefined) : undefined;
+        const text = `${err instanceof Error ? err.message : String(err)} ${errorText(details?.error)}`;
+        if (TOO_LARGE.test(text)) return { kind: 'tooLarge', reason: 'E_QUERY_RESULT_SET_TOO_LARGE', requestId };
+        const networkFailure = isRestError(err) && status === undefined;
+        const retryable = networkFailure || (status !== undefined && RETRYABLE_STATUS.has(status));
+        if (!retryable) {
+          throw new SliceFailedError(
+            table,
+            slice,
+            refusalAdvice(status, text, this.opts.workspaceId, table),
+            requestId,
+            {
+              cause: err,
+            },
+          );
+        }
+        if (attemptNo >= retry.maxRetries) {
+          throw new SliceFailedError(
+            table,
+            slice,
+            `${status ? `HTTP ${status}` : 'network failure'} persisted after ${retry.maxRetries} retries (${oneLine(text)})`,
+            requestId,
+            { cause: err },
+          );
+        }
+        const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attemptNo) * (0.5 + Math.random() / 2);
+        const headers = isRestError(err) ? err.response?.headers : undefined;
+        const after = headers ? retryAfterMs(headers) : undefined;
+        const wait = Math.max(backoff, Math.min(after ?? 0, retry.maxRetryAfterMs));
+        stats.retries++;
+        this.opts.logger?.warn('Query failed; retrying', {
+          table,
+          slice: describeSlice(slice),
+          status: status ?? 'network',
+          attempt: attemptNo + 1,
+          waitMs: Math.round(wait),
+        });
+        await sleep(wait);
+      } finally {
+        stats.bytes += this.responseBytes.get(requestId) ?? 0;
+        this.responseBytes.delete(requestId);
+      }
+    }
+  }
+}
+
+function oneLine(s: string): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > 400 ? t.slice(0, 400) + '…' : t;
+}
+
+/** What to tell the user when the API refuses a query outright. */
+function refusalAdvice(status: number | undefined, text: string, workspaceId: string, table: TableName): string {
+  if (status === 401) {
+    return `HTTP 401: the credential's token was refused by the query API (${oneLine(text)}). Check the identity and the endpoint's audience`;
+  }
+  if (status === 403) {
+    return (
+      `HTTP 403: the identity may not read workspace ${workspaceId}. Grant it "Log Analytics Reader" ` +
+      `on the workspace (or read access to the ${table} table)`
+    );
+  }
+  if (status === 404) {
+    return `HTTP 404: workspace ${workspaceId} was not found at this endpoint. Check the workspace id and the endpoint`;
+  }
+  if (status === 400 && /resolve table|table expression/i.test(text)) {
+    return `HTTP 400: workspace ${workspaceId} has no ${table} table. Connect its data source (${table === 'AzureActivity' ? 'Azure Activity' : 'Microsoft Defender XDR'}) or check the workspace id`;
+  }
+  return `HTTP ${status ?? '?'}: the query was refused (${oneLine(text)})`;
+}
