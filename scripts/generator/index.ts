@@ -1,0 +1,17 @@
+/** The synthetic tenant-day generator: see ./day for what a day contains. */
+export {
+  addDays,
+  dayTimestamp,
+  generateDayRows,
+  generateDays,
+  GENERATED_TABLES,
+  RUN_COMMAND_OPERATION,
+  type GeneratedDay,
+  type GeneratedDaySummary,
+  type GeneratedRows,
+  type GeneratedTable,
+  type GeneratorOptions,
+  type RowSink,
+} from './day';
+export { SeededRandom } from './random';
+export { dayFolder, writeDays, type WrittenDay } from './write';
