@@ -1,0 +1,324 @@
+/**
+ * The job's control flow with in-process collaborators: the real state store (in
+ * memory), a source that serves rows per window, a detector that turns every
+ * AzureActivity row into one finding, and a writer with a ledger.
+ */
+import type { VmEnrichment } from '../../../src/arm/vmEnrichment';
+import type { RunCommandFinding } from '../../../src/detection/schema';
+import {
+  runDetectionJob,
+  DEFAULT_CHECKPOINT_NAME,
+  type JobLog,
+  type JobPorts,
+  type PulledWindowPort,
+} from '../../../src/job/runDetectionJob';
+import type { QueryWindow } from '../../../src/job/windows';
+import { InvalidCheckpointError } from '../../../src/job/windows';
+import { ConcurrencyConflictError, StateStore } from '../../../src/stateStore';
+
+interface Rec {
+  id: string;
+  window: string;
+  enrichment?: string;
+}
+
+interface LogLine {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+const day = (d: string) => `${d}T00:00:00.0000000Z`;
+
+function finding(scope: string, caller: string): RunCommandFinding {
+  return {
+    timestamp: '2026-11-24T10:00:00.0000000Z',
+    StartTime: '2026-11-24T10:00:00.0000000Z',
+    EndTime: '2026-11-24T10:01:00.0000000Z',
+    PowershellFileName: 'script0.ps1',
+    VirtualMachineName: scope.split('/').pop() ?? '',
+    Caller: caller,
+    CallerName: caller,
+    CallerUPNSuffix: '',
+    CallerIpAddress: '',
+    PowershellScriptCommands: [],
+    PowershellFileSize: 1,
+    ScriptFingerprintHash: caller,
+    Prevalence: 100,
+    Scope: scope,
+  };
+}
+
+class Harness {
+  readonly log: LogLine[] = [];
+  readonly pulls: string[] = [];
+  readonly sent: Rec[] = [];
+  readonly ledger = new Set<string>();
+  spool: Rec[] = [];
+  failPull = new Set<string>();
+  failWrite = false;
+  spoolInsteadOfSend = false;
+  /** Findings (by Caller) per window start. */
+  callersByDay = new Map<string, string[]>();
+  beforeCheckpoint?: () => Promise<void>;
+  enrichCalls: string[][] = [];
+
+  constructor(readonly store: StateStore) {}
+
+  ports(enrichment = true): JobPorts<Rec> {
+    return {
+      checkpoints: {
+        getCheckpoint: (n) => this.store.getCheckpoint(n),
+        putCheckpoint: async (n, v, e) => {
+          await this.beforeCheckpoint?.();
+          return this.store.putCheckpoint(n, v, e);
+        },
+      },
+      isConcurrencyConflict: (e) => e instanceof ConcurrencyConflictError,
+      source: {
+        pullWindow: async (w: QueryWindow): Promise<PulledWindowPort> => {
+          this.pulls.push(w.start);
+          if (this.failPull.has(w.start)) throw new Error(`slice of DeviceEvents failed for ${w.start}`);
+          const callers = this.callersByDay.get(w.start) ?? [];
+          return {
+            tables: {
+              AzureActivity: callers.map((c) => ({
+                TimeGenerated: w.start,
+                OperationNameValue: '',
+                Authorization: '',
+                CorrelationId: '',
+                Caller: c,
+                CallerIpAddress: '',
+                ActivityStatusValue: '',
+              })),
+              DeviceFileEvents: [],
+              DeviceEvents: [],
+            },
+            stats: {
+              AzureActivity: { rows: callers.length, slices: 4 },
+              DeviceFileEvents: { rows: 0, slices: 4 },
+              DeviceEvents: { rows: 0, slices: 4 },
+            },
+          };
+        },
+      },
+      detect: (tables) =>
+        tables.AzureActivity.map((r) =>
+          finding(
+            `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${r.Caller.split('#')[0]}`,
+            r.Caller,
+          ),
+        ),
+      enrich: enrichment
+        ? async (scopes) => {
+            this.enrichCalls.push(scopes);
+            return new Map<string, VmEnrichment>(
+              scopes.map((s) => [s, s.endsWith('gone') ? { status: 'notFound', detail: 'gone' } : { status: 'ok' }]),
+            );
+          }
+        : undefined,
+      toRecord: (f, ctx) => ({
+        id: `${ctx.window.start}|${f.Caller}`,
+        window: ctx.window.start,
+        enrichment: ctx.enrichment?.status,
+      }),
+      writer: {
+        flushSpool: async () => {
+          const n = this.spool.length;
+          this.sent.push(...this.spool);
+          this.spool = [];
+          return { sent: n, remaining: 0 };
+        },
+        write: async (records) => {
+          if (this.failWrite) throw new Error('state store unavailable');
+          let sent = 0;
+          let skipped = 0;
+          let spooled = 0;
+          for (const r of records) {
+            if (this.ledger.has(r.id)) skipped++;
+            else if (this.spoolInsteadOfSend) {
+              this.ledger.add(r.id);
+              this.spool.push(r);
+              spooled++;
+            } else {
+              this.ledger.add(r.id);
+              this.sent.push(r);
+              sent++;
+            }
+          }
+          return { sent, skippedAlreadySent: skipped, spooled };
+        },
+      },
+    };
+  }
+
+  logger(): JobLog {
+    return {
+      info: (message, data) => this.log.push({ level: 'info', message, data }),
+      warn: (message, data) => this.log.push({ level: 'warn', message, data }),
+      error: (message, data) => this.log.push({ level: 'error', message, data }),
+    };
+  }
+
+  run(now: string, extra: Partial<Parameters<typeof runDetectionJob>[1]> = {}, enrichment = true) {
+    return runDetectionJob(this.ports(enrichment), {
+      now: () => new Date(now),
+      ingestionDelayMinutes: 15,
+      maxCatchupDays: 14,
+      detectionMode: 'parity',
+      log: this.logger(),
+      ...extra,
+    });
+  }
+
+  async checkpoint(): Promise<string | undefined> {
+    return (await this.store.getCheckpoint(DEFAULT_CHECKPOINT_NAME))?.value;
+  }
+}
+
+describe('runDetectionJob', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = new Harness(await StateStore.open({ memory: true }));
+    h.callersByDay.set(day('2026-11-22'), ['alice']);
+    h.callersByDay.set(day('2026-11-23'), ['bob', 'carol']);
+    h.callersByDay.set(day('2026-11-24'), ['dave']);
+  });
+
+  it('first run: processes the latest complete day, writes, advances the checkpoint and logs one summary', async () => {
+    const result = await h.run('2026-11-25T00:15:07Z', { isPastDue: true });
+    expect(h.pulls).toEqual([day('2026-11-24')]);
+    expect(h.sent.map((r) => r.id)).toEqual([`${day('2026-11-24')}|dave`]);
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+    expect(result.processed).toHaveLength(1);
+    const summaries = h.log.filter((l) => l.message === 'Window processed');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0].data).toMatchObject({
+      window: { start: day('2026-11-24'), end: day('2026-11-25') },
+      rows: { AzureActivity: 1, DeviceFileEvents: 0, DeviceEvents: 0 },
+      slices: { AzureActivity: 4, DeviceFileEvents: 4, DeviceEvents: 4 },
+      findings: 1,
+      written: 1,
+      spooled: 0,
+      enrichment: { ok: 1 },
+    });
+    expect(Object.keys(summaries[0].data?.durationsMs as object).sort()).toEqual(
+      ['checkpoint', 'detect', 'enrich', 'pull', 'write'].sort(),
+    );
+    expect(h.log[0].data).toMatchObject({ isPastDue: true });
+  });
+
+  it('a second run the same day does nothing', async () => {
+    await h.run('2026-11-25T00:15:07Z');
+    const result = await h.run('2026-11-25T09:00:00Z');
+    expect(result.processed).toEqual([]);
+    expect(h.pulls).toEqual([day('2026-11-24')]);
+    expect(h.sent).toHaveLength(1);
+  });
+
+  it('catches up missed days in order, one checkpoint step per window', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-22'), undefined);
+    const result = await h.run('2026-11-25T03:00:00Z');
+    expect(h.pulls).toEqual([day('2026-11-22'), day('2026-11-23'), day('2026-11-24')]);
+    expect(result.processed.map((s) => s.findings)).toEqual([1, 2, 1]);
+    expect(h.sent.map((r) => r.window)).toEqual([
+      day('2026-11-22'),
+      day('2026-11-23'),
+      day('2026-11-23'),
+      day('2026-11-24'),
+    ]);
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+  });
+
+  it('a failing window stops the run with the checkpoint at its start; the next run retries it', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-22'), undefined);
+    h.failPull.add(day('2026-11-23'));
+    const first = await h.run('2026-11-25T03:00:00Z');
+    expect(first.failed).toMatchObject({ window: { start: day('2026-11-23') }, phase: 'pull' });
+    expect(h.pulls).toEqual([day('2026-11-22'), day('2026-11-23')]);
+    expect(await h.checkpoint()).toBe(day('2026-11-23'));
+    expect(h.log.some((l) => l.level === 'error' && l.message.includes('pulling the tables'))).toBe(true);
+
+    h.failPull.clear();
+    const second = await h.run('2026-11-25T04:00:00Z');
+    expect(second.failed).toBeUndefined();
+    expect(h.pulls.slice(2)).toEqual([day('2026-11-23'), day('2026-11-24')]);
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+    expect(h.sent.map((r) => r.id).sort()).toEqual(
+      [
+        `${day('2026-11-22')}|alice`,
+        `${day('2026-11-23')}|bob`,
+        `${day('2026-11-23')}|carol`,
+        `${day('2026-11-24')}|dave`,
+      ].sort(),
+    );
+  });
+
+  it('a write failure also leaves the checkpoint', async () => {
+    h.failWrite = true;
+    const result = await h.run('2026-11-25T03:00:00Z');
+    expect(result.failed?.phase).toBe('write');
+    expect(await h.checkpoint()).toBeUndefined();
+  });
+
+  it('skips windows beyond MAX_CATCHUP_DAYS and says so', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-10'), undefined);
+    const result = await h.run('2026-11-25T03:00:00Z', { maxCatchupDays: 2 });
+    expect(result.skipped).toEqual({ start: day('2026-11-10'), end: day('2026-11-23'), days: 13 });
+    expect(h.pulls).toEqual([day('2026-11-23'), day('2026-11-24')]);
+    const warning = h.log.find((l) => l.level === 'warn' && l.message.startsWith('Skipping 13 day window(s)'));
+    expect(warning?.message).toContain('MAX_CATCHUP_DAYS=2');
+  });
+
+  it('two overlapping invocations: one advances the checkpoint, the other yields, nothing is written twice', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-23'), undefined);
+    // Both read the checkpoint before either advances it.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let arrived = 0;
+    h.beforeCheckpoint = async () => {
+      if (++arrived === 2) release();
+      await gate;
+    };
+    const [a, b] = await Promise.all([h.run('2026-11-25T03:00:00Z'), h.run('2026-11-25T03:00:00Z')]);
+    const yielded = [a, b].filter((r) => r.yieldedTo);
+    expect(yielded).toHaveLength(1);
+    expect(yielded[0].yieldedTo?.window.start).toBe(day('2026-11-23'));
+    expect(h.sent.map((r) => r.id).sort()).toEqual(
+      [`${day('2026-11-23')}|bob`, `${day('2026-11-23')}|carol`, `${day('2026-11-24')}|dave`].sort(),
+    );
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+  });
+
+  it('flushes the spool before the windows and counts spooled findings as written', async () => {
+    h.spool.push({ id: 'old', window: day('2026-11-20') });
+    h.spoolInsteadOfSend = true;
+    const result = await h.run('2026-11-25T03:00:00Z');
+    expect(result.spool).toEqual({ sent: 1, remaining: 0 });
+    expect(h.sent.map((r) => r.id)).toEqual(['old']);
+    expect(result.processed[0]).toMatchObject({ spooled: 1, written: 0 });
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+  });
+
+  it('enriches each distinct Scope once per window and keeps findings whose VM is not found', async () => {
+    h.callersByDay.set(day('2026-11-24'), ['dave#1', 'dave#2', 'gone']);
+    const result = await h.run('2026-11-25T03:00:00Z');
+    expect(h.enrichCalls).toHaveLength(1);
+    expect(h.enrichCalls[0]).toHaveLength(2);
+    expect(h.sent.map((r) => r.enrichment).sort()).toEqual(['notFound', 'ok', 'ok']);
+    expect(result.processed[0].enrichment).toEqual({ ok: 2, notFound: 1 });
+    expect(h.log.some((l) => l.level === 'warn' && l.message.includes('VM enrichment notFound'))).toBe(true);
+  });
+
+  it('without enrichment, records carry no enrichment and the summary says disabled', async () => {
+    const result = await h.run('2026-11-25T03:00:00Z', {}, false);
+    expect(h.sent[0].enrichment).toBeUndefined();
+    expect(result.processed[0].enrichment).toEqual({ disabled: 1 });
+  });
+
+  it('refuses a checkpoint that is not a day boundary', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, '2026-11-24T13:00:00.0000000Z', undefined);
+    await expect(h.run('2026-11-25T03:00:00Z')).rejects.toBeInstanceOf(InvalidCheckpointError);
+    expect(h.pulls).toEqual([]);
+  });
+});
