@@ -1,0 +1,145 @@
+/**
+ * `runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table]`
+ *
+ * Runs the rule (parity mode) over one day of exported table files and prints its
+ * findings. Reads nothing from Azure and writes nothing to it.
+ */
+import { writeFileSync } from 'node:fs';
+import { ParityDetection } from '../detection';
+import { InputError } from '../io/errors';
+import { readTableDirectory, type TableReadStats } from '../io/tableFiles';
+import type { CliIo } from './io';
+import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
+
+export const DETECT_USAGE = `Usage: runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table]
+
+Runs the Sentinel rule "Azure VM Run Command operations executing a unique PowerShell
+script" over exported tables and prints its findings.
+
+Options:
+  --input DIR       directory with exactly one file per table:
+                      AzureActivity.*, DeviceFileEvents.*, DeviceEvents.*
+                    each .ndjson/.jsonl (one JSON object a line), .json (a JSON array
+                    of objects, or a Log Analytics query API response), or .csv (as
+                    the Azure portal exports it, datetimes in UTC)
+  --output FILE     write the findings to FILE instead of standard output
+  --format F        ndjson (default): one finding a line, the rule's 14 columns
+                    json: one array; table: a fixed-width table for people
+  --allow-empty     accept an empty table file as a table with no rows
+                    (default: an empty file is an error, as it usually means a
+                    failed export)
+  --validate-all    parse and check every row; by default JSON rows that cannot
+                    match the rule (no "runcommand" / "RunCommandExtension.exe" /
+                    "-File scriptN.ps1" text and no \\u escape) are skipped unread,
+                    so errors in them are not reported
+  -h, --help        show this help
+
+Exit status: 0 findings written (possibly none), 1 input error (printed as
+file:line: what is wrong), 2 usage error.
+`;
+
+class UsageError extends Error {}
+
+interface DetectOptions {
+  input: string;
+  output?: string;
+  format: FindingsFormat;
+  allowEmpty: boolean;
+  validateAll: boolean;
+}
+
+function parseArgs(argv: string[]): DetectOptions | 'help' {
+  let input: string | undefined;
+  let output: string | undefined;
+  let format: FindingsFormat = 'ndjson';
+  let allowEmpty = false;
+  let validateAll = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined || next === '') throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--input':
+        input = value();
+        break;
+      case '--output':
+        output = value();
+        break;
+      case '--format': {
+        const f = value();
+        if (!(FINDINGS_FORMATS as readonly string[]).includes(f))
+          throw new UsageError(`--format must be one of ${FINDINGS_FORMATS.join(', ')}, not '${f}'`);
+        format = f as FindingsFormat;
+        break;
+      }
+      case '--allow-empty':
+        allowEmpty = true;
+        break;
+      case '--validate-all':
+        validateAll = true;
+        break;
+      default:
+        throw new UsageError(flag.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
+    }
+  }
+  if (input === undefined) throw new UsageError('--input DIR is required');
+  return { input, output, format, allowEmpty, validateAll };
+}
+
+function summary(stats: readonly TableReadStats[], findings: number): string {
+  const tables = stats.map((s) => `${s.table} ${s.rowsRead} rows (${s.rowsKept} can match)`).join(', ');
+  return `runcommand-detect detect: read ${tables}; ${findings} finding${findings === 1 ? '' : 's'}\n`;
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let options: DetectOptions | 'help';
+  try {
+    options = parseArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`runcommand-detect detect: ${err.message}\n\n${DETECT_USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    io.stdout.write(DETECT_USAGE);
+    return 0;
+  }
+  const detection = new ParityDetection();
+  let stats: TableReadStats[];
+  try {
+    stats = readTableDirectory(options.input, detection, {
+      allowEmpty: options.allowEmpty,
+      prefilter: !options.validateAll,
+    });
+  } catch (err) {
+    if (err instanceof InputError) {
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const { findings } = detection.finish();
+  const text = formatFindings(findings, options.format);
+  if (options.output !== undefined) {
+    try {
+      writeFileSync(options.output, text);
+    } catch (err) {
+      const why = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : String(err);
+      io.stderr.write(`${options.output}: cannot write the findings (${why}); check the path and its permissions\n`);
+      return 1;
+    }
+  } else {
+    await new Promise<void>((resolve, reject) => io.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+  }
+  io.stderr.write(summary(stats, findings.length));
+  return 0;
+}

@@ -1,0 +1,240 @@
+/**
+ * `.json` table files, in either of two shapes:
+ *
+ * - a JSON array of row objects, `[{"TimeGenerated":"…",…},…]`: streamed element by
+ *   element (a byte-level splitter finds where each top-level element starts and
+ *   ends), and each element goes through the same pre-filter as an NDJSON line;
+ * - a Log Analytics query API response, `{"tables":[{"name","columns":[{"name","type"}],
+ *   "rows":[[…],…]}]}`: read whole (the query API caps a response at 64 MB and
+ *   500,000 rows), each row array mapped to its column names.
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import type { TableName } from '../detection/schema';
+import { InputError, excerpt } from './errors';
+import { mayMatter } from './prefilter';
+import type { RawRowSink } from './rawRows';
+
+const CHUNK = 8 << 20;
+
+export interface JsonReadResult {
+  /** Rows (array elements, or response rows) in the file. */
+  rows: number;
+  /** Rows parsed (passed the pre-filter). */
+  parsed: number;
+}
+
+export interface JsonReadOptions {
+  prefilter?: boolean;
+}
+
+/** The first byte that is not whitespace or a UTF-8 BOM, or undefined for an empty file. */
+export function firstSignificantByte(file: string): number | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(64 << 10);
+    let n: number;
+    let offset = 0;
+    while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) {
+      for (let i = 0; i < n; i++) {
+        const b = buf[i];
+        if (offset === 0 && i < 3 && (b === 0xef || b === 0xbb || b === 0xbf)) continue;
+        if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+      }
+      offset += n;
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readJsonFile(
+  file: string,
+  table: TableName,
+  onRow: RawRowSink,
+  options: JsonReadOptions = {},
+): JsonReadResult {
+  const first = firstSignificantByte(file);
+  if (first === 0x5b /* [ */) return readJsonArray(file, table, onRow, options.prefilter ?? true);
+  if (first === 0x7b /* { */) return readQueryApiResponse(file, table, onRow);
+  throw new InputError(
+    file,
+    1,
+    'a .json table file must hold a JSON array of row objects or a Log Analytics query API response ' +
+      '({"tables":[…]}); for one object per line, name the file .ndjson',
+  );
+}
+
+/**
+ * Streams the elements of a top-level JSON array. Tracks only what is needed to find
+ * element boundaries: nesting depth, and whether we are inside a string (and after a
+ * backslash there). Each element's bytes are then checked and parsed on their own.
+ */
+function readJsonArray(file: string, table: TableName, onRow: RawRowSink, prefilter: boolean): JsonReadResult {
+  const fd = openSync(file, 'r');
+  let rows = 0;
+  let parsed = 0;
+  let line = 1;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let closed = false;
+  let pending: Buffer[] = []; // bytes of the current element from earlier chunks
+  let elementStart = -1; // in the current chunk, or 0 when continuing a pending element
+  let elementLine = 0;
+
+  const element = (bytes: Buffer, atLine: number): void => {
+    rows++;
+    if (prefilter && !mayMatter(table, bytes)) return;
+    parsed++;
+    const text = bytes.toString('utf8').trim();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new InputError(
+        file,
+        atLine,
+        `array element ${rows} is not valid JSON (${err instanceof Error ? err.message : String(err)}); fix the element or export again`,
+      );
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new InputError(
+        file,
+        atLine,
+        `array element ${rows} is ${Array.isArray(value) ? 'an array' : excerpt(text)}, not a row object {"Column":value,…}`,
+      );
+    const label = `array element ${rows}`;
+    onRow(value as Record<string, unknown>, () => ({ line: atLine, label }));
+  };
+
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let n: number;
+    let fileOffset = 0;
+    while ((n = readSync(fd, buf, 0, CHUNK, null)) > 0) {
+      let i = 0;
+      if (fileOffset === 0 && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
+      if (pending.length > 0) elementStart = 0;
+      for (; i < n; i++) {
+        const b = buf[i];
+        if (b === 0x0a) line++;
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (b === 0x5c) escaped = true;
+          else if (b === 0x22) inString = false;
+          continue;
+        }
+        if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
+        if (closed) throw new InputError(file, line, 'unexpected text after the closing "]" of the array; remove it');
+        if (depth === 0) {
+          if (b !== 0x5b) throw new InputError(file, line, 'expected "[" to open the array of rows');
+          depth = 1;
+          continue;
+        }
+        if (depth === 1 && elementStart < 0) {
+          if (b === 0x5d /* ] */ || b === 0x2c /* , */) {
+            if (b === 0x5d) {
+              closed = true;
+              depth = 0;
+              continue;
+            }
+            throw new InputError(file, line, 'empty array element (",," or "[,"); remove the extra comma');
+          }
+          elementStart = i;
+          elementLine = line;
+        }
+        if (b === 0x22) inString = true;
+        else if (b === 0x7b || b === 0x5b) depth++;
+        else if (b === 0x7d || b === 0x5d) {
+          if (depth > 1) depth--;
+          else {
+            // "]" closing the array right after an element
+            finish(i);
+            closed = true;
+            depth = 0;
+          }
+        } else if (b === 0x2c && depth === 1) finish(i);
+      }
+      if (elementStart >= 0) {
+        pending.push(Buffer.from(buf.subarray(elementStart, n)));
+        elementStart = -1;
+      }
+      fileOffset += n;
+    }
+    if (!closed)
+      throw new InputError(
+        file,
+        line,
+        depth === 0
+          ? 'the file holds no JSON array'
+          : 'the array is not closed ("]" missing): the file looks cut off; export the table again',
+      );
+    return { rows, parsed };
+
+    function finish(end: number): void {
+      const part = buf.subarray(elementStart, end);
+      const bytes = pending.length > 0 ? Buffer.concat([...pending, part]) : part;
+      pending = [];
+      elementStart = -1;
+      element(bytes, elementLine);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface ApiColumn {
+  name: string;
+  type?: string;
+}
+
+/** A query API response: rows are arrays in column order; map them to named cells. */
+function readQueryApiResponse(file: string, table: TableName, onRow: RawRowSink): JsonReadResult {
+  let doc: unknown;
+  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    const at = /position (\d+)/.exec(why);
+    const line = at ? text.slice(0, Number(at[1])).split('\n').length : undefined;
+    throw new InputError(file, line, `not valid JSON (${why}); export the table again`);
+  }
+  const tables = (doc as { tables?: unknown }).tables;
+  if (!Array.isArray(tables) || tables.length === 0)
+    throw new InputError(
+      file,
+      undefined,
+      'a JSON object here must be a Log Analytics query API response with a "tables" array; ' +
+        'for plain rows use a JSON array or NDJSON',
+    );
+  const chosen =
+    tables.length === 1
+      ? tables[0]
+      : tables.find((t: { name?: unknown }) => t?.name === 'PrimaryResult' || t?.name === table);
+  const columns = (chosen as { columns?: unknown })?.columns;
+  const rows = (chosen as { rows?: unknown })?.rows;
+  if (!Array.isArray(columns) || !Array.isArray(rows) || !columns.every((c: ApiColumn) => typeof c?.name === 'string'))
+    throw new InputError(
+      file,
+      undefined,
+      'the query API response has no table with "columns":[{"name","type"}] and "rows":[[…]]; export the table again',
+    );
+  const names = (columns as ApiColumn[]).map((c) => c.name);
+  let index = 0;
+  for (const r of rows) {
+    index++;
+    if (!Array.isArray(r) || r.length !== names.length)
+      throw new InputError(
+        file,
+        undefined,
+        `row ${index} of the query API response is not an array of ${names.length} cells; export the table again`,
+      );
+    const raw: Record<string, unknown> = {};
+    for (let c = 0; c < names.length; c++) raw[names[c]] = r[c];
+    const label = `row ${index} of the query API response`;
+    onRow(raw, () => ({ label }));
+  }
+  return { rows: rows.length, parsed: rows.length };
+}

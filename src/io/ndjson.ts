@@ -1,0 +1,109 @@
+/**
+ * NDJSON (`.ndjson`, `.jsonl`): one JSON object a line, as `export` writes the tables
+ * and as Log Analytics and Defender exports commonly arrive.
+ *
+ * Only the lines the byte pre-filter (./prefilter) keeps are parsed; the others are
+ * skipped unread, and so unvalidated. The first line, and a last line that has no
+ * closing newline, are always parsed, so that a file that is not NDJSON at all, or
+ * an export cut off mid-row, is reported rather than read as fewer rows.
+ */
+import type { TableName } from '../detection/schema';
+import { countNewlines, forEachLineChunk, lineNumberAt } from './chunks';
+import { InputError, excerpt } from './errors';
+import { forEachCandidateLine } from './prefilter';
+import type { RawRowSink } from './rawRows';
+
+export interface NdjsonReadOptions {
+  /** Skip lines that cannot matter to the rule without parsing them (default true). */
+  prefilter?: boolean;
+}
+
+export interface NdjsonReadResult {
+  /** Lines in the file (rows read, blank lines included), counted natively. */
+  lines: number;
+  /** Lines parsed (passed the pre-filter, or first/last). */
+  parsed: number;
+}
+
+export function readNdjsonFile(
+  file: string,
+  table: TableName,
+  onRow: RawRowSink,
+  options: NdjsonReadOptions = {},
+): NdjsonReadResult {
+  const prefilter = options.prefilter ?? true;
+  let lines = 0;
+  let parsed = 0;
+  let firstDone = false;
+
+  const parseLine = (buf: Buffer, start: number, end: number, fileOffset: number, atEnd: boolean): void => {
+    if (start === 0 && fileOffset === 0 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3; // BOM
+    const text = buf.toString('utf8', start, end);
+    if (text.trim() === '') return;
+    parsed++;
+    const line = (): number => lineNumberAt(file, fileOffset + start);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (atEnd)
+        throw new InputError(
+          file,
+          line(),
+          `the last line is not complete JSON (${why}); the file looks cut off: export the table again`,
+        );
+      throw new InputError(
+        file,
+        line(),
+        `not valid JSON (${why}): each line must be one JSON object, e.g. {"TimeGenerated":"…",…}; fix or remove the line`,
+      );
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new InputError(
+        file,
+        line(),
+        `expected one JSON object per line, found ${Array.isArray(value) ? 'an array' : excerpt(text)}; ` +
+          'write each row as {"Column":value,…} on its own line',
+      );
+    onRow(value as Record<string, unknown>, () => ({ line: line() }));
+  };
+
+  forEachLineChunk(file, ({ buffer, length, fileOffset, last }) => {
+    const endsWithNewline = length > 0 && buffer[length - 1] === 10;
+    lines += countNewlines(buffer, length) + (endsWithNewline ? 0 : 1);
+    // Every line of the chunk ends with "\n" except perhaps the file's last line.
+    const body = endsWithNewline ? length - 1 : length;
+    let firstEnd = -1;
+    if (!firstDone) {
+      firstDone = true;
+      firstEnd = buffer.indexOf(10, 0);
+      if (firstEnd < 0 || firstEnd > body) firstEnd = body;
+      parseLine(buffer, 0, stripCr(buffer, 0, firstEnd), fileOffset, last && firstEnd === body && !endsWithNewline);
+    }
+    const lastStart = last && !endsWithNewline ? buffer.lastIndexOf(10, body - 1) + 1 : -1;
+    const visit = (start: number, end: number): void => {
+      if (start === 0 && firstEnd >= 0) return; // the first line, already parsed
+      if (start === lastStart) return; // the unterminated last line, parsed below
+      parseLine(buffer, start, stripCr(buffer, start, end), fileOffset, false);
+    };
+    if (prefilter) {
+      forEachCandidateLine(table, endsWithNewline ? buffer.subarray(0, body) : buffer.subarray(0, length), visit);
+    } else {
+      let start = 0;
+      while (start < body) {
+        let end = buffer.indexOf(10, start);
+        if (end < 0 || end > body) end = body;
+        visit(start, end);
+        start = end + 1;
+      }
+    }
+    if (lastStart > 0 || (lastStart === 0 && firstEnd < 0))
+      parseLine(buffer, lastStart, stripCr(buffer, lastStart, body), fileOffset, true);
+  });
+  return { lines, parsed };
+}
+
+function stripCr(buf: Buffer, start: number, end: number): number {
+  return end > start && buf[end - 1] === 13 ? end - 1 : end;
+}
