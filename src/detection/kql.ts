@@ -60,13 +60,31 @@ export function toupper(s: string): string {
 }
 
 /**
- * `a =~ b`: "case-insensitive equality". Decision: both sides are compared after the
- * same simple per-character upper-casing as {@link toupper}.
+ * The case folding of KQL's case-insensitive comparisons (`=~`, `has`). Decision: .NET
+ * `StringComparison.OrdinalIgnoreCase`, which compares the {@link toupper} mapping of
+ * each code point, except that a non-ASCII character never folds to an ASCII one:
+ * `ſ` (U+017F) ≠ `s`, `ı` ≠ `i`, the Kelvin sign ≠ `k`; `é` = `É`, `σ` = `ς`, `µ` = `μ`.
+ * (Checked against .NET 10.) The result has the input's UTF-16 length.
  */
+export function caseFold(s: string): string {
+  if (ASCII_ONLY.test(s)) return s.toUpperCase();
+  let out = '';
+  for (const ch of s) {
+    if (ch.charCodeAt(0) < 0x80) {
+      out += ch.toUpperCase();
+      continue;
+    }
+    const up = upperCodePoint(ch);
+    out += up.charCodeAt(0) < 0x80 ? ch : up;
+  }
+  return out;
+}
+
+/** `a =~ b`: "case-insensitive equality", folded by {@link caseFold}. */
 export function equalsIgnoreCase(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
   if (a === b) return true;
-  return toupper(a) === toupper(b);
+  return caseFold(a) === caseFold(b);
 }
 
 /** `a == b`, `a != b`: "case-sensitive, ordinal". */
@@ -120,12 +138,13 @@ function codePointAt(s: string, i: number): number {
  * with an alphanumeric character, the character before the hit must not be
  * alphanumeric (or the hit starts the string); where it ends with one, the character
  * after must not be alphanumeric (or the hit ends the string)."
- * Decision: an empty needle has no term and matches nothing.
+ * Case-insensitive by {@link caseFold}. Decision: an empty needle has no term and
+ * matches nothing.
  */
 export function has(haystack: string, needle: string): boolean {
   if (needle === '' || needle.length > haystack.length) return false;
-  const h = toupper(haystack);
-  const n = toupper(needle);
+  const h = caseFold(haystack);
+  const n = caseFold(needle);
   const checkStart = isAlphanumericCodePoint(needle.codePointAt(0) as number);
   const checkEnd = isAlphanumericCodePoint(codePointBefore(needle, needle.length));
   let at = h.indexOf(n);
