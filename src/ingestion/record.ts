@@ -1,0 +1,192 @@
+/**
+ * One row of the findings table (infra/findings-table.json, the single definition of
+ * RunCommandFindings_CL) built from one row of the rule's output:
+ *
+ *   TimeGenerated, the rule's 14 output columns (`| project timestamp, StartTime, …, Scope`),
+ *   FindingId, rule id/name/version, DetectionMode, WindowStart/WindowEnd, Severity,
+ *   Tactics, Techniques, Entities (SecurityAlert.Entities shape), TruncatedColumns,
+ *   the VM enrichment columns and ExtendedProperties.
+ *
+ * `toFindingRecord` is pure: the same finding, window, mode and rule always give the same
+ * FindingId, whatever TimeGenerated or enrichment are.
+ */
+import { createHash } from 'node:crypto';
+import table from '../../infra/findings-table.json';
+import type { KqlDateTime } from '../detection/datetime';
+import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
+import { fitToFieldLimit } from './fieldLimit';
+
+/** The findings table as infra/findings-table.json defines it (read once, at load). */
+export const FINDINGS_TABLE: {
+  tableName: string;
+  streamName: string;
+  columns: ReadonlyArray<{ name: string; type: string; description: string }>;
+} = table;
+
+export type DetectionMode = 'parity' | 'corrected';
+
+/** The Sentinel rule reproduced (`RULE` of src/detection carries these). */
+export interface RuleIdentity {
+  id: string;
+  name: string;
+  version: string;
+  severity: string;
+  tactics: readonly string[];
+  techniques: readonly string[];
+}
+
+/** An entity of SecurityAlert.Entities: `$id`, `Type` and the entity's identifiers. */
+export type AlertEntity =
+  | { $id: string; Type: 'account'; FullName?: string; Name?: string; UPNSuffix?: string }
+  | { $id: string; Type: 'ip'; Address: string }
+  | { $id: string; Type: 'host'; HostName?: string; AzureID?: string };
+
+/** The VM details F's ARM enrichment found (src/arm VmEnrichment has this shape). */
+export interface FindingEnrichment {
+  status: string;
+  location?: string;
+  resourceGroup?: string;
+  tags?: Record<string, string>;
+  vmId?: string;
+  osType?: string;
+}
+
+/** One row of RunCommandFindings_CL, keys exactly the table's columns, in its order. */
+export type FindingRecord = {
+  TimeGenerated: KqlDateTime;
+  timestamp: KqlDateTime;
+  StartTime: KqlDateTime;
+  EndTime: KqlDateTime;
+  PowershellFileName: string;
+  VirtualMachineName: string;
+  Caller: string;
+  CallerName: string;
+  CallerUPNSuffix: string;
+  CallerIpAddress: string;
+  PowershellScriptCommands: string[];
+  PowershellFileSize: number | null;
+  ScriptFingerprintHash: string;
+  Prevalence: number;
+  Scope: string;
+  FindingId: string;
+  RuleId: string;
+  RuleName: string;
+  RuleVersion: string;
+  DetectionMode: DetectionMode;
+  WindowStart: KqlDateTime;
+  WindowEnd: KqlDateTime;
+  Severity: string;
+  Tactics: string[];
+  Techniques: string[];
+  Entities: AlertEntity[];
+  TruncatedColumns: string[];
+  VmLocation: string | null;
+  VmResourceGroup: string | null;
+  VmTags: Record<string, string> | null;
+  VmId: string | null;
+  VmOsType: string | null;
+  EnrichmentStatus: string;
+  ExtendedProperties: Record<string, unknown> | null;
+};
+
+export interface FindingRecordContext {
+  /** The query window [start, end) the finding came from. */
+  window: { start: KqlDateTime; end: KqlDateTime };
+  mode: DetectionMode;
+  /** When the record is written (TimeGenerated). Not part of FindingId. */
+  timeGenerated: KqlDateTime;
+  rule: RuleIdentity;
+  /** VM details; absent = enrichment disabled (EnrichmentStatus "disabled", VM columns null). */
+  enrichment?: FindingEnrichment;
+  /** Mode-specific details for ExtendedProperties (corrected mode). Not part of FindingId. */
+  extended?: Record<string, unknown>;
+}
+
+/**
+ * FindingId = sha256 (hex) of the rule id, detection mode, window start and end, and the
+ * canonical JSON of the rule's 14 output columns in `project` order — all joined by
+ * newlines. Datetimes are canonical 7-digit text, so the id does not move with clocks.
+ */
+export function findingId(
+  finding: RunCommandFinding,
+  ruleId: string,
+  mode: DetectionMode,
+  window: { start: KqlDateTime; end: KqlDateTime },
+): string {
+  const columns = FINDING_COLUMNS.map(([name]) => finding[name]);
+  const canonical = [ruleId, mode, window.start, window.end, JSON.stringify(columns)].join('\n');
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * The published rule's entityMappings, in SecurityAlert.Entities shape:
+ *   Account: FullName ← Caller, Name ← CallerName, UPNSuffix ← CallerUPNSuffix
+ *   IP:      Address ← CallerIpAddress
+ *   Host:    HostName ← VirtualMachineName, AzureID ← Scope
+ * As in Sentinel, an empty identifier is left out, and an entity with no identifier is
+ * not emitted. `$id` numbers the entities from "1" within the record.
+ */
+export function alertEntities(finding: RunCommandFinding): AlertEntity[] {
+  const entities: AlertEntity[] = [];
+  const nextId = (): string => String(entities.length + 1);
+  const account = pick({ FullName: finding.Caller, Name: finding.CallerName, UPNSuffix: finding.CallerUPNSuffix });
+  if (account) entities.push({ $id: nextId(), Type: 'account', ...account });
+  if (finding.CallerIpAddress) entities.push({ $id: nextId(), Type: 'ip', Address: finding.CallerIpAddress });
+  const host = pick({ HostName: finding.VirtualMachineName, AzureID: finding.Scope });
+  if (host) entities.push({ $id: nextId(), Type: 'host', ...host });
+  return entities;
+}
+
+function pick<T extends Record<string, string>>(identifiers: T): Partial<T> | undefined {
+  const kept = Object.fromEntries(Object.entries(identifiers).filter(([, v]) => v !== '')) as Partial<T>;
+  return Object.keys(kept).length ? kept : undefined;
+}
+
+/** Builds the findings-table row for one finding. Pure. */
+export function toFindingRecord(finding: RunCommandFinding, context: FindingRecordContext): FindingRecord {
+  const { rule, window, mode, enrichment } = context;
+  const full: FindingRecord = {
+    TimeGenerated: context.timeGenerated,
+    timestamp: finding.timestamp,
+    StartTime: finding.StartTime,
+    EndTime: finding.EndTime,
+    PowershellFileName: finding.PowershellFileName,
+    VirtualMachineName: finding.VirtualMachineName,
+    Caller: finding.Caller,
+    CallerName: finding.CallerName,
+    CallerUPNSuffix: finding.CallerUPNSuffix,
+    CallerIpAddress: finding.CallerIpAddress,
+    PowershellScriptCommands: [...finding.PowershellScriptCommands],
+    PowershellFileSize: finding.PowershellFileSize,
+    ScriptFingerprintHash: finding.ScriptFingerprintHash,
+    Prevalence: finding.Prevalence,
+    Scope: finding.Scope,
+    FindingId: findingId(finding, rule.id, mode, window),
+    RuleId: rule.id,
+    RuleName: rule.name,
+    RuleVersion: rule.version,
+    DetectionMode: mode,
+    WindowStart: window.start,
+    WindowEnd: window.end,
+    Severity: rule.severity,
+    Tactics: [...rule.tactics],
+    Techniques: [...rule.techniques],
+    Entities: alertEntities(finding),
+    TruncatedColumns: [],
+    VmLocation: enrichment?.location ?? null,
+    VmResourceGroup: enrichment?.resourceGroup ?? null,
+    VmTags: enrichment?.tags ? { ...enrichment.tags } : null,
+    VmId: enrichment?.vmId ?? null,
+    VmOsType: enrichment?.osType ?? null,
+    EnrichmentStatus: enrichment?.status ?? 'disabled',
+    ExtendedProperties: context.extended ? { ...context.extended } : null,
+  };
+  return inTableOrder(fitToFieldLimit(full));
+}
+
+/** The record with exactly the table's columns, in the table's order. */
+function inTableOrder(record: FindingRecord): FindingRecord {
+  const ordered: Record<string, unknown> = {};
+  for (const { name } of FINDINGS_TABLE.columns) ordered[name] = (record as Record<string, unknown>)[name] ?? null;
+  return ordered as FindingRecord;
+}
