@@ -43,6 +43,12 @@ export interface WriteOutcomePort {
   skippedAlreadySent: number;
   /** Findings kept in the spool, to be sent first at the next run. */
   spooled: number;
+  /** Findings already in the spool from an earlier run (the next flush sends them). */
+  alreadySpooled?: number;
+  /** Findings another writer has claimed and is sending right now (overlapping invocation). */
+  skippedInFlight?: number;
+  /** What the sink refused, in words a SOC engineer can act on. */
+  errors?: ReadonlyArray<{ message: string }>;
 }
 
 export interface JobPorts<R> {
@@ -60,7 +66,7 @@ export interface JobPorts<R> {
   ): R;
   writer: {
     /** Sends what earlier runs spooled; returns how many went out and how many are still spooled. */
-    flushSpool(): Promise<{ sent: number; remaining: number }>;
+    flushSpool(): Promise<{ sent: number; remaining: number; errors?: ReadonlyArray<{ message: string }> }>;
     write(records: R[]): Promise<WriteOutcomePort>;
   };
 }
@@ -152,8 +158,10 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
   // the writer keeps them spooled, and this run carries on.
   let spool: JobRunResult['spool'];
   try {
-    spool = await ports.writer.flushSpool();
-    if (spool.sent > 0 || spool.remaining > 0) log.info('Spooled findings flushed', { ...spool });
+    const flushed = await ports.writer.flushSpool();
+    spool = { sent: flushed.sent, remaining: flushed.remaining };
+    if (flushed.sent > 0 || flushed.remaining > 0) log.info('Spooled findings flushed', { ...spool });
+    for (const e of flushed.errors ?? []) log.warn(`Spooled findings still refused: ${e.message}`);
   } catch (error) {
     spool = { error: messageOf(error) };
     log.warn('Could not flush the spool; its findings stay spooled for the next run', { error: messageOf(error) });
@@ -211,12 +219,29 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
         ports.toRecord(f, { window, timeGenerated, enrichment: ports.enrich ? enrichment.get(f.Scope) : undefined }),
       );
       const written = await timed('write', () => ports.writer.write(records));
-      const accounted = written.sent + written.skippedAlreadySent + written.spooled;
+      for (const e of written.errors ?? []) log.warn(`Findings spooled for the next run: ${e.message}`, { window });
+      const inFlight = written.skippedInFlight ?? 0;
+      const accounted =
+        written.sent + written.skippedAlreadySent + written.spooled + (written.alreadySpooled ?? 0) + inFlight;
+      // Findings of one window are distinct (two equal rows share a fingerprint, and
+      // `where HashCount == 1` drops both), so every record must be accounted for.
       if (accounted < records.length) {
         throw new Error(
           `the findings writer accounted for ${accounted} of ${records.length} findings ` +
             `(sent ${written.sent}, already sent ${written.skippedAlreadySent}, spooled ${written.spooled})`,
         );
+      }
+      if (inFlight > 0) {
+        // Another invocation claimed some of this window's findings and is sending them.
+        // Advancing the checkpoint now could lose them if it died: leave the window to it
+        // (or, should it die, to the next run, once its claims' lease has run out).
+        log.warn(
+          `Another invocation is writing ${inFlight} finding(s) of [${window.start}, ${window.end}); ` +
+            `leaving this window and the checkpoint to it.`,
+          { window },
+        );
+        result.yieldedTo = { window };
+        return result;
       }
       try {
         etag = await timed('checkpoint', () => ports.checkpoints.putCheckpoint(checkpointName, window.end, etag));

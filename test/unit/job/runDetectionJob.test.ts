@@ -58,6 +58,8 @@ class Harness {
   failPull = new Set<string>();
   failWrite = false;
   spoolInsteadOfSend = false;
+  /** Record ids another writer holds a claim on. */
+  inFlight = new Set<string>();
   /** Findings (by Caller) per window start. */
   callersByDay = new Map<string, string[]>();
   beforeCheckpoint?: () => Promise<void>;
@@ -134,8 +136,10 @@ class Harness {
           let sent = 0;
           let skipped = 0;
           let spooled = 0;
+          let inFlight = 0;
           for (const r of records) {
-            if (this.ledger.has(r.id)) skipped++;
+            if (this.inFlight.has(r.id)) inFlight++;
+            else if (this.ledger.has(r.id)) skipped++;
             else if (this.spoolInsteadOfSend) {
               this.ledger.add(r.id);
               this.spool.push(r);
@@ -146,7 +150,7 @@ class Harness {
               sent++;
             }
           }
-          return { sent, skippedAlreadySent: skipped, spooled };
+          return { sent, skippedAlreadySent: skipped, spooled, skippedInFlight: inFlight };
         },
       },
     };
@@ -288,6 +292,15 @@ describe('runDetectionJob', () => {
       [`${day('2026-11-23')}|bob`, `${day('2026-11-23')}|carol`, `${day('2026-11-24')}|dave`].sort(),
     );
     expect(await h.checkpoint()).toBe(day('2026-11-25'));
+  });
+
+  it('leaves the checkpoint to another invocation that is still sending some of the window', async () => {
+    h.inFlight.add(`${day('2026-11-24')}|dave`);
+    const result = await h.run('2026-11-25T03:00:00Z');
+    expect(result.yieldedTo?.window.start).toBe(day('2026-11-24'));
+    expect(result.failed).toBeUndefined();
+    expect(await h.checkpoint()).toBeUndefined();
+    expect(h.sent).toEqual([]);
   });
 
   it('flushes the spool before the windows and counts spooled findings as written', async () => {
