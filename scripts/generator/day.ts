@@ -122,6 +122,9 @@ const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
 
 /** Canonical 7-digit KQL datetime text for `ticks` (100 ns) after midnight UTC of `day`. */
 export function dayTimestamp(day: string, ticks: number): string {
+  if (!Number.isSafeInteger(ticks) || ticks < 0 || ticks >= TICKS_PER_DAY) {
+    throw new RangeError(`ticks must be a whole number within the day, got ${ticks}`);
+  }
   const seconds = Math.floor(ticks / TICKS_PER_SECOND);
   const fraction = ticks - seconds * TICKS_PER_SECOND;
   const h = Math.floor(seconds / 3600);
@@ -263,7 +266,7 @@ class DayWriter {
     const accepted = start + rng.int(1 * TICKS_PER_SECOND, 4 * TICKS_PER_SECOND);
     const fileCreated = accepted + rng.int(15 * TICKS_PER_SECOND, 150 * TICKS_PER_SECOND);
     const commandTimes: number[] = [];
-    let t = fileCreated + rng.int(3 * TICKS_PER_SECOND, 8 * TICKS_PER_SECOND) / 10;
+    let t = fileCreated + rng.int((3 * TICKS_PER_SECOND) / 10, (8 * TICKS_PER_SECOND) / 10);
     for (let i = 0; i <= script.commands.length; i++) {
       commandTimes.push(t);
       t += rng.int(TICKS_PER_SECOND / 20, (TICKS_PER_SECOND * 4) / 10);
