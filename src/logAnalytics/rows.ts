@@ -2,11 +2,11 @@
  * Turns the cells of one query-result table into engine rows.
  *
  * The query (./queries) projects `TimeGenerated` and `AdditionalFields` as text; here
- * `TimeGenerated` is read with `parseKqlDateTime` into canonical 7-digit text, so no
- * tick is lost, and every other column is typed as `RULE_COLUMNS` says.
+ * `TimeGenerated` is read into canonical 7-digit text (`parseKqlDateTime`), so no tick
+ * is lost, and every other column is typed as `RULE_COLUMNS` says.
  */
 import type { LogsTable } from '@azure/monitor-query-logs';
-import { parseKqlDateTime } from '../detection/datetime';
+import { coerceRow } from '../detection/rows';
 import { RULE_COLUMNS, type TableName, type TableRows } from '../detection/schema';
 
 export class UnexpectedResultShapeError extends Error {
@@ -33,44 +33,20 @@ export function rawRowsOf(table: TableName, result: LogsTable): RawRow[] {
   });
 }
 
-function asString(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
-  if (v instanceof Date) throw new UnexpectedResultShapeError('a datetime arrived as a Date: ticks were lost');
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
-}
-
-function asLong(v: unknown): number | null {
-  if (v === null || v === undefined || v === '') return null;
-  const n = typeof v === 'number' ? v : Number(v);
-  return Number.isFinite(n) ? n : null;
-}
-
-/** One raw row as the engine's typed row of `table`. */
+/**
+ * One raw row as the engine's typed row of `table` (the engine's `coerceRow`: the same
+ * typing the file readers use, so `run` and `detect` see identical rows). A cell of
+ * the wrong type means the answer is not what the query asked for: an error.
+ */
 export function typedRow<T extends TableName>(table: T, raw: RawRow): TableRows[T] {
-  const row: Record<string, unknown> = {};
   for (const [name, type] of RULE_COLUMNS[table]) {
-    const v = raw[name];
-    switch (type) {
-      case 'datetime': {
-        const text = asString(v);
-        row[name] = text === '' ? null : parseKqlDateTime(text);
-        if (text !== '' && row[name] === null) {
-          throw new UnexpectedResultShapeError(`${table}.${name}: '${text}' is not a datetime`);
-        }
-        break;
-      }
-      case 'long':
-      case 'int':
-      case 'real':
-        row[name] = asLong(v);
-        break;
-      case 'dynamic':
-        row[name] = v === undefined || v === '' ? null : v;
-        break;
-      default:
-        row[name] = asString(v);
-    }
+    // `tostring` of a null dynamic is "": read it back as null (the rule reads both alike).
+    if (type === 'dynamic' && raw[name] === '') raw[name] = null;
   }
-  return row as unknown as TableRows[T];
+  const { row, problems } = coerceRow(table, raw);
+  if (problems.length > 0) {
+    const p = problems[0]!;
+    throw new UnexpectedResultShapeError(`${table}.${p.column}: expected ${p.expected}, found ${p.found}`);
+  }
+  return row;
 }

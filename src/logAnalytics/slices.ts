@@ -25,12 +25,24 @@ export class InvalidWindowError extends Error {
   override readonly name = 'InvalidWindowError';
 }
 
+/** ISO 8601 datetime text, or a bare date (`2026-11-25`, midnight UTC). */
+export function parseWindowBound(text: string): KqlDateTime | null {
+  const t = text.trim();
+  return parseKqlDateTime(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t);
+}
+
 /** Parses and checks a window given as text; `what` names it in the error message. */
 export function parseWindow(start: string, end: string, what = 'window'): TimeWindow {
-  const s = parseKqlDateTime(start);
-  const e = parseKqlDateTime(end);
-  if (s === null) throw new InvalidWindowError(`${what}: start '${start}' is not an ISO 8601 datetime.`);
-  if (e === null) throw new InvalidWindowError(`${what}: end '${end}' is not an ISO 8601 datetime.`);
+  const s = parseWindowBound(start);
+  const e = parseWindowBound(end);
+  if (s === null)
+    throw new InvalidWindowError(
+      `${what}: start '${start}' is not an ISO 8601 date or datetime (e.g. 2026-11-25 or 2026-11-25T06:00:00Z).`,
+    );
+  if (e === null)
+    throw new InvalidWindowError(
+      `${what}: end '${end}' is not an ISO 8601 date or datetime (e.g. 2026-11-25 or 2026-11-25T06:00:00Z).`,
+    );
   const window = { start: s, end: e };
   checkWindow(window, what);
   return window;

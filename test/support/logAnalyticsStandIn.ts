@@ -1,0 +1,299 @@
+/**
+ * A Log Analytics query API stand-in for tests: HTTPS on 127.0.0.1 with the test
+ * certificate, answering `POST /v1/workspaces/{id}/query` the way the real API does,
+ * from NDJSON-shaped fixture rows.
+ *
+ * It is not a KQL engine: it recognises the queries of `src/logAnalytics/queries`
+ * (table name, the `TimeGenerated >= datetime(…) and TimeGenerated < datetime(…)`
+ * bounds, the `project` list), applies each table's row filters through the engine's
+ * own `ParityDetection.isRelevant` (the same `where`s the query pushes down), and
+ * answers the projected columns with their Log Analytics types on the wire
+ * (`tostring(X)` → string). Any other query text gets the API's 400 `BadArgumentError`.
+ *
+ * Switches for the limits of the real API: a row cap per response (answered as a
+ * `PartialError` with `E_QUERY_RESULT_SET_TOO_LARGE` and the truncated rows, or as a
+ * silent truncation), queued faults (429 with `Retry-After`, 500, 504, `PartialError`),
+ * and a persistent fault for chosen requests. Every request is recorded.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { coerceRow, ParityDetection } from '../../src/detection';
+import { parseKqlDateTime, toUnixTicks } from '../../src/detection/datetime';
+import { TABLE_NAMES, type TableName } from '../../src/detection/schema';
+import { LOG_ANALYTICS_TABLES } from './kusto';
+import { testCertificate } from './tls';
+
+export type FixtureRow = Record<string, unknown>;
+export type FixtureTables = Record<TableName, FixtureRow[]>;
+
+/** One injected failure, consumed by one request. */
+export type Fault =
+  | { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; retryAfter?: string }
+  | { kind: 'partial'; message?: string }
+  | { kind: 'reset' };
+
+export interface RecordedRequest {
+  workspaceId: string;
+  table?: TableName;
+  start?: string;
+  end?: string;
+  timespan?: string;
+  prefer?: string;
+  authorization?: string;
+  clientRequestId?: string;
+  query: string;
+  /** HTTP status answered, and rows returned. */
+  status: number;
+  rows: number;
+  outcome: 'rows' | 'tooLarge' | 'truncated' | 'fault' | 'refused';
+}
+
+export interface StandInOptions {
+  workspaceId: string;
+  tables: FixtureTables;
+  /** The bearer token the stand-in accepts (default 'fake-token', as FakeCredential). */
+  token?: string;
+}
+
+/** Reads `<dir>/<Table>.ndjson` for the three tables. */
+export function readFixtureDay(dir: string): FixtureTables {
+  const out = {} as FixtureTables;
+  for (const t of TABLE_NAMES) {
+    out[t] = readFileSync(join(dir, `${t}.ndjson`), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as FixtureRow);
+  }
+  return out;
+}
+
+const QUERY_HEAD =
+  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)\n(?:[\s\S]*\n)?\| project ([^\n]+)$/;
+
+interface Projected {
+  name: string;
+  source: string;
+  asText: boolean;
+}
+
+function parseProject(list: string): Projected[] | null {
+  const out: Projected[] = [];
+  for (const item of list.split(',').map((s) => s.trim())) {
+    let m = /^(\w+)=tostring\((\w+)\)$/.exec(item);
+    if (m) {
+      out.push({ name: m[1]!, source: m[2]!, asText: true });
+      continue;
+    }
+    m = /^(\w+)$/.exec(item);
+    if (!m) return null;
+    out.push({ name: m[1]!, source: m[1]!, asText: false });
+  }
+  return out;
+}
+
+/** KQL `tostring` of a stored cell of the given column type. */
+function tostringCell(value: unknown, type: string): string {
+  if (value === null || value === undefined) return '';
+  if (type === 'datetime') return parseKqlDateTime(String(value)) ?? '';
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value);
+}
+
+export class LogAnalyticsStandIn {
+  readonly requests: RecordedRequest[] = [];
+  /** Faults consumed in order, one per request, before anything else is looked at. */
+  readonly faults: Fault[] = [];
+  /** A fault for every request this returns one for (e.g. a slice that keeps failing). */
+  persistentFault?: (req: { table: TableName; start: string; end: string }) => Fault | undefined;
+  /** Rows per response; above it the answer is too large. */
+  rowCap?: number;
+  /** How an answer over the cap looks: a PartialError (as Log Analytics does) or a silent cut. */
+  capMode: 'partialError' | 'silentTruncation' = 'partialError';
+  /** Hold each answer this long, so that concurrent requests overlap. */
+  responseDelayMs = 0;
+  /** Requests being answered now, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly endpoint: string,
+    readonly ca: string,
+    private readonly options: StandInOptions,
+  ) {}
+
+  static async start(options: StandInOptions): Promise<LogAnalyticsStandIn> {
+    const { key, cert, ca } = testCertificate();
+    const ref: { standIn?: LogAnalyticsStandIn } = {};
+    const server = createServer({ key, cert }, (req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const s = ref.standIn!;
+        s.inFlight++;
+        s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
+        res.on('close', () => s.inFlight--);
+        if (s.responseDelayMs > 0) setTimeout(() => s.handle(req, res, body), s.responseDelayMs);
+        else s.handle(req, res, body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    ref.standIn = new LogAnalyticsStandIn(server, `https://127.0.0.1:${port}/v1`, ca, options);
+    return ref.standIn;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  /** Requests that asked for rows of `table`. */
+  requestsFor(table: TableName): RecordedRequest[] {
+    return this.requests.filter((r) => r.table === table);
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(text);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse, body: string): void {
+    const m = /^\/v1\/workspaces\/([^/]+)\/query$/.exec(req.url ?? '');
+    const record: RecordedRequest = {
+      workspaceId: m?.[1] ?? '',
+      authorization: req.headers.authorization,
+      prefer: req.headers.prefer as string | undefined,
+      clientRequestId: req.headers['x-ms-client-request-id'] as string | undefined,
+      query: '',
+      status: 0,
+      rows: 0,
+      outcome: 'refused',
+    };
+    this.requests.push(record);
+    const refuse = (status: number, code: string, message: string) => {
+      record.status = status;
+      this.send(res, status, { error: { code, message } });
+    };
+    if (req.method !== 'POST' || !m) return refuse(404, 'PathNotFoundError', `No route for ${req.method} ${req.url}`);
+    if (req.headers.authorization !== `Bearer ${this.options.token ?? 'fake-token'}`) {
+      return refuse(401, 'AuthorizationRequiredError', 'Valid authentication was not provided');
+    }
+    if (m[1] !== this.options.workspaceId) {
+      return refuse(404, 'WorkspaceNotFoundError', `The workspace could not be found: ${m[1]}`);
+    }
+    let parsed: { query?: string; timespan?: string };
+    try {
+      parsed = JSON.parse(body) as { query?: string; timespan?: string };
+    } catch {
+      return refuse(400, 'BadArgumentError', 'The request body is not JSON');
+    }
+    record.query = parsed.query ?? '';
+    record.timespan = parsed.timespan;
+    const q = QUERY_HEAD.exec(record.query);
+    const table = q?.[1] as TableName | undefined;
+    const project = q ? parseProject(q[4]!) : null;
+    if (!q || !table || !TABLE_NAMES.includes(table) || !project) {
+      return refuse(400, 'BadArgumentError', 'The stand-in does not recognise this query: ' + record.query);
+    }
+    const start = parseKqlDateTime(q[2]!);
+    const end = parseKqlDateTime(q[3]!);
+    if (!start || !end || q[2] !== start || q[3] !== end) {
+      return refuse(400, 'BadArgumentError', `Bounds are not 7-digit datetimes: ${q[2]} ${q[3]}`);
+    }
+    Object.assign(record, { table, start, end });
+    // The API filters by its timespan as well: it must cover the slice.
+    const [tsStart, tsEnd] = (parsed.timespan ?? '').split('/');
+    const ts0 = tsStart ? parseKqlDateTime(tsStart) : null;
+    const ts1 = tsEnd ? parseKqlDateTime(tsEnd) : null;
+    if (!ts0 || !ts1) return refuse(400, 'BadArgumentError', `Bad timespan '${parsed.timespan}'`);
+
+    const fault = this.faults.shift() ?? this.persistentFault?.({ table, start, end });
+    if (fault?.kind === 'reset') {
+      record.outcome = 'fault';
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      record.status = fault.status;
+      record.outcome = 'fault';
+      const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
+      const code =
+        fault.status === 429 ? 'ThrottledError' : fault.status === 504 ? 'GatewayTimeout' : 'InternalServerError';
+      return this.send(res, fault.status, { error: { code, message: `stand-in fault ${fault.status}` } }, headers);
+    }
+
+    const lo = toUnixTicks(start);
+    const hi = toUnixTicks(end);
+    const tlo = toUnixTicks(ts0);
+    const thi = toUnixTicks(ts1);
+    const schema = new Map(LOG_ANALYTICS_TABLES[table]!.map(([n, t]) => [n, t as string]));
+    const matching = this.options.tables[table].filter((raw) => {
+      const t = typeof raw.TimeGenerated === 'string' ? parseKqlDateTime(raw.TimeGenerated) : null;
+      if (t === null) return false;
+      const ticks = toUnixTicks(t);
+      if (ticks < lo || ticks >= hi || ticks < tlo || ticks > thi) return false;
+      return ParityDetection.isRelevant(table, coerceRow(table, raw).row);
+    });
+    const columns = project.map((p) => ({
+      name: p.name,
+      type: p.asText ? 'string' : (schema.get(p.source) ?? 'string'),
+    }));
+    const toCells = (raw: FixtureRow) =>
+      project.map((p) => {
+        const type = schema.get(p.source) ?? 'string';
+        const v = raw[p.source];
+        if (p.asText) return tostringCell(v, type);
+        if (type === 'string')
+          return v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+        return v ?? null;
+      });
+    let rows = matching.map(toCells);
+    let error: unknown;
+    record.outcome = 'rows';
+    if (this.rowCap !== undefined && rows.length > this.rowCap) {
+      rows = rows.slice(0, this.rowCap);
+      if (this.capMode === 'partialError') {
+        record.outcome = 'tooLarge';
+        error = {
+          code: 'PartialError',
+          message: 'There were some errors when processing your query.',
+          details: [
+            {
+              code: 'EngineError',
+              message: 'Something went wrong processing your query on the server.',
+              innererror: {
+                code: '-2133196797',
+                message: `Query result set has exceeded the internal record count limit ${this.rowCap} (E_QUERY_RESULT_SET_TOO_LARGE; see https://aka.ms/kustoquerylimits)`,
+                severity: 2,
+                severityName: 'Error',
+              },
+            },
+          ],
+        };
+      } else {
+        record.outcome = 'truncated';
+      }
+    } else if (fault?.kind === 'partial') {
+      rows = rows.slice(0, Math.floor(rows.length / 2));
+      record.outcome = 'fault';
+      error = {
+        code: 'PartialError',
+        message: 'There were some errors when processing your query.',
+        details: [
+          {
+            code: 'EngineError',
+            message: fault.message ?? 'Something went wrong processing your query on the server.',
+          },
+        ],
+      };
+    }
+    record.status = 200;
+    record.rows = rows.length;
+    this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }], ...(error ? { error } : {}) });
+  }
+}
