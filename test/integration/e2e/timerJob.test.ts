@@ -1,0 +1,373 @@
+/**
+ * End to end: the REGISTERED timer handler, called with a real InvocationContext and
+ * a Timer, against real Azurite (state store), and HTTPS stand-ins for Log Analytics,
+ * the Logs Ingestion API and Azure Resource Manager, all reached by the real SDK clients.
+ *
+ * The one mock: `@azure/functions-core`, the module the Functions host provides to the
+ * worker, so that `app.timer(...)` hands us its registration instead of a host.
+ */
+import { InvocationContext, type Timer } from '@azure/functions';
+import { startAzuriteTables, type RunningAzurite } from '../../support/azurite';
+import { startArmStandIn, type ArmStandIn } from '../../support/armStandIn';
+import { FakeCredential } from '../../support/credential';
+import { IngestionStandIn } from '../../support/ingestionStandIn';
+import { LogAnalyticsStandIn, readFixtureDay, type FixtureTables } from '../../support/logAnalyticsStandIn';
+import { testCertificate } from '../../support/tls';
+import { configureJobHost } from '../../../src/job/timerOccurrence';
+import { ConfigError } from '../../../src/config/settings';
+import { WindowFailedError } from '../../../src/job/runDetectionJob';
+import { FINDING_COLUMNS, TABLE_NAMES } from '../../../src/detection/schema';
+import { StateStore } from '../../../src/stateStore';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface Registration {
+  metadata: { name: string; bindings: Record<string, { type: string; schedule?: string; runOnStartup?: boolean }> };
+  handler: (timer: Timer, context: InvocationContext) => Promise<unknown>;
+}
+const mockRegistrations: Registration[] = [];
+jest.mock(
+  '@azure/functions-core',
+  () => ({
+    registerFunction: (metadata: Registration['metadata'], handler: Registration['handler']) => {
+      mockRegistrations.push({ metadata, handler });
+      return { dispose: () => undefined };
+    },
+    setProgrammingModel: () => undefined,
+    getProgrammingModel: () => undefined,
+    registerHook: () => ({ dispose: () => undefined }),
+  }),
+  { virtual: true },
+);
+
+const WORKSPACE = '5b7a2f0e-1c3d-4e5f-8a9b-0c1d2e3f4a5b';
+const DCR = 'dcr-00112233445566778899aabbccddeeff';
+const STREAM = 'Custom-RunCommandFindings_CL';
+const CHECKPOINT = 'runCommandDetection-parity';
+const FIXTURES = join(__dirname, '../../fixtures/examples');
+const day = (d: string) => `${d}T00:00:00.0000000Z`;
+
+/** A fixture day moved to another date (every row of the examples is on 2026-11-25). */
+function shiftDay(tables: FixtureTables, to: string): FixtureTables {
+  const out = {} as FixtureTables;
+  for (const t of TABLE_NAMES) {
+    out[t] = tables[t].map((r) => ({ ...r, TimeGenerated: String(r.TimeGenerated).replace('2026-11-25', to) }));
+  }
+  return out;
+}
+
+function expectedFindings(name: string, to: string): Record<string, unknown>[] {
+  return readFileSync(join(FIXTURES, name, 'expected.ndjson'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l.replaceAll('2026-11-25T', `${to}T`)) as Record<string, unknown>);
+}
+
+/** The rule's 14 output columns of a record, as a canonical string. */
+function ruleColumns(record: Record<string, unknown>): string {
+  return JSON.stringify(FINDING_COLUMNS.map(([c]) => record[c]));
+}
+
+interface LogLine {
+  level: string;
+  text: string;
+}
+
+describe('the timer job, end to end', () => {
+  let azurite: RunningAzurite;
+  let logAnalytics: LogAnalyticsStandIn;
+  let ingestion: IngestionStandIn;
+  let arm: ArmStandIn;
+  let handler: Registration['handler'];
+  let clock = new Date('2026-11-26T00:15:30Z');
+  let tableCounter = 0;
+  const savedEnv = { ...process.env };
+
+  const plain = readFixtureDay(join(FIXTURES, 'plain-day'));
+  const tricky = readFixtureDay(join(FIXTURES, 'tricky-day'));
+
+  beforeAll(async () => {
+    const [a, la, ing, ar] = await Promise.all([
+      startAzuriteTables(),
+      LogAnalyticsStandIn.start({
+        workspaceId: WORKSPACE,
+        tables: mergeDays([shiftDay(plain, '2026-11-23'), shiftDay(tricky, '2026-11-24'), plain]),
+      }),
+      IngestionStandIn.start({ dcrImmutableId: DCR, streamName: STREAM }),
+      startArmStandIn([
+        {
+          id: '/subscriptions/29941ff7-d247-4952-aa19-7c8ed493e19a/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/dc09',
+          location: 'westeurope',
+          tags: { owner: 'identity-team' },
+          vmId: '7f6e5d4c-0000-4000-8000-000000000009',
+          osType: 'Windows',
+        },
+        {
+          id: '/subscriptions/85cf3e0d-bf71-4bc3-ad3c-7f8903800507/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/app07',
+          location: 'northeurope',
+          vmId: '7f6e5d4c-0000-4000-8000-000000000007',
+          osType: 'Windows',
+        },
+      ]),
+    ]);
+    azurite = a;
+    logAnalytics = la;
+    ingestion = ing;
+    arm = ar;
+    arm.responseDelayMs = 0;
+    configureJobHost({
+      credential: new FakeCredential(),
+      tlsCa: testCertificate().ca,
+      now: () => clock,
+      fastRetries: true,
+    });
+    await import('../../../src/functions/runCommandDetection');
+    expect(mockRegistrations).toHaveLength(1);
+    handler = mockRegistrations[0].handler;
+  });
+
+  afterAll(async () => {
+    process.env = savedEnv;
+    configureJobHost({});
+    await Promise.all([azurite?.stop(), logAnalytics?.stop(), ingestion?.stop(), arm?.stop()]);
+  });
+
+  let tableName = '';
+  beforeEach(() => {
+    tableName = `e2estate${++tableCounter}`;
+    process.env = {
+      ...savedEnv,
+      LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE,
+      LOG_ANALYTICS_ENDPOINT: logAnalytics.endpoint,
+      LOGS_INGESTION_ENDPOINT: ingestion.endpoint,
+      DCR_IMMUTABLE_ID: DCR,
+      DCR_STREAM_NAME: STREAM,
+      STATE_STORE_CONNECTION_STRING: azurite.connectionString,
+      STATE_STORE_TABLE_NAME: tableName,
+      DETECTION_SCHEDULE: '0 15 0 * * *',
+      INGESTION_DELAY_MINUTES: '15',
+      MAX_CATCHUP_DAYS: '14',
+      DETECTION_MODE: 'parity',
+      ENRICHMENT_ENABLED: 'true',
+      ARM_ENDPOINT: arm.endpoint,
+    };
+    delete process.env.STATE_STORE_ENDPOINT;
+    delete process.env.AZURE_CLIENT_ID;
+    ingestion.reset();
+    logAnalytics.requests.length = 0;
+    logAnalytics.persistentFault = undefined;
+    arm.requests.length = 0;
+    arm.clearFailures();
+    clock = new Date('2026-11-26T00:15:30Z');
+  });
+
+  function invoke(isPastDue = false): { run: Promise<unknown>; log: LogLine[] } {
+    const log: LogLine[] = [];
+    const context = new InvocationContext({
+      invocationId: `inv-${Math.random().toString(16).slice(2)}`,
+      functionName: 'runCommandDetection',
+      logHandler: (level, ...args) => log.push({ level, text: args.map(String).join(' ') }),
+    });
+    const timer: Timer = {
+      isPastDue,
+      schedule: { adjustForDST: false },
+      scheduleStatus: {
+        last: '2026-11-25T00:15:00.0000000+00:00',
+        next: '2026-11-26T00:15:00.0000000+00:00',
+        lastUpdated: '2026-11-25T00:15:00.0000000+00:00',
+      },
+    };
+    return { run: handler(timer, context), log };
+  }
+
+  async function stateStore(): Promise<StateStore> {
+    return StateStore.open({ connectionString: azurite.connectionString, tableName });
+  }
+
+  async function checkpoint(): Promise<string | undefined> {
+    return (await (await stateStore()).getCheckpoint(CHECKPOINT))?.value;
+  }
+
+  const windowProcessedLines = (log: LogLine[]) =>
+    log
+      .filter((l) => l.text.startsWith('{"message":"Window processed"'))
+      .map((l) => JSON.parse(l.text) as Record<string, unknown>);
+
+  it('is registered as one timer on %DETECTION_SCHEDULE%, not run on startup', () => {
+    const { metadata } = mockRegistrations[0];
+    expect(metadata.name).toBe('runCommandDetection');
+    const bindings = Object.values(metadata.bindings);
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]).toMatchObject({ type: 'timerTrigger', schedule: '%DETECTION_SCHEDULE%', runOnStartup: false });
+  });
+
+  it("writes the day's findings, enriched, advances the checkpoint; a second run writes nothing new", async () => {
+    const first = invoke(true);
+    await first.run;
+    const received = ingestion.received;
+    expect(received.map(ruleColumns).sort()).toEqual(
+      expectedFindings('plain-day', '2026-11-25').map(ruleColumns).sort(),
+    );
+    for (const r of received) {
+      expect(r).toMatchObject({
+        WindowStart: day('2026-11-25'),
+        WindowEnd: day('2026-11-26'),
+        DetectionMode: 'parity',
+        RuleId: '5239248b-abfb-4c6a-8177-b104ade5db56',
+        EnrichmentStatus: 'ok',
+        VmResourceGroup: 'rg-dev',
+        VmOsType: 'Windows',
+      });
+    }
+    const dc09 = received.find((r) => r.VirtualMachineName === 'dc09');
+    expect(dc09).toMatchObject({ VmLocation: 'westeurope', VmTags: { owner: 'identity-team' } });
+    expect(dc09?.VmId).toBe('7f6e5d4c-0000-4000-8000-000000000009');
+    // One ARM read per VM, however many findings it has.
+    expect(arm.requests).toHaveLength(new Set(received.map((r) => r.Scope)).size);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+
+    const [summary] = windowProcessedLines(first.log);
+    expect(summary).toMatchObject({
+      window: { start: day('2026-11-25'), end: day('2026-11-26') },
+      findings: received.length,
+      written: received.length,
+      spooled: 0,
+    });
+    expect(summary.rows).toMatchObject({ AzureActivity: expect.any(Number), DeviceEvents: expect.any(Number) });
+    expect(Object.keys(summary.durationsMs as object)).toEqual(
+      expect.arrayContaining(['pull', 'detect', 'enrich', 'write', 'checkpoint']),
+    );
+    expect(first.log.some((l) => l.text.includes('"isPastDue":true'))).toBe(true);
+
+    // Later the same day: nothing is due, nothing is pulled or written.
+    clock = new Date('2026-11-26T09:00:00Z');
+    const callsBefore = ingestion.calls.length;
+    const pullsBefore = logAnalytics.requests.length;
+    await invoke().run;
+    expect(ingestion.calls.length).toBe(callsBefore);
+    expect(logAnalytics.requests.length).toBe(pullsBefore);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+  });
+
+  it('two overlapping invocations (a replayed occurrence) write each finding once and advance the checkpoint once', async () => {
+    const [a, b] = [invoke(), invoke()];
+    const results = await Promise.allSettled([a.run, b.run]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    // Exactly one of them finished the window; the other yielded or found nothing left to do.
+    expect(windowProcessedLines([...a.log, ...b.log])).toHaveLength(1);
+    const ids = ingestion.received.map((r) => r.FindingId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(expectedFindings('plain-day', '2026-11-25').length);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+  });
+
+  it('after three missed days, one run processes the three windows in order', async () => {
+    await (await stateStore()).putCheckpoint(CHECKPOINT, day('2026-11-23'), undefined);
+    const { run, log } = invoke();
+    await run;
+    const windows = windowProcessedLines(log).map((s) => (s.window as { start: string }).start);
+    expect(windows).toEqual([day('2026-11-23'), day('2026-11-24'), day('2026-11-25')]);
+    // Pulls happen window by window: every query for a day comes before any query for the next.
+    const pulledDays = logAnalytics.requests.map((r) => r.start?.slice(0, 10));
+    expect(pulledDays).toEqual([...pulledDays].sort());
+    const received = ingestion.received;
+    const starts = received.map((r) => String(r.WindowStart));
+    expect(starts).toEqual([...starts].sort());
+    for (const [fixture, date] of [
+      ['plain-day', '2026-11-23'],
+      ['tricky-day', '2026-11-24'],
+      ['plain-day', '2026-11-25'],
+    ] as const) {
+      expect(
+        received
+          .filter((r) => r.WindowStart === day(date))
+          .map(ruleColumns)
+          .sort(),
+      ).toEqual(expectedFindings(fixture, date).map(ruleColumns).sort());
+    }
+    // Tricky-day VMs are unknown to ARM: their findings are written anyway, marked notFound.
+    const tricky = received.filter((r) => r.WindowStart === day('2026-11-24'));
+    expect(tricky.length).toBeGreaterThan(0);
+    for (const r of tricky) expect(r).toMatchObject({ EnrichmentStatus: 'notFound', VmLocation: null });
+    for (const r of received.filter((x) => x.WindowStart !== day('2026-11-24'))) expect(r.EnrichmentStatus).toBe('ok');
+    // Each VM is read once per run, across all three windows.
+    expect(arm.requests).toHaveLength(new Set(received.map((r) => String(r.Scope).toLowerCase())).size);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+  });
+
+  it('a window whose pull fails leaves the checkpoint; the next run retries it', async () => {
+    await (await stateStore()).putCheckpoint(CHECKPOINT, day('2026-11-23'), undefined);
+    logAnalytics.persistentFault = ({ table, start }) =>
+      table === 'DeviceEvents' && start.startsWith('2026-11-24') ? { kind: 'status', status: 500 } : undefined;
+    const failing = invoke();
+    await expect(failing.run).rejects.toBeInstanceOf(WindowFailedError);
+    await expect(failing.run).rejects.toThrow(/2026-11-24T00:00:00.0000000Z.*next run retries this window/s);
+    expect(await checkpoint()).toBe(day('2026-11-24'));
+    expect(new Set(ingestion.received.map((r) => r.WindowStart))).toEqual(new Set([day('2026-11-23')]));
+    expect(failing.log.some((l) => l.level === 'error' && l.text.includes('pulling the tables'))).toBe(true);
+
+    logAnalytics.persistentFault = undefined;
+    clock = new Date('2026-11-26T01:00:00Z');
+    const retry = invoke();
+    await retry.run;
+    expect(windowProcessedLines(retry.log).map((s) => (s.window as { start: string }).start)).toEqual([
+      day('2026-11-24'),
+      day('2026-11-25'),
+    ]);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+    const ids = ingestion.received.map((r) => r.FindingId);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('skips windows beyond MAX_CATCHUP_DAYS and says so', async () => {
+    process.env.MAX_CATCHUP_DAYS = '2';
+    await (await stateStore()).putCheckpoint(CHECKPOINT, day('2026-11-20'), undefined);
+    const { run, log } = invoke();
+    await run;
+    expect(windowProcessedLines(log).map((s) => (s.window as { start: string }).start)).toEqual([
+      day('2026-11-24'),
+      day('2026-11-25'),
+    ]);
+    const warning = log.find((l) => l.level === 'warning' && l.text.includes('Skipping 4 day window(s)'));
+    expect(warning?.text).toContain('[2026-11-20T00:00:00.0000000Z, 2026-11-24T00:00:00.0000000Z)');
+    expect(warning?.text).toContain('MAX_CATCHUP_DAYS=2');
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+  });
+
+  it('keeps findings whose VM ARM refuses to show, marked forbidden', async () => {
+    arm.fail('*', 403);
+    await invoke().run;
+    const received = ingestion.received;
+    expect(received.length).toBeGreaterThan(0);
+    for (const r of received) expect(r).toMatchObject({ EnrichmentStatus: 'forbidden', VmLocation: null });
+  });
+
+  it('bad configuration: one error listing every bad setting, nothing called', async () => {
+    process.env.LOG_ANALYTICS_WORKSPACE_ID = 'contoso-workspace';
+    process.env.DCR_IMMUTABLE_ID = 'dcr-xyz';
+    delete process.env.LOGS_INGESTION_ENDPOINT;
+    process.env.MAX_CATCHUP_DAYS = 'many';
+    const { run, log } = invoke();
+    await expect(run).rejects.toBeInstanceOf(ConfigError);
+    const error = (await run.catch((e: unknown) => e)) as ConfigError;
+    expect(error.problems.map((p) => p.setting).sort()).toEqual(
+      ['DCR_IMMUTABLE_ID', 'LOGS_INGESTION_ENDPOINT', 'LOG_ANALYTICS_WORKSPACE_ID', 'MAX_CATCHUP_DAYS'].sort(),
+    );
+    expect(error.message).toContain('LOGS_INGESTION_ENDPOINT: missing');
+    expect(log.some((l) => l.level === 'error' && l.text.includes('LOG_ANALYTICS_WORKSPACE_ID'))).toBe(true);
+    expect(logAnalytics.requests).toHaveLength(0);
+    expect(ingestion.calls).toHaveLength(0);
+  });
+
+  it('DETECTION_MODE=corrected is accepted by the settings but refused clearly until it exists', async () => {
+    process.env.DETECTION_MODE = 'corrected';
+    await expect(invoke().run).rejects.toThrow(/DETECTION_MODE=corrected is not available.*'parity'/);
+    expect(logAnalytics.requests).toHaveLength(0);
+  });
+});
+
+function mergeDays(days: FixtureTables[]): FixtureTables {
+  const out = {} as FixtureTables;
+  for (const t of TABLE_NAMES) out[t] = days.flatMap((d) => d[t]);
+  return out;
+}
