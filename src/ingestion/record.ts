@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import table from '../../infra/findings-table.json';
 import type { KqlDateTime } from '../detection/datetime';
+import { RULE, entityMappings } from '../detection';
 import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
 import { fitToFieldLimit } from './fieldLimit';
 
@@ -95,7 +96,8 @@ export interface FindingRecordContext {
   mode: DetectionMode;
   /** When the record is written (TimeGenerated). Not part of FindingId. */
   timeGenerated: KqlDateTime;
-  rule: RuleIdentity;
+  /** The rule reproduced; default `RULE` of src/detection. */
+  rule?: RuleIdentity;
   /** VM details; absent = enrichment disabled (EnrichmentStatus "disabled", VM columns null). */
   enrichment?: FindingEnrichment;
   /** Mode-specific details for ExtendedProperties (corrected mode). Not part of FindingId. */
@@ -127,12 +129,13 @@ export function findingId(
  * not emitted. `$id` numbers the entities from "1" within the record.
  */
 export function alertEntities(finding: RunCommandFinding): AlertEntity[] {
+  const { Account, IP, Host } = entityMappings(finding);
   const entities: AlertEntity[] = [];
   const nextId = (): string => String(entities.length + 1);
-  const account = pick({ FullName: finding.Caller, Name: finding.CallerName, UPNSuffix: finding.CallerUPNSuffix });
+  const account = pick(Account);
   if (account) entities.push({ $id: nextId(), Type: 'account', ...account });
-  if (finding.CallerIpAddress) entities.push({ $id: nextId(), Type: 'ip', Address: finding.CallerIpAddress });
-  const host = pick({ HostName: finding.VirtualMachineName, AzureID: finding.Scope });
+  if (IP.Address) entities.push({ $id: nextId(), Type: 'ip', Address: IP.Address });
+  const host = pick(Host);
   if (host) entities.push({ $id: nextId(), Type: 'host', ...host });
   return entities;
 }
@@ -144,7 +147,7 @@ function pick<T extends Record<string, string>>(identifiers: T): Partial<T> | un
 
 /** Builds the findings-table row for one finding. Pure. */
 export function toFindingRecord(finding: RunCommandFinding, context: FindingRecordContext): FindingRecord {
-  const { rule, window, mode, enrichment } = context;
+  const { rule = RULE, window, mode, enrichment } = context;
   const full: FindingRecord = {
     TimeGenerated: context.timeGenerated,
     timestamp: finding.timestamp,

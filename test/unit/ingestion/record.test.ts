@@ -1,5 +1,6 @@
 import table from '../../../infra/findings-table.json';
 import { FINDING_COLUMNS } from '../../../src/detection/schema';
+import { RULE } from '../../../src/detection';
 import { MAX_FIELD_BYTES, alertEntities, findingId, toFindingRecord, type FindingRecord } from '../../../src/ingestion';
 import { CONTEXT, TEST_RULE, WINDOW, exampleFindings, generatedFindings } from './sampleFindings';
 
@@ -33,6 +34,18 @@ describe('toFindingRecord', () => {
       VmTags: null,
       ExtendedProperties: null,
     });
+  });
+
+  it('defaults to the RULE of src/detection', () => {
+    const { rule: _omit, ...withoutRule } = CONTEXT;
+    const record = toFindingRecord(finding, withoutRule);
+    expect(record).toMatchObject({
+      RuleId: RULE.id,
+      RuleName: RULE.name,
+      RuleVersion: RULE.version,
+      Severity: RULE.severity,
+    });
+    expect(record).toEqual(toFindingRecord(finding, { ...withoutRule, rule: RULE }));
   });
 
   it('types every value as its column type says', () => {
@@ -84,7 +97,7 @@ describe('toFindingRecord', () => {
             : type === 'datetime'
               ? '2026-11-25T00:00:00.0000001Z'
               : String(finding[name]) + 'x';
-      ids.add(toFindingRecord(changed as typeof finding, CONTEXT).FindingId);
+      ids.add(toFindingRecord(changed as unknown as typeof finding, CONTEXT).FindingId);
     }
     ids.add(toFindingRecord(finding, { ...CONTEXT, mode: 'corrected' }).FindingId);
     ids.add(
