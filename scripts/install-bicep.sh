@@ -10,7 +10,11 @@
 #      NuGet is a package registry, so this works without any other download.
 #
 # Usage: BICEP=$(scripts/install-bicep.sh) && "$BICEP" build infra/bicep/main.bicep
+#        scripts/install-bicep.sh --no-download   # only look; exit 1 if none is there
 set -euo pipefail
+
+NO_DOWNLOAD=false
+if [[ "${1:-}" == "--no-download" ]]; then NO_DOWNLOAD=true; fi
 
 BICEP_VERSION="${BICEP_VERSION:-0.49.2}"
 PACKAGE="azure.bicep.commandline.linux-x64"
@@ -37,6 +41,10 @@ if [[ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]]; then
 fi
 
 bin="$TOOLS/packages/$PACKAGE/$BICEP_VERSION/tools/bicep"
+if [[ ! -x "$bin" && "$NO_DOWNLOAD" == true ]]; then
+  echo "install-bicep: no bicep found (run scripts/install-bicep.sh to restore Bicep $BICEP_VERSION into .tools/)" >&2
+  exit 1
+fi
 if [[ ! -x "$bin" ]]; then
   if ! command -v dotnet >/dev/null 2>&1; then
     echo "install-bicep: neither bicep nor dotnet is installed; install one of them or set BICEP_BIN." >&2

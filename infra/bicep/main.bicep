@@ -186,7 +186,7 @@ var appSettings = {
   INGESTION_DELAY_MINUTES: string(ingestionDelayMinutes)
   MAX_CATCHUP_DAYS: string(maxCatchupDays)
   DETECTION_MODE: detectionMode
-  ENRICHMENT_ENABLED: string(enrichmentEnabled)
+  ENRICHMENT_ENABLED: enrichmentEnabled ? 'true' : 'false'
   BASELINE_DAYS: string(baselineDays)
 }
 
