@@ -334,6 +334,38 @@ describe('the timer job, end to end', () => {
     expect(await checkpoint()).toBe(day('2026-11-26'));
   });
 
+  it('findings the Logs Ingestion API refuses are spooled, the window advances, and the next run sends them first', async () => {
+    ingestion.failWhen(() => ({ status: 403 }));
+    const refused = invoke();
+    await refused.run;
+    expect(ingestion.received).toHaveLength(0);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+    const expectedCount = expectedFindings('plain-day', '2026-11-25').length;
+    expect(windowProcessedLines(refused.log)[0]).toMatchObject({
+      findings: expectedCount,
+      written: 0,
+      spooled: expectedCount,
+    });
+    expect(refused.log.some((l) => l.level === 'warning' && l.text.includes('Monitoring Metrics Publisher'))).toBe(
+      true,
+    );
+
+    ingestion.failWhen(undefined);
+    clock = new Date('2026-11-27T00:15:30Z');
+    const next = invoke();
+    await next.run;
+    const ids = ingestion.received.map((r) => r.FindingId);
+    expect(ids).toHaveLength(expectedCount);
+    expect(new Set(ids).size).toBe(expectedCount);
+    expect(
+      next.log.some((l) => l.text.startsWith('{"message":"Spooled findings flushed","sent":' + expectedCount)),
+    ).toBe(true);
+    expect(windowProcessedLines(next.log).map((s) => (s.window as { start: string }).start)).toEqual([
+      day('2026-11-26'),
+    ]);
+    expect(await checkpoint()).toBe(day('2026-11-27'));
+  });
+
   it('keeps findings whose VM ARM refuses to show, marked forbidden', async () => {
     arm.fail('*', 403);
     await invoke().run;
