@@ -5,7 +5,7 @@
  * findings. Reads nothing from Azure and writes nothing to it.
  */
 import { writeFileSync } from 'node:fs';
-import { ParityDetection } from '../detection';
+import { ParityDetection, type StageCounts, type TableName } from '../detection';
 import { InputError } from '../io/errors';
 import { readTableDirectory, type TableReadStats } from '../io/tableFiles';
 import type { CliIo } from './io';
@@ -95,9 +95,15 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
   return { input, output, format, allowEmpty, validateAll };
 }
 
-function summary(stats: readonly TableReadStats[], findings: number): string {
-  const tables = stats.map((s) => `${s.table} ${s.rowsRead} rows (${s.rowsKept} can match)`).join(', ');
-  return `runcommand-detect detect: read ${tables}; ${findings} finding${findings === 1 ? '' : 's'}\n`;
+function summary(stats: readonly TableReadStats[], stages: StageCounts): string {
+  const kept: Record<TableName, number> = {
+    AzureActivity: stages.runCommandActivityRows,
+    DeviceFileEvents: stages.runCommandExtensionFiles,
+    DeviceEvents: stages.scriptCommandRows,
+  };
+  const tables = stats.map((s) => `${s.table} ${s.rowsRead} rows (${kept[s.table]} pass its filters)`).join(', ');
+  const n = stages.findings;
+  return `runcommand-detect detect: read ${tables}; ${n} finding${n === 1 ? '' : 's'}\n`;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -127,7 +133,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     throw err;
   }
-  const { findings } = detection.finish();
+  const { findings, stages } = detection.finish();
   const text = formatFindings(findings, options.format);
   if (options.output !== undefined) {
     try {
@@ -140,6 +146,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } else {
     await new Promise<void>((resolve, reject) => io.stdout.write(text, (e) => (e ? reject(e) : resolve())));
   }
-  io.stderr.write(summary(stats, findings.length));
+  io.stderr.write(summary(stats, stages));
   return 0;
 }

@@ -94,10 +94,9 @@ export interface TableReadStats {
   format: TableFileFormat;
   /** Rows in the file (NDJSON: lines). */
   rowsRead: number;
-  /** Rows parsed and typed (the others were dropped unparsed by the pre-filter). */
+  /** Rows parsed and typed (the others were dropped unparsed by the pre-filter);
+   *  the table's own filters are applied by the consumer. */
   rowsParsed: number;
-  /** Rows that pass the table's own filters, handed to `onRow`. */
-  rowsKept: number;
 }
 
 function problemText(problems: readonly CellProblem[]): string {
@@ -112,7 +111,12 @@ function located(file: string, where: RowLocation, detail: string): InputError {
   );
 }
 
-/** Reads one table file, calling `onRow` for every row that can matter to the rule. */
+/**
+ * Reads one table file, calling `onRow` with every typed row that may matter to the
+ * rule: all parsed rows without cell problems (the consumer, e.g. `ParityDetection.add`,
+ * applies the table's filters itself), and none with a problem (those are errors
+ * when `ParityDetection.isRelevant`, and ignored otherwise).
+ */
 export function readTableFile<T extends TableName>(
   file: TableFile & { table: T },
   onRow: (row: TableRows[T]) => void,
@@ -121,14 +125,14 @@ export function readTableFile<T extends TableName>(
   const { table, path, format } = file;
   const prefilter = options.prefilter ?? true;
   let rowsParsed = 0;
-  let rowsKept = 0;
   const sink = (raw: RawRow, where: () => RowLocation): void => {
     rowsParsed++;
     const { row, problems } = coerceRow(table, raw);
-    if (!ParityDetection.isRelevant(table, row)) return;
-    if (problems.length > 0)
+    if (problems.length > 0) {
+      // A bad cell matters only in a row the rule keeps; elsewhere it is ignored.
+      if (!ParityDetection.isRelevant(table, row)) return;
       throw located(path, where(), `${problemText(problems)}; fix the cell or export the table again`);
-    rowsKept++;
+    }
     onRow(row);
   };
 
@@ -157,7 +161,7 @@ export function readTableFile<T extends TableName>(
         );
       break;
   }
-  return { table, file: path, format, rowsRead, rowsParsed, rowsKept };
+  return { table, file: path, format, rowsRead, rowsParsed };
 }
 
 const DATETIME_COLUMNS = Object.fromEntries(
