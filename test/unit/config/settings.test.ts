@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig, type ConfigProblem } from '../../../src/config/settings';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, SETTING_DEFAULTS, type ConfigProblem } from '../../../src/config/settings';
 
 const GOOD = {
   LOG_ANALYTICS_WORKSPACE_ID: '5b7a2f0e-1c3d-4e5f-8a9b-0c1d2e3f4a5b',
@@ -159,5 +161,23 @@ describe('loadConfig', () => {
       kind: 'connectionString',
       connectionString: cs,
     });
+  });
+
+  it('local.settings.example.json holds every setting, and its values load', () => {
+    const example = JSON.parse(readFileSync(join(__dirname, '../../../local.settings.example.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
+    const config = loadConfig(example.Values);
+    expect(config.stateStore).toEqual({ kind: 'connectionString', connectionString: 'UseDevelopmentStorage=true' });
+    const settings = [
+      ...Object.keys(SETTING_DEFAULTS),
+      'LOG_ANALYTICS_WORKSPACE_ID',
+      'LOGS_INGESTION_ENDPOINT',
+      'DCR_IMMUTABLE_ID',
+      'STATE_STORE_ENDPOINT',
+      'STATE_STORE_CONNECTION_STRING',
+      'AZURE_CLIENT_ID',
+    ];
+    for (const name of settings) expect(Object.keys(example.Values)).toContain(name);
   });
 });
