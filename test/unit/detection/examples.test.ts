@@ -13,6 +13,8 @@ import {
   type TableName,
 } from '../../../src/detection';
 
+import { referenceQuery } from '../../reference/parityReference';
+
 const EXAMPLES = join(__dirname, '../../fixtures/examples');
 
 function readNdjson(path: string): Record<string, unknown>[] {
@@ -54,6 +56,11 @@ describe.each(['plain-day', 'tricky-day'])('example %s', (day) => {
     expect(sortedCanon(findings)).toEqual(sortedCanon(expected));
     // key order of every finding is the rule's final project
     for (const f of findings) expect(Object.keys(f)).toEqual(Object.keys(expected[0]));
+  });
+
+  it('the reference transcription (test/reference) reproduces it too', () => {
+    const { findings } = referenceQuery(rows.AzureActivity, rows.DeviceFileEvents, rows.DeviceEvents);
+    expect(sortedCanon(findings)).toEqual(sortedCanon(expected));
   });
 
   it('streams: the same findings whatever the order tables and rows are added in', () => {
