@@ -48,8 +48,7 @@ export function runDemo(argv: string[], out: (line: string) => void = (l) => pro
   const ruleTime = ms(ruleStarted);
 
   out('Rows read');
-  for (const s of stats)
-    out(`  ${s.table.padEnd(18)} ${String(s.rowsRead).padStart(8)}   (${s.rowsKept} pass the table's own filters)`);
+  for (const s of stats) out(`  ${s.table.padEnd(18)} ${String(s.rowsRead).padStart(8)}   ${relative(input, s.file)}`);
   out('');
   out('Rows left after each stage of the rule');
   for (const [key, label] of STAGE_LABELS) out(`  ${String(stages[key]).padStart(8)}  ${label}`);
