@@ -97,6 +97,28 @@ export class Ledger {
     await this.store.delete(LEDGER_PARTITION, findingId, etag);
   }
 
+  /**
+   * Deletes `sent` entries of windows that started before `before` (canonical datetime
+   * text): windows that old are never processed again. Returns how many were deleted.
+   * Entries changed meanwhile (ETag) are left alone.
+   */
+  async pruneSent(before: string): Promise<number> {
+    const stale: StoredEntity<LedgerEntry>[] = [];
+    for await (const e of this.store.listPartition<LedgerEntry>(LEDGER_PARTITION)) {
+      if (e.properties.State === 'sent' && String(e.properties.WindowStart) < before) stale.push(e);
+    }
+    let deleted = 0;
+    for (const e of stale) {
+      try {
+        await this.store.delete(LEDGER_PARTITION, e.rowKey, e.etag);
+        deleted++;
+      } catch (err) {
+        if (!(err instanceof ConcurrencyConflictError)) throw err;
+      }
+    }
+    return deleted;
+  }
+
   private entry(State: LedgerState, windowStart: string): LedgerEntry {
     const at = this.now();
     return {

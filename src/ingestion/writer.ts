@@ -174,6 +174,16 @@ export class FindingsWriter {
     return result;
   }
 
+  /**
+   * Forgets sent findings of windows that started before `before` (canonical datetime
+   * text, e.g. a month ago), so the ledger does not grow forever. Only call it with a
+   * date older than any window the job may still (re)process: a window re-run after its
+   * ledger entries are pruned would send its findings again.
+   */
+  pruneLedger(before: string): Promise<number> {
+    return this.ledger.pruneSent(before);
+  }
+
   private isoNow(): string {
     return fromDate(new Date(this.now()));
   }

@@ -116,4 +116,21 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
     expect(left).toEqual([]);
     expect(lines(out)).toHaveLength(1);
   });
+
+  it('prunes sent ledger entries of old windows only', async () => {
+    const store = new MemoryEntityStore();
+    const writer = new FindingsWriter({ store, sink: new NdjsonFileSink(join(dir, 'f.ndjson')) });
+    const older = generatedFindings(2).map((f) =>
+      toFindingRecord(f, {
+        ...CONTEXT,
+        window: { start: '2026-10-01T00:00:00.0000000Z', end: '2026-10-02T00:00:00.0000000Z' },
+      }),
+    );
+    await writer.write([...older, ...records]);
+    expect(await writer.pruneLedger('2026-11-01T00:00:00.0000000Z')).toBe(2);
+    const left = [];
+    for await (const e of store.listPartition(LEDGER_PARTITION)) left.push(e.rowKey);
+    expect(left.sort()).toEqual(records.map((r) => r.FindingId).sort());
+    expect(await writer.write(records)).toMatchObject({ sent: 0, skippedAlreadySent: 4 });
+  });
 });
