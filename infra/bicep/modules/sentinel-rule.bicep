@@ -35,6 +35,7 @@ resource rule 'Microsoft.SecurityInsights/alertRules@2024-09-01' = {
     suppressionEnabled: false
     suppressionDuration: 'PT5H'
     tactics: ['LateralMovement', 'Execution']
+    // The published rule lists T1059.001; this API version takes techniques only.
     techniques: ['T1570', 'T1059']
     eventGroupingSettings: { aggregationKind: 'AlertPerResult' }
     entityMappings: [
