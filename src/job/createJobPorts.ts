@@ -36,6 +36,29 @@ export class DetectionModeUnavailableError extends Error {
   }
 }
 
+/**
+ * Token scope for the Log Analytics query API. The public cloud's endpoints
+ * (api.loganalytics.azure.com, api.loganalytics.io) take the SDK default
+ * (https://api.loganalytics.io/.default); a sovereign cloud's endpoint is its own
+ * audience, e.g. https://api.loganalytics.azure.cn/.default.
+ */
+export function logAnalyticsScope(endpoint: string): string | undefined {
+  const url = new URL(endpoint);
+  return /^api\.loganalytics\.(azure\.com|io)$/i.test(url.hostname) ? undefined : `${url.origin}/.default`;
+}
+
+/**
+ * Audience for the Logs Ingestion API, from the ingestion endpoint's cloud:
+ * *.azure.cn → https://monitor.azure.cn, *.azure.us → https://monitor.azure.us,
+ * otherwise the SDK default (https://monitor.azure.com).
+ */
+export function logsIngestionAudience(endpoint: string): string | undefined {
+  const host = new URL(endpoint).hostname.toLowerCase();
+  if (host.endsWith('.azure.cn')) return 'https://monitor.azure.cn';
+  if (host.endsWith('.azure.us')) return 'https://monitor.azure.us';
+  return undefined;
+}
+
 export interface JobWiring {
   ports: JobPorts<FindingRecord>;
   checkpointName: string;
@@ -64,7 +87,12 @@ export async function createJobPorts(
     workspaceId: config.logAnalyticsWorkspaceId,
     credential,
     endpoint: config.logAnalyticsEndpoint,
-    clientOptions: { ...tlsOptions },
+    clientOptions: {
+      ...tlsOptions,
+      ...(logAnalyticsScope(config.logAnalyticsEndpoint)
+        ? { credentials: { scopes: [logAnalyticsScope(config.logAnalyticsEndpoint)!] } }
+        : {}),
+    },
     retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
     logger: log ? { info: log.info, warn: log.warn } : undefined,
   });
@@ -73,7 +101,13 @@ export async function createJobPorts(
     dcrImmutableId: config.dcrImmutableId,
     streamName: config.dcrStreamName,
     credential,
-    clientOptions: { ...tlsOptions, ...sdkRetries },
+    clientOptions: {
+      ...tlsOptions,
+      ...sdkRetries,
+      ...(logsIngestionAudience(config.logsIngestionEndpoint)
+        ? { audience: logsIngestionAudience(config.logsIngestionEndpoint) }
+        : {}),
+    },
   });
   const writer = new FindingsWriter({ store: store.entities, sink });
   const enricher = config.enrichmentEnabled
