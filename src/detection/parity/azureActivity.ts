@@ -30,8 +30,25 @@ export function isRunCommandActivity(row: AzureActivityRow): boolean {
   return (
     row.OperationNameValue.length === RUN_COMMAND_OPERATION.length &&
     equalsIgnoreCase(row.OperationNameValue, RUN_COMMAND_OPERATION) &&
-    has(row.Authorization, 'virtualMachines')
+    authorizationHasVirtualMachines(row.Authorization)
   );
+}
+
+/**
+ * `Authorization has "virtualMachines"`, remembered per Authorization text: the events of
+ * one operation repeat the same text. The memo is bounded and simply cleared when full.
+ */
+const authorizationMemo = new Map<string, boolean>();
+const AUTHORIZATION_MEMO_LIMIT = 10_000;
+
+function authorizationHasVirtualMachines(authorization: string): boolean {
+  let result = authorizationMemo.get(authorization);
+  if (result === undefined) {
+    result = has(authorization, 'virtualMachines');
+    if (authorizationMemo.size >= AUTHORIZATION_MEMO_LIMIT) authorizationMemo.clear();
+    authorizationMemo.set(authorization, result);
+  }
+  return result;
 }
 
 /** One row of the `summarize ... by CorrelationId, Authorization, Caller`. */
@@ -56,11 +73,22 @@ export interface RunCommandOperation {
  * min/max ignore null TimeGenerated; keys compare case-sensitively.
  */
 export class RunCommandOperations {
-  private readonly groups = new Map<string, RunCommandOperation>();
+  /** CorrelationId → Authorization → Caller → group. */
+  private readonly groups = new Map<string, Map<string, Map<string, RunCommandOperation>>>();
+  private count = 0;
 
-  add(row: AzureActivityRow): void {
-    const key = JSON.stringify([row.CorrelationId, row.Authorization, row.Caller]);
-    let group = this.groups.get(key);
+  private groupOf(row: AzureActivityRow): RunCommandOperation {
+    let byAuthorization = this.groups.get(row.CorrelationId);
+    if (!byAuthorization) {
+      byAuthorization = new Map();
+      this.groups.set(row.CorrelationId, byAuthorization);
+    }
+    let byCaller = byAuthorization.get(row.Authorization);
+    if (!byCaller) {
+      byCaller = new Map();
+      byAuthorization.set(row.Authorization, byCaller);
+    }
+    let group = byCaller.get(row.Caller);
     if (!group) {
       group = {
         CorrelationId: row.CorrelationId,
@@ -71,8 +99,14 @@ export class RunCommandOperations {
         max_CallerIpAddress: row.CallerIpAddress,
         list_ActivityStatusValue: [],
       };
-      this.groups.set(key, group);
+      byCaller.set(row.Caller, group);
+      this.count++;
     }
+    return group;
+  }
+
+  add(row: AzureActivityRow): void {
+    const group = this.groupOf(row);
     const t = row.TimeGenerated;
     if (t !== null) {
       if (group.StartTime === null || t < group.StartTime) group.StartTime = t;
@@ -83,11 +117,13 @@ export class RunCommandOperations {
   }
 
   get size(): number {
-    return this.groups.size;
+    return this.count;
   }
 
-  values(): IterableIterator<RunCommandOperation> {
-    return this.groups.values();
+  *values(): IterableIterator<RunCommandOperation> {
+    for (const byAuthorization of this.groups.values()) {
+      for (const byCaller of byAuthorization.values()) yield* byCaller.values();
+    }
   }
 }
 

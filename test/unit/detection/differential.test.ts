@@ -42,7 +42,7 @@ const caller = fc.constantFrom(
   'ALICE@contoso.com',
 );
 const ip = fc.constantFrom('10.0.0.1', '10.0.0.10', '9.9.9.9', '', '2001:db8::1');
-const status = fc.constantFrom(
+const status = fc.constantFrom<string>(
   'Started',
   'Accepted',
   'Succeeded',
@@ -70,7 +70,7 @@ const time = fc.oneof(
   { weight: 1, arbitrary: fc.constant(null) },
 );
 const fileSize = fc.constantFrom(null, 59, 80, 101);
-const command = fc.constantFrom(
+const command = fc.constantFrom<string>(
   'Get-Item',
   'GET-ITEM',
   'get-item',
@@ -159,7 +159,10 @@ const run = fc
     middle: time,
     end: time,
     statuses: fc.oneof(
-      { weight: 2, arbitrary: fc.constantFrom(['Started', 'Accepted', 'Succeeded'], ['Start', 'Accept', 'Success']) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom<string[]>(['Started', 'Accepted', 'Succeeded'], ['Start', 'Accept', 'Success']),
+      },
       { weight: 1, arbitrary: fc.array(status, { minLength: 1, maxLength: 4 }) },
     ),
     fileTime: time,
@@ -170,7 +173,7 @@ const run = fc
     commands: fc.oneof(
       {
         weight: 2,
-        arbitrary: fc.constantFrom(['Get-Item', 'Write-Host'], ['write-host', 'GET-ITEM'], ['Get-Process']),
+        arbitrary: fc.constantFrom<string[]>(['Get-Item', 'Write-Host'], ['write-host', 'GET-ITEM'], ['Get-Process']),
       },
       { weight: 1, arbitrary: fc.array(command, { maxLength: 4 }) },
     ),
