@@ -30,6 +30,8 @@ export class IngestionError extends Error {
 
 /** 401/403: the identity may not ingest through this DCR. */
 export class IngestionForbiddenError extends IngestionError {}
+/** No token could be had for the Logs Ingestion audience (managed identity missing or misconfigured). */
+export class IngestionAuthenticationError extends IngestionError {}
 /** 400: the service refused the records (schema/column mismatch, bad values). */
 export class IngestionBadRequestError extends IngestionError {}
 /** 404: no such DCR or stream at this endpoint. */
@@ -57,6 +59,19 @@ export function describeUploadFailure(cause: unknown, target: IngestionTarget): 
   const dcr = target.dcrImmutableId;
   const stream = target.streamName;
   const opts = { cause };
+  const name = cause instanceof Error ? cause.name : '';
+  if (status === undefined && (name === 'CredentialUnavailableError' || name === 'AuthenticationError')) {
+    return new IngestionAuthenticationError(
+      `Could not get a Microsoft Entra token to write findings to data collection rule ${dcr} (${name}): ${said}. ` +
+        `Check that the Function App has a managed identity (and AZURE_CLIENT_ID names it, for a user-assigned one), ` +
+        `or sign in with 'az login' when running locally. The findings are kept in the spool.`,
+      target,
+      true,
+      undefined,
+      said,
+      opts,
+    );
+  }
   switch (true) {
     case status === 401 || status === 403:
       return new IngestionForbiddenError(

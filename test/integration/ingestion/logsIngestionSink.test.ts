@@ -3,7 +3,9 @@
  */
 import { FakeCredential } from '../../support/credential';
 import { IngestionStandIn } from '../../support/ingestionStandIn';
+import { CredentialUnavailableError } from '@azure/identity';
 import {
+  IngestionAuthenticationError,
   IngestionBadRequestError,
   IngestionForbiddenError,
   IngestionNotFoundError,
@@ -118,5 +120,24 @@ describe('LogsIngestionSink against the ingestion stand-in', () => {
     });
     const result = await s.send(records);
     expect(result.failed[0]!.error).toBeInstanceOf(IngestionForbiddenError);
+  });
+
+  it('a credential that cannot get a token is reported as an identity problem, with every record kept', async () => {
+    const noIdentity = {
+      getToken: async () => {
+        throw new CredentialUnavailableError('ManagedIdentityCredential: no managed identity endpoint found');
+      },
+    };
+    const s = new LogsIngestionSink({
+      endpoint: standIn.endpoint,
+      dcrImmutableId: standIn.dcrImmutableId,
+      credential: noIdentity,
+      clientOptions: { tlsOptions: { ca: standIn.ca }, retryOptions: TINY_RETRIES },
+    });
+    const result = await s.send(records);
+    expect(result.sent).toEqual([]);
+    expect(result.failed.flatMap((f) => f.records)).toHaveLength(records.length);
+    expect(result.failed[0]!.error).toBeInstanceOf(IngestionAuthenticationError);
+    expect(standIn.calls).toHaveLength(0);
   });
 });
