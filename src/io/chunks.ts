@@ -5,8 +5,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-/** 8 MiB: large enough that per-chunk overhead vanishes, small next to the RSS budget. */
-export const DEFAULT_CHUNK_BYTES = 8 << 20;
+/** 4 MiB: large enough that per-chunk overhead vanishes, small next to the RSS budget. */
+export const DEFAULT_CHUNK_BYTES = 4 << 20;
 
 export interface LineChunk {
   /** The bytes; only `[0, length)` is valid. Reused after the callback returns. */

@@ -75,14 +75,67 @@ function latin1Pattern(pattern: RegExp): TableNeedles['next'] {
 /** `runcommand` in any ASCII case (the non-unicode `i` flag folds ASCII letters onto ASCII letters only). */
 const RUNCOMMAND_ANY_CASE = /runcommand/gi;
 
-/** `-File`, one White_Space character as raw JSON bytes (read as latin1), `script[0-9]{1,9}.ps1`. */
-const FILE_SCRIPT_PS1 =
-  /-File(?: |\\[tnfr]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80)script[0-9]{1,9}\.ps1/g;
+const PS1 = Buffer.from('.ps1', 'latin1');
+const SCRIPT = Buffer.from('script', 'latin1');
+const DASH_FILE = Buffer.from('-File', 'latin1');
+
+/** Whether `buf` holds `needle` starting at `at`. */
+function bytesAt(buf: Buffer, at: number, needle: Buffer): boolean {
+  if (at < 0 || at + needle.length > buf.length) return false;
+  for (let i = 0; i < needle.length; i++) if (buf[at + i] !== needle[i]) return false;
+  return true;
+}
+
+/**
+ * Length of the raw JSON form of one White_Space character ending just before `end`,
+ * or 0: a space; `\t` `\n` `\f` `\r` (any backslash + letter: a superset); or the
+ * UTF-8 bytes of U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+ * U+205F, U+3000. Several lengths may fit; all are tried by the caller.
+ */
+function whiteSpaceLengths(buf: Buffer, end: number): number[] {
+  const lengths: number[] = [];
+  const b1 = buf[end - 1];
+  const b2 = buf[end - 2];
+  const b3 = buf[end - 3];
+  if (b1 === 0x20) lengths.push(1);
+  if (b2 === 0x5c && (b1 === 0x74 || b1 === 0x6e || b1 === 0x66 || b1 === 0x72)) lengths.push(2);
+  if (b2 === 0xc2 && (b1 === 0x85 || b1 === 0xa0)) lengths.push(2);
+  if (
+    (b3 === 0xe1 && b2 === 0x9a && b1 === 0x80) ||
+    (b3 === 0xe2 && b2 === 0x80 && ((b1 >= 0x80 && b1 <= 0x8a) || b1 === 0xa8 || b1 === 0xa9 || b1 === 0xaf)) ||
+    (b3 === 0xe2 && b2 === 0x81 && b1 === 0x9f) ||
+    (b3 === 0xe3 && b2 === 0x80 && b1 === 0x80)
+  )
+    lengths.push(3);
+  return lengths;
+}
+
+/**
+ * The next `-File<white space>script<1-9 digits>.ps1` in raw bytes: found by a native
+ * search for `.ps1`, then checked backwards byte by byte. With more than nine digits
+ * before `.ps1`, the nine nearest are preceded by a digit, not by `script`: no match,
+ * as in the regex.
+ */
+function nextFileScriptPs1(chunk: Buffer, _latin1: string | undefined, from: number): number {
+  for (let dot = chunk.indexOf(PS1, from); dot >= 0; dot = chunk.indexOf(PS1, dot + 1)) {
+    let digits = 0;
+    while (digits < 10 && dot - digits - 1 >= 0 && chunk[dot - digits - 1] >= 0x30 && chunk[dot - digits - 1] <= 0x39)
+      digits++;
+    if (digits < 1 || digits > 9) continue;
+    const script = dot - digits - SCRIPT.length;
+    if (!bytesAt(chunk, script, SCRIPT)) continue;
+    for (const ws of whiteSpaceLengths(chunk, script)) {
+      const dash = script - ws - DASH_FILE.length;
+      if (bytesAt(chunk, dash, DASH_FILE)) return dash;
+    }
+  }
+  return -1;
+}
 
 const NEEDLES: { readonly [T in TableName]: TableNeedles } = {
   AzureActivity: { needsLatin1: true, next: latin1Pattern(RUNCOMMAND_ANY_CASE) },
   DeviceFileEvents: { needsLatin1: false, next: bufferNeedle('RunCommandExtension.exe') },
-  DeviceEvents: { needsLatin1: true, next: latin1Pattern(FILE_SCRIPT_PS1) },
+  DeviceEvents: { needsLatin1: false, next: nextFileScriptPs1 },
 };
 
 /**
