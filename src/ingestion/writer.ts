@@ -115,6 +115,9 @@ export class FindingsWriter {
       else result.skippedInFlight++;
     });
     if (claimed.length === 0) return result;
+    // Claims finish in any order; send in the caller's order.
+    const order = new Map(unique.map((r, i) => [r.FindingId, i]));
+    claimed.sort((a, b) => order.get(a.record.FindingId)! - order.get(b.record.FindingId)!);
 
     const etags = new Map(claimed.map((c) => [c.record.FindingId, c.etag]));
     const outcome = await this.sink.send(claimed.map((c) => c.record));

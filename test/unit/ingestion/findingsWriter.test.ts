@@ -45,7 +45,7 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
     const writer = new FindingsWriter({ store, sink: new NdjsonFileSink(out) });
     expect(await writer.write([...records, records[0]!])).toMatchObject({ sent: 4, skippedAlreadySent: 0 });
     expect(await writer.write(records)).toMatchObject({ sent: 0, skippedAlreadySent: 4 });
-    expect(lines(out)).toEqual(JSON.parse(JSON.stringify(records)));
+    expect(lines(out)).toEqual(JSON.parse(JSON.stringify(records))); // in the caller's order
   });
 
   it('spools what the sink cannot take, with the reason, and the flush after the fix sends it', async () => {
