@@ -7,7 +7,7 @@
  * NDJSON) for the detection to run on. One day: `DIR/<Table>.ndjson`. Several days:
  * `DIR/YYYY-MM-DD/<Table>.ndjson`, one folder per day.
  */
-import { writeDays, type GeneratorOptions } from './generator';
+import { isDay, writeDays, type GeneratorOptions } from './generator';
 
 export class UsageError extends Error {}
 
@@ -49,7 +49,7 @@ export function parseGenerateArgs(argv: string[]): { out: string; options: Gener
   const out = values.get('--out');
   if (!out) throw new UsageError('--out is required');
   const day = values.get('--day') ?? '2026-11-25';
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) {
+  if (!isDay(day)) {
     throw new UsageError(`--day must be a date YYYY-MM-DD, got '${day}'`);
   }
   const noiseText = values.get('--noise');

@@ -133,11 +133,16 @@ export function dayTimestamp(day: string, ticks: number): string {
   return `${day}T${pad2(h)}:${pad2(m)}:${pad2(s)}.${String(fraction).padStart(7, '0')}Z`;
 }
 
+/** Whether `text` is a real calendar day written `YYYY-MM-DD`. */
+export function isDay(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const ms = Date.parse(`${text}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text;
+}
+
 /** `YYYY-MM-DD` plus `n` days. */
 export function addDays(day: string, n: number): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) {
-    throw new RangeError(`not a day (YYYY-MM-DD): '${day}'`);
-  }
+  if (!isDay(day)) throw new RangeError(`not a day (YYYY-MM-DD): '${day}'`);
   return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 }
 

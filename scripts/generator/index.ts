@@ -1,6 +1,7 @@
 /** The synthetic tenant-day generator: see ./day for what a day contains. */
 export {
   addDays,
+  isDay,
   dayTimestamp,
   generateDayRows,
   generateDays,
