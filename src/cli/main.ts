@@ -11,6 +11,8 @@ type Subcommand = { summary: string; load: () => Promise<{ run(argv: string[], i
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   detect: { summary: 'run the rule over exported table files', load: () => import('./detect') },
+  export: { summary: 'export the rows the rule reads from Log Analytics (NDJSON)', load: () => import('./export') },
+  run: { summary: 'pull a window from Log Analytics and run the rule (writes nothing)', load: () => import('./run') },
 };
 
 export function usage(): string {

@@ -386,6 +386,16 @@ export class LogAnalyticsSource {
         if (TOO_LARGE.test(text)) return { kind: 'tooLarge', reason: 'E_QUERY_RESULT_SET_TOO_LARGE', requestId };
         const networkFailure = isRestError(err) && status === undefined;
         const retryable = networkFailure || (status !== undefined && RETRYABLE_STATUS.has(status));
+        if (isCredentialError(err)) {
+          throw new SliceFailedError(
+            table,
+            slice,
+            `no token for the query API (${oneLine(text)}). Sign in (az login) or, for a user-assigned ` +
+              'managed identity, set AZURE_CLIENT_ID to its client id',
+            requestId,
+            { cause: err },
+          );
+        }
         if (!retryable) {
           throw new SliceFailedError(
             table,
@@ -425,6 +435,14 @@ export class LogAnalyticsSource {
       }
     }
   }
+}
+
+/** Errors of `@azure/identity` credentials (no sign-in, no managed identity, refused). */
+function isCredentialError(err: unknown): boolean {
+  const name = err instanceof Error ? err.name : '';
+  return /^(CredentialUnavailableError|AuthenticationError|AggregateAuthenticationError|AuthenticationRequiredError)$/.test(
+    name,
+  );
 }
 
 function oneLine(s: string): string {

@@ -255,7 +255,20 @@ export class LogAnalyticsStandIn {
     let rows = matching.map(toCells);
     let error: unknown;
     record.outcome = 'rows';
-    if (this.rowCap !== undefined && rows.length > this.rowCap) {
+    if (fault?.kind === 'partial') {
+      rows = rows.slice(0, Math.floor(rows.length / 2));
+      record.outcome = 'fault';
+      error = {
+        code: 'PartialError',
+        message: 'There were some errors when processing your query.',
+        details: [
+          {
+            code: 'EngineError',
+            message: fault.message ?? 'Something went wrong processing your query on the server.',
+          },
+        ],
+      };
+    } else if (this.rowCap !== undefined && rows.length > this.rowCap) {
       rows = rows.slice(0, this.rowCap);
       if (this.capMode === 'partialError') {
         record.outcome = 'tooLarge';
@@ -278,19 +291,6 @@ export class LogAnalyticsStandIn {
       } else {
         record.outcome = 'truncated';
       }
-    } else if (fault?.kind === 'partial') {
-      rows = rows.slice(0, Math.floor(rows.length / 2));
-      record.outcome = 'fault';
-      error = {
-        code: 'PartialError',
-        message: 'There were some errors when processing your query.',
-        details: [
-          {
-            code: 'EngineError',
-            message: fault.message ?? 'Something went wrong processing your query on the server.',
-          },
-        ],
-      };
     }
     record.status = 200;
     record.rows = rows.length;

@@ -26,7 +26,8 @@ function fileTables(dir: string) {
   const tables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] } as Record<TableName, unknown[]>;
   readTableDirectory(dir, {
     add(table, row) {
-      tables[table].push(row);
+      // The rows the rule's own per-table filters keep: what the push-down must fetch.
+      if (ParityDetection.isRelevant(table, row)) tables[table].push(row);
       detection.add(table, row);
     },
   });

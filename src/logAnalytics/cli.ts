@@ -1,0 +1,157 @@
+/**
+ * What the `export` and `run` subcommands share: their Log Analytics options, the
+ * credential, and the progress line on stderr.
+ */
+import type { TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
+import type { CliIo } from '../cli/io';
+import { lastCompleteUtcDay, parseWindow, type TimeWindow } from './slices';
+import type { LogAnalyticsSourceOptions, PullLogger, PullProgress, PulledWindow, RetryOptions } from './source';
+import { TABLE_NAMES } from '../detection/schema';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Injected by tests (a fake credential, the stand-in's CA); the CLI itself passes nothing. */
+export interface LogAnalyticsCliDeps {
+  credential?: TokenCredential;
+  clientOptions?: LogsQueryClientOptions;
+  /** Retry timing (tests keep the waits tiny). */
+  retry?: RetryOptions;
+  now?: () => Date;
+}
+
+export const LOG_ANALYTICS_OPTIONS_HELP = `  --workspace ID    the Log Analytics workspace id (a GUID; env LOG_ANALYTICS_WORKSPACE_ID)
+  --from T --to T   the window [from, to): ISO 8601 UTC datetimes or dates
+                    (e.g. --from 2026-11-25 --to 2026-11-26); 7 fractional digits kept
+  --endpoint URL    the query API including /v1 (env LOG_ANALYTICS_ENDPOINT; default
+                    https://api.loganalytics.io/v1; sovereign clouds differ)
+  --max-concurrency N  queries in flight at once (default 5, the API's per-user limit)
+  --row-cap N       a slice answering N rows is halved and asked again (default 500000)
+
+Credential: DefaultAzureCredential (environment, workload or managed identity, Azure
+CLI, ...); set AZURE_CLIENT_ID to use a user-assigned managed identity. The identity
+needs "Log Analytics Reader" on the workspace. A private CA (tests, proxies) is
+trusted through NODE_EXTRA_CA_CERTS.`;
+
+export interface LogAnalyticsCliOptions {
+  workspaceId: string;
+  window: TimeWindow;
+  endpoint?: string;
+  maxConcurrency?: number;
+  rowCap?: number;
+}
+
+/**
+ * Consumes the shared options from `argv` (`--flag value` or `--flag=value`) and hands
+ * every other argument to `other(flag, value)`, which returns false for an unknown one.
+ */
+export function parseLogAnalyticsArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  now: Date,
+  other: (flag: string, value: () => string) => boolean,
+  requireWindow: boolean,
+): LogAnalyticsCliOptions | 'help' {
+  let workspaceId = env.LOG_ANALYTICS_WORKSPACE_ID;
+  let endpoint = env.LOG_ANALYTICS_ENDPOINT || undefined;
+  let from: string | undefined;
+  let to: string | undefined;
+  let maxConcurrency: number | undefined;
+  let rowCap: number | undefined;
+  const positiveInt = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, not '${v}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined || next === '') throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--workspace':
+        workspaceId = value();
+        break;
+      case '--endpoint':
+        endpoint = value();
+        break;
+      case '--from':
+        from = value();
+        break;
+      case '--to':
+        to = value();
+        break;
+      case '--max-concurrency':
+        maxConcurrency = positiveInt(flag, value());
+        break;
+      case '--row-cap':
+        rowCap = positiveInt(flag, value());
+        break;
+      default:
+        if (!other(flag, value)) {
+          throw new UsageError(flag.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
+        }
+    }
+  }
+  if (!workspaceId) throw new UsageError('--workspace ID is required (or set LOG_ANALYTICS_WORKSPACE_ID)');
+  if ((from === undefined) !== (to === undefined)) throw new UsageError('give both --from and --to, or neither');
+  if (from === undefined && requireWindow) throw new UsageError('--from and --to are required');
+  const window =
+    from !== undefined && to !== undefined ? parseWindow(from, to, '--from/--to') : lastCompleteUtcDay(now);
+  return { workspaceId, window, endpoint, maxConcurrency, rowCap };
+}
+
+/** The source options of the parsed CLI options. */
+export function sourceOptions(
+  o: LogAnalyticsCliOptions,
+  env: NodeJS.ProcessEnv,
+  deps: LogAnalyticsCliDeps,
+  logger?: PullLogger,
+): LogAnalyticsSourceOptions {
+  const clientId = env.AZURE_CLIENT_ID;
+  return {
+    workspaceId: o.workspaceId,
+    credential: deps.credential ?? new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {}),
+    endpoint: o.endpoint,
+    clientOptions: deps.clientOptions,
+    maxConcurrency: o.maxConcurrency,
+    rowCap: o.rowCap,
+    retry: deps.retry,
+    logger,
+  };
+}
+
+/** A one-line progress display on stderr, only when stderr is a terminal. */
+export function progressReporter(io: CliIo, command: string): { onProgress(p: PullProgress): void; done(): void } {
+  const tty = io.stderr.isTTY === true;
+  let shown = false;
+  return {
+    onProgress(p) {
+      if (!tty) return;
+      shown = true;
+      io.stderr.write(`\r${command}: slices ${p.slicesDone}/${p.slicesTotal}, rows ${p.rowsSoFar}   `);
+    },
+    done() {
+      if (shown) io.stderr.write('\n');
+    },
+  };
+}
+
+/** `AzureActivity 12 rows (3.4 kB, 4 slices, 4 queries, 0 retries), ...` */
+export function pullSummary(pulled: PulledWindow): string {
+  return TABLE_NAMES.map((t) => {
+    const s = pulled.stats[t];
+    return `${t} ${s.rows} rows (${s.bytes} bytes, ${s.slices} slices, ${s.queries} queries, ${s.retries} retries)`;
+  }).join(', ');
+}
