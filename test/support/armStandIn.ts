@@ -38,6 +38,14 @@ export interface ArmStandIn {
   /** Delay before each answer (ms), so that concurrency is observable; default 5. */
   responseDelayMs: number;
   addVm(vm: StandInVm): void;
+  /** Park every request from now on, unanswered, until `release()` (to order two invocations in a test). */
+  hold(): void;
+  /** Answer new requests again; those already parked stay parked until `release()`. */
+  stopHolding(): void;
+  /** Stop parking and answer the parked requests. */
+  release(): void;
+  /** Requests parked right now. */
+  readonly parked: number;
   /** Make `resourceId` (or every id, with '*') answer `status`, `times` times (default: always). */
   fail(resourceId: string | '*', status: ArmFailure, times?: number): void;
   clearFailures(): void;
@@ -67,7 +75,8 @@ export async function startArmStandIn(vms: StandInVm[] = []): Promise<ArmStandIn
   const requests: ArmRequest[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const state = { responseDelayMs: 5 };
+  const state = { responseDelayMs: 5, holding: false };
+  const parked: Array<() => void> = [];
   const addVm = (vm: StandInVm) => byId.set(vm.id.toLowerCase(), vm);
   vms.forEach(addVm);
 
@@ -80,11 +89,14 @@ export async function startArmStandIn(vms: StandInVm[] = []): Promise<ArmStandIn
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      setTimeout(() => {
-        inFlight--;
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-        res.end(JSON.stringify(body));
-      }, state.responseDelayMs);
+      const answer = () =>
+        setTimeout(() => {
+          inFlight--;
+          res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+          res.end(JSON.stringify(body));
+        }, state.responseDelayMs);
+      if (state.holding) parked.push(answer);
+      else answer();
     };
     if (req.method !== 'GET') return reply(405, { error: { code: 'MethodNotAllowed', message: req.method } });
     if (!req.headers.authorization?.startsWith('Bearer ')) {
@@ -137,6 +149,19 @@ export async function startArmStandIn(vms: StandInVm[] = []): Promise<ArmStandIn
       state.responseDelayMs = ms;
     },
     addVm,
+    hold() {
+      state.holding = true;
+    },
+    stopHolding() {
+      state.holding = false;
+    },
+    release() {
+      state.holding = false;
+      parked.splice(0).forEach((answer) => answer());
+    },
+    get parked() {
+      return parked.length;
+    },
     fail(resourceId, status, times = Number.POSITIVE_INFINITY) {
       failures.set(resourceId === '*' ? '*' : resourceId.toLowerCase(), { status, remaining: times });
     },

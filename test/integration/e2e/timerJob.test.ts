@@ -261,6 +261,31 @@ describe('the timer job, end to end', () => {
     expect(await checkpoint()).toBe(day('2026-11-26'));
   });
 
+  it('a stale invocation that read the checkpoint before another advanced it yields at the ETag check', async () => {
+    // B reads the checkpoint, pulls and detects, then waits on ARM while A runs the
+    // same window to the end. B then finds every finding already sent, and its
+    // checkpoint write carries a stale ETag.
+    arm.hold();
+    const stale = invoke();
+    const scopes = new Set(expectedFindings('plain-day', '2026-11-25').map((f) => f.Scope)).size;
+    while (arm.parked < scopes) await new Promise((r) => setTimeout(r, 10));
+    arm.stopHolding();
+    // A: the same occurrence, replayed, runs to the end while B's lookups stay parked.
+    const fresh = invoke();
+    await fresh.run;
+    arm.release();
+    await stale.run;
+    expect(windowProcessedLines(fresh.log)).toHaveLength(1);
+    expect(windowProcessedLines(stale.log)).toHaveLength(0);
+    expect(
+      stale.log.some((l) => l.level === 'warning' && l.text.includes('Another invocation advanced checkpoint')),
+    ).toBe(true);
+    const ids = ingestion.received.map((r) => r.FindingId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(expectedFindings('plain-day', '2026-11-25').length);
+    expect(await checkpoint()).toBe(day('2026-11-26'));
+  });
+
   it('after three missed days, one run processes the three windows in order', async () => {
     await (await stateStore()).putCheckpoint(CHECKPOINT, day('2026-11-23'), undefined);
     const { run, log } = invoke();
