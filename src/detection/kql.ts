@@ -50,7 +50,9 @@ const ASCII_ONLY = /^[\x00-\x7f]*$/;
  * surrogate pair (an astral letter such as U+10428 DESERET SMALL LETTER LONG I) maps
  * to its simple upper case (U+10400), as .NET's ICU casing does; a lone surrogate stays
  * as is; U+0131 `ı` stays `ı` (.NET invariant behaviour). The result always has the
- * same UTF-16 length as the input.
+ * same UTF-16 length as the input. Checked against .NET 10 on every code point
+ * (test/unit/detection/fixtures/dotnet10-ToUpperInvariant.txt); the only differences are
+ * letters new in Unicode 16/17, which depend on the runtime's ICU version.
  */
 export function toupper(s: string): string {
   if (ASCII_ONLY.test(s)) return s.toUpperCase();

@@ -3,6 +3,8 @@
  * expectations marked ".NET" were checked against .NET 10's ToUpperInvariant and
  * StringComparison.OrdinalIgnoreCase.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   arrayIndex,
   between,
@@ -294,5 +296,48 @@ describe('ordinal order', () => {
     const sorted = ['b', 'B', 'a', 'é', 'Z', '', '\uff01', '\u{1f600}'].sort(ordinalCompare);
     expect(sorted).toEqual(['', 'B', 'Z', 'a', 'b', 'é', '\u{1f600}', '\uff01']);
     expect(ordinalCompare('x', 'x')).toBe(0);
+  });
+});
+
+describe('toupper and caseFold against .NET 10, every code point', () => {
+  const table = new Map<number, number>();
+  for (const line of readFileSync(join(__dirname, 'fixtures/dotnet10-ToUpperInvariant.txt'), 'utf8').split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const [cp, upper] = line.split(' ').map((hex) => parseInt(hex, 16));
+    table.set(cp, upper);
+  }
+  // Letters added in Unicode 16 and 17: whether they map depends on the ICU version of
+  // the runtime (.NET's system ICU does not know them yet; Node's may).
+  const newInUnicode16or17 = (cp: number) =>
+    [0x19b, 0x264, 0x1c8a, 0xa7cd, 0xa7cf, 0xa7d3, 0xa7d5, 0xa7db].includes(cp) ||
+    (cp >= 0x10d70 && cp <= 0x10d85) ||
+    (cp >= 0x16ebb && cp <= 0x16ed3);
+
+  it('has the expected shape', () => {
+    expect(table.size).toBeGreaterThan(1400);
+    expect(table.get(0xe9)).toBe(0xc9);
+  });
+
+  it('maps every code point as ToUpperInvariant does', () => {
+    const differences: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if ((cp >= 0xd800 && cp <= 0xdfff) || newInUnicode16or17(cp)) continue;
+      const s = String.fromCodePoint(cp);
+      const expected = String.fromCodePoint(table.get(cp) ?? cp);
+      if (toupper(s) !== expected) differences.push(cp.toString(16));
+    }
+    expect(differences).toEqual([]);
+  });
+
+  it('folds for =~ as OrdinalIgnoreCase: the upper case, but never non-ASCII to ASCII', () => {
+    const differences: string[] = [];
+    for (const [cp, upper] of table) {
+      if (newInUnicode16or17(cp)) continue;
+      const s = String.fromCodePoint(cp);
+      const expected = cp >= 0x80 && upper < 0x80 ? s : String.fromCodePoint(upper);
+      if (caseFold(s) !== expected) differences.push(cp.toString(16));
+    }
+    expect(differences).toEqual([]);
+    expect(equalsIgnoreCase('\u017f', 'S')).toBe(false);
   });
 });
