@@ -24,6 +24,9 @@ param workspaceName string
 @description('Resource group of that workspace, in this subscription (default: this resource group).')
 param workspaceResourceGroupName string = resourceGroup().name
 
+@description('Role definition id (GUID) the identity gets on the workspace to run queries. Default: Log Analytics Reader. A custom role with Microsoft.OperationalInsights/workspaces/read, workspaces/query/read and workspaces/query/{AzureActivity,DeviceFileEvents,DeviceEvents}/read is narrower.')
+param workspaceQueryRoleId string = '73c42c96-874c-492b-b04d-ab87d138a893'
+
 @description('Subscription ids that hold the VMs; the identity gets Reader on each to enrich findings. Empty: no subscription role (set enrichmentEnabled to false then).')
 param vmSubscriptionIds string[] = []
 
@@ -134,6 +137,7 @@ module findingsIngestion 'modules/findings-ingestion.bicep' = {
     workspaceName: workspaceName
     workspaceLocation: workspace.location
     dataCollectionRuleName: names.dcr
+    workspaceQueryRoleId: workspaceQueryRoleId
     findingsRetentionInDays: findingsRetentionInDays
     findingsTotalRetentionInDays: findingsTotalRetentionInDays
     principalId: identity.properties.principalId

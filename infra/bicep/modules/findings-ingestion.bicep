@@ -22,6 +22,9 @@ param findingsRetentionInDays int
 @maxValue(4383)
 param findingsTotalRetentionInDays int
 
+@description('Role definition id (GUID) given to the identity on the workspace to run queries.')
+param workspaceQueryRoleId string
+
 @description('Principal (object) id of the managed identity that queries and ingests.')
 param principalId string
 
@@ -64,7 +67,6 @@ var streamColumnType = {
 var transformKql = 'source | project ${join(map(findingsTable.columns, c => c.name), ', ')}'
 
 // Built-in role definition ids.
-var logAnalyticsReader = '73c42c96-874c-492b-b04d-ab87d138a893'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
@@ -131,15 +133,14 @@ resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
 }
 
 // Read: the job queries AzureActivity, DeviceFileEvents and DeviceEvents.
-// Log Analytics Reader on the workspace is the narrowest BUILT-IN role that can
-// run queries there (a custom role with workspaces/read, workspaces/query/read
-// and workspaces/query/<Table>/read is narrower but needs rights to create role
-// definitions on the subscription).
+// Default Log Analytics Reader, the narrowest BUILT-IN role that can run queries
+// on the workspace (main.bicep's workspaceQueryRoleId can name a narrower custom
+// role: workspaces/read, workspaces/query/read, workspaces/query/<Table>/read).
 resource workspaceReaderRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(workspace.id, identityResourceId, logAnalyticsReader)
+  name: guid(workspace.id, identityResourceId, workspaceQueryRoleId)
   scope: workspace
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logAnalyticsReader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', workspaceQueryRoleId)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -42,6 +42,8 @@ const ROLE = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
 };
+/** A narrower custom role the deployer may name instead of Log Analytics Reader. */
+const CUSTOM_QUERY_ROLE = '99999999-aaaa-4bbb-8ccc-dddddddddddd';
 const VM_SUBSCRIPTIONS = ['11111111-1111-1111-1111-111111111111', '44444444-4444-4444-4444-444444444444'];
 const SUB = SNAPSHOT_TARGET.subscriptionId;
 const WS_RG = `/subscriptions/${SUB}/resourceGroups/rg-ws`;
@@ -89,6 +91,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       deployWorkbook: 'false',
       enrichmentEnabled: 'false',
       detectionMode: "'corrected'",
+      workspaceQueryRoleId: `'${CUSTOM_QUERY_ROLE}'`,
     });
     identityId = only(full.predictedResources, 'Microsoft.ManagedIdentity/userAssignedIdentities').id;
     storageId = only(full.predictedResources, 'Microsoft.Storage/storageAccounts').id;
@@ -317,9 +320,11 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       );
     });
 
-    it('no VM subscription, no subscription-wide role', () => {
+    it('no VM subscription, no subscription-wide role; workspaceQueryRoleId replaces Log Analytics Reader', () => {
       expect(assignments(minimal).filter((r) => roleOf(r) === ROLE.reader)).toEqual([]);
       expect(assignments(minimal)).toHaveLength(5);
+      const onWorkspace = assignments(minimal).filter((r) => scopeOf(r) === WORKSPACE_ID);
+      expect(onWorkspace.map(roleOf)).toEqual([CUSTOM_QUERY_ROLE]);
     });
 
     it('every assignment is to the managed identity, as a service principal, with a built-in role id', () => {
@@ -336,9 +341,10 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       const names = assignments(full).map((r) => r.name);
       for (const n of names) expect(n).toMatch(GUID);
       expect(new Set(names).size).toBe(names.length);
-      // The minimal deployment shares five assignments: same scope, identity, role → same name.
+      // The minimal deployment shares four assignments: same scope, identity, role → same name;
+      // the fifth has another role (CUSTOM_QUERY_ROLE), hence another name.
       const again = assignments(minimal).map((r) => r.name);
-      for (const n of again) expect(names).toContain(n);
+      expect(again.filter((n) => names.includes(n))).toHaveLength(4);
     });
 
     it('names are guid(scope, identity, role) in the template', () => {
@@ -361,7 +367,9 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       for (const r of roleAssignments) {
         const scope = r.scope ? r.scope.replace(/^\[(.*)\]$/, '$1') : 'subscription().id';
         expect(r.name).toMatch(/^\[guid\(/);
-        expect(r.name.startsWith(`[guid(${scope}, parameters('identityResourceId'), variables('`)).toBe(true);
+        const prefix = `[guid(${scope}, parameters('identityResourceId'), `;
+        expect(r.name.startsWith(prefix)).toBe(true);
+        expect(r.name.slice(prefix.length)).toMatch(/^(variables|parameters)\('\w+'\)\)\]$/);
       }
     });
   });
