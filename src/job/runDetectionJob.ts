@@ -185,9 +185,10 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     result.skipped = plan.skipped;
     log.warn(
       `Skipping ${plan.skipped.days} day window(s) [${plan.skipped.start}, ${plan.skipped.end}): more than ` +
-        `MAX_CATCHUP_DAYS=${options.maxCatchupDays} days behind. To process them, run ` +
-        `'runcommand-detect run --from ${plan.skipped.start} --to ${plan.skipped.end}' or raise MAX_CATCHUP_DAYS ` +
-        `before the next run.`,
+        `MAX_CATCHUP_DAYS=${options.maxCatchupDays} days behind; their findings are not written. To see them, run ` +
+        `'runcommand-detect run --from ${plan.skipped.start} --to ${plan.skipped.end}' (prints, writes nothing). ` +
+        `To have the job write them, raise MAX_CATCHUP_DAYS and set the Value of checkpoint '${checkpointName}' ` +
+        `(state table, partition 'checkpoint') back to ${plan.skipped.start}.`,
       { ...plan.skipped },
     );
   }
