@@ -16,6 +16,8 @@ import type { RawRowSink } from './rawRows';
 export interface NdjsonReadOptions {
   /** Skip lines that cannot matter to the rule without parsing them (default true). */
   prefilter?: boolean;
+  /** Read size (tests use small ones to put lines across chunk boundaries). */
+  chunkBytes?: number;
 }
 
 export interface NdjsonReadResult {
@@ -69,38 +71,42 @@ export function readNdjsonFile(
     onRow(value as Record<string, unknown>, () => ({ line: line() }));
   };
 
-  forEachLineChunk(file, ({ buffer, length, fileOffset, last }) => {
-    const endsWithNewline = length > 0 && buffer[length - 1] === 10;
-    lines += countNewlines(buffer, length) + (endsWithNewline ? 0 : 1);
-    // Every line of the chunk ends with "\n" except perhaps the file's last line.
-    const body = endsWithNewline ? length - 1 : length;
-    let firstEnd = -1;
-    if (!firstDone) {
-      firstDone = true;
-      firstEnd = buffer.indexOf(10, 0);
-      if (firstEnd < 0 || firstEnd > body) firstEnd = body;
-      parseLine(buffer, 0, stripCr(buffer, 0, firstEnd), fileOffset, last && firstEnd === body && !endsWithNewline);
-    }
-    const lastStart = last && !endsWithNewline ? buffer.lastIndexOf(10, body - 1) + 1 : -1;
-    const visit = (start: number, end: number): void => {
-      if (start === 0 && firstEnd >= 0) return; // the first line, already parsed
-      if (start === lastStart) return; // the unterminated last line, parsed below
-      parseLine(buffer, start, stripCr(buffer, start, end), fileOffset, false);
-    };
-    if (prefilter) {
-      forEachCandidateLine(table, endsWithNewline ? buffer.subarray(0, body) : buffer.subarray(0, length), visit);
-    } else {
-      let start = 0;
-      while (start < body) {
-        let end = buffer.indexOf(10, start);
-        if (end < 0 || end > body) end = body;
-        visit(start, end);
-        start = end + 1;
+  forEachLineChunk(
+    file,
+    ({ buffer, length, fileOffset, last }) => {
+      const endsWithNewline = length > 0 && buffer[length - 1] === 10;
+      lines += countNewlines(buffer, length) + (endsWithNewline ? 0 : 1);
+      // Every line of the chunk ends with "\n" except perhaps the file's last line.
+      const body = endsWithNewline ? length - 1 : length;
+      let firstEnd = -1;
+      if (!firstDone) {
+        firstDone = true;
+        firstEnd = buffer.indexOf(10, 0);
+        if (firstEnd < 0 || firstEnd > body) firstEnd = body;
+        parseLine(buffer, 0, stripCr(buffer, 0, firstEnd), fileOffset, last && firstEnd === body && !endsWithNewline);
       }
-    }
-    if (lastStart > 0 || (lastStart === 0 && firstEnd < 0))
-      parseLine(buffer, lastStart, stripCr(buffer, lastStart, body), fileOffset, true);
-  });
+      const lastStart = last && !endsWithNewline ? buffer.lastIndexOf(10, body - 1) + 1 : -1;
+      const visit = (start: number, end: number): void => {
+        if (start === 0 && firstEnd >= 0) return; // the first line, already parsed
+        if (start === lastStart) return; // the unterminated last line, parsed below
+        parseLine(buffer, start, stripCr(buffer, start, end), fileOffset, false);
+      };
+      if (prefilter) {
+        forEachCandidateLine(table, endsWithNewline ? buffer.subarray(0, body) : buffer.subarray(0, length), visit);
+      } else {
+        let start = 0;
+        while (start < body) {
+          let end = buffer.indexOf(10, start);
+          if (end < 0 || end > body) end = body;
+          visit(start, end);
+          start = end + 1;
+        }
+      }
+      if (lastStart > 0 || (lastStart === 0 && firstEnd < 0))
+        parseLine(buffer, lastStart, stripCr(buffer, lastStart, body), fileOffset, true);
+    },
+    options.chunkBytes,
+  );
   return { lines, parsed };
 }
 
