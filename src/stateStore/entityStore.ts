@@ -39,8 +39,40 @@ export interface EntityStore {
    * Deleting an entity that is not there is not an error.
    */
   delete(partitionKey: string, rowKey: string, etag?: string): Promise<void>;
+  /**
+   * Unconditional insert-or-replace of many entities of one partition, in entity group
+   * transactions (at most 100 entities / 4 MiB each; each transaction is all-or-nothing).
+   * For bulk state such as a baseline of script fingerprints.
+   */
+  upsertMany(
+    partitionKey: string,
+    rows: ReadonlyArray<{ rowKey: string; properties: EntityProperties }>,
+  ): Promise<void>;
   /** Every entity of a partition, in rowKey order. */
   listPartition<P extends EntityProperties = EntityProperties>(partitionKey: string): AsyncIterable<StoredEntity<P>>;
+}
+
+/** Limits of one entity group transaction in Table Storage. */
+export const TRANSACTION_MAX_ENTITIES = 100;
+export const TRANSACTION_MAX_BYTES = 3_500_000; // under the 4 MiB limit, with room for the multipart framing
+
+/** Cuts rows into transaction-sized groups (by count and by estimated JSON payload size). */
+export function transactionGroups<T extends { properties: EntityProperties }>(rows: ReadonlyArray<T>): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = Buffer.byteLength(JSON.stringify(row), 'utf8') + 512;
+    if (group.length && (group.length === TRANSACTION_MAX_ENTITIES || bytes + size > TRANSACTION_MAX_BYTES)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(row);
+    bytes += size;
+  }
+  if (group.length) groups.push(group);
+  return groups;
 }
 
 /**

@@ -37,6 +37,13 @@ export class MemoryEntityStore implements EntityStore {
     return this.write(partitionKey, rowKey, properties);
   }
 
+  async upsertMany(
+    partitionKey: string,
+    rows: ReadonlyArray<{ rowKey: string; properties: EntityProperties }>,
+  ): Promise<void> {
+    for (const r of rows) this.write(partitionKey, r.rowKey, r.properties);
+  }
+
   async delete(partitionKey: string, rowKey: string, etag?: string): Promise<void> {
     const key = keyOf(partitionKey, rowKey);
     const current = this.entities.get(key);

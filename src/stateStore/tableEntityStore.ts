@@ -6,7 +6,7 @@
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/core-auth';
 import { isRestError } from '@azure/core-rest-pipeline';
-import type { EntityProperties, EntityStore, StoredEntity } from './entityStore';
+import { transactionGroups, type EntityProperties, type EntityStore, type StoredEntity } from './entityStore';
 import { ConcurrencyConflictError, StateStoreAccessError, StateStoreError } from './errors';
 
 export type TableStoreOptions = TableServiceClientOptions;
@@ -86,6 +86,19 @@ export class TableEntityStore implements EntityStore {
       this.client.upsertEntity({ ...properties, partitionKey, rowKey }, 'Replace'),
     );
     return requireEtag(res.etag, this.tableName, partitionKey, rowKey);
+  }
+
+  async upsertMany(
+    partitionKey: string,
+    rows: ReadonlyArray<{ rowKey: string; properties: EntityProperties }>,
+  ): Promise<void> {
+    for (const group of transactionGroups(rows)) {
+      await this.call('upsert a batch into', partitionKey, `${group[0]!.rowKey}…`, () =>
+        this.client.submitTransaction(
+          group.map((r) => ['upsert', { ...r.properties, partitionKey, rowKey: r.rowKey }, 'Replace'] as const),
+        ),
+      );
+    }
   }
 
   async delete(partitionKey: string, rowKey: string, etag?: string): Promise<void> {

@@ -94,6 +94,21 @@ describe('state store on Azurite', () => {
     expect(after).toEqual([]);
   });
 
+  it('upserts many entities of a partition in transactions of at most 100', async () => {
+    const rows = Array.from({ length: 250 }, (_, i) => ({
+      rowKey: `hash${String(i).padStart(4, '0')}`,
+      properties: { FirstSeen: '2026-11-01T00:00:00.0000000Z', Count: i },
+    }));
+    await store.entities.upsertMany('baseline', rows);
+    await store.entities.upsertMany('baseline', [
+      { rowKey: 'hash0000', properties: { FirstSeen: 'changed', Count: 0 } },
+    ]);
+    const listed: Array<[string, unknown]> = [];
+    for await (const x of store.entities.listPartition('baseline')) listed.push([x.rowKey, x.properties.Count]);
+    expect(listed).toEqual(rows.map((r) => [r.rowKey, r.properties.Count]));
+    expect((await store.entities.get('baseline', 'hash0000'))?.properties.FirstSeen).toBe('changed');
+  });
+
   it('names the table and the fix when the account key is wrong', async () => {
     const bad = azurite.connectionString.replace(
       /AccountKey=[^;]+/,

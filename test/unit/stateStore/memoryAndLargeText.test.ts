@@ -6,6 +6,7 @@ import {
   readLargeText,
   splitText,
   toKey,
+  transactionGroups,
   writeLargeText,
 } from '../../../src/stateStore';
 
@@ -66,5 +67,16 @@ describe('keys', () => {
     }
     expect(isValidKey('a/b')).toBe(false);
     expect(isValidKey('')).toBe(false);
+  });
+});
+
+describe('transactionGroups', () => {
+  it('keeps groups within 100 entities and about 3.5 MB, in order', () => {
+    const small = Array.from({ length: 250 }, (_, i) => ({ rowKey: String(i), properties: { v: i } }));
+    expect(transactionGroups(small).map((g) => g.length)).toEqual([100, 100, 50]);
+    const big = Array.from({ length: 10 }, (_, i) => ({ rowKey: String(i), properties: { v: 'x'.repeat(1_000_000) } }));
+    const groups = transactionGroups(big);
+    expect(groups.map((g) => g.length)).toEqual([3, 3, 3, 1]);
+    expect(groups.flat()).toEqual(big);
   });
 });
