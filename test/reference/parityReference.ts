@@ -342,3 +342,14 @@ export function referenceQuery(
   }
   return { findings, totals };
 }
+
+/** The reference's own operators, for operator-level differential tests. */
+export const referenceOperators = {
+  has: refHas,
+  toupper: refToupper,
+  caseFold: fold,
+  extract: refExtract,
+  tostring: refTostring,
+  parseJson: refParseJson,
+  property: refProperty,
+};
