@@ -1,0 +1,286 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../../src/cli/main';
+import type { CliIo } from '../../../src/cli/io';
+import { FINDING_COLUMNS } from '../../../src/detection/schema';
+
+const FIXTURES = join(__dirname, '../../fixtures');
+const EXAMPLES = join(FIXTURES, 'examples');
+const BAD = join(FIXTURES, 'bad-input');
+const TABLES = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'] as const;
+
+class Capture extends Writable {
+  text = '';
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+async function detect(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const io: CliIo = { stdout, stderr, env: {} };
+  const code = await main(['detect', ...argv], io);
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const sortedLines = (text: string): string[] =>
+  text
+    .split('\n')
+    .filter((l) => l !== '')
+    .sort();
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'rcd-detect-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('detect over the example days', () => {
+  for (const day of ['plain-day', 'tricky-day']) {
+    it(`${day}: prints exactly expected.ndjson (as a multiset of lines)`, async () => {
+      const { code, stdout, stderr } = await detect('--input', join(EXAMPLES, day));
+      expect(code).toBe(0);
+      const expected = readFileSync(join(EXAMPLES, day, 'expected.ndjson'), 'utf8');
+      expect(sortedLines(stdout)).toEqual(sortedLines(expected));
+      expect(stderr).toMatch(/\d+ findings?/);
+    });
+
+    it(`${day}: --validate-all (no pre-filter) gives the same findings`, async () => {
+      const fast = await detect('--input', join(EXAMPLES, day));
+      const full = await detect('--input', join(EXAMPLES, day), '--validate-all');
+      expect(full.code).toBe(0);
+      expect(full.stdout).toBe(fast.stdout);
+    });
+  }
+
+  it('writes the 14 output columns in project order, to --output', async () => {
+    const out = join(tmp, 'findings.ndjson');
+    const { code, stdout } = await detect('--input', join(EXAMPLES, 'plain-day'), '--output', out);
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    const lines = sortedLines(readFileSync(out, 'utf8'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(Object.keys(JSON.parse(line))).toEqual(FINDING_COLUMNS.map(([n]) => n));
+  });
+
+  it('--format json is one array of the same findings', async () => {
+    const nd = await detect('--input', join(EXAMPLES, 'tricky-day'));
+    const js = await detect('--input', join(EXAMPLES, 'tricky-day'), '--format', 'json');
+    expect(js.code).toBe(0);
+    expect(JSON.parse(js.stdout)).toEqual(
+      sortedLines(nd.stdout)
+        .map((l) => JSON.parse(l))
+        .sort(byJson),
+    );
+  });
+
+  it('--format table prints a header and one line per finding', async () => {
+    const { code, stdout } = await detect('--input', join(EXAMPLES, 'plain-day'), '--format=table');
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    const expected = sortedLines(readFileSync(join(EXAMPLES, 'plain-day', 'expected.ndjson'), 'utf8'));
+    expect(lines[0]).toMatch(/^StartTime\s+VirtualMachineName\s+PowershellFileName\s+Caller/);
+    expect(lines).toHaveLength(expected.length + 3);
+    expect(lines[lines.length - 1]).toBe(`${expected.length} findings`);
+    for (const f of expected.map((l) => JSON.parse(l) as { VirtualMachineName: string; StartTime: string }))
+      expect(stdout).toContain(f.StartTime);
+  });
+});
+
+const byJson = (a: unknown, b: unknown): number => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
+
+/** Rewrites one example day's tables in another file format, for the same findings. */
+function rewriteDay(
+  day: string,
+  name: string,
+  write: (table: string, rows: Record<string, unknown>[]) => [string, string],
+) {
+  const dir = join(tmp, `${day}-${name}`);
+  rmSync(dir, { recursive: true, force: true });
+  require('node:fs').mkdirSync(dir);
+  for (const table of TABLES) {
+    const rows = readFileSync(join(EXAMPLES, day, `${table}.ndjson`), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [file, text] = write(table, rows);
+    writeFileSync(join(dir, file), text);
+  }
+  return dir;
+}
+
+function columnsOf(rows: Record<string, unknown>[]): string[] {
+  const names = new Set<string>();
+  for (const r of rows) for (const k of Object.keys(r)) names.add(k);
+  return [...names];
+}
+
+function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  return /[",\r\n]/.test(text) || text !== text.trim() ? '"' + text.replace(/"/g, '""') + '"' : text;
+}
+
+describe('detect reads every file format to the same findings', () => {
+  for (const day of ['plain-day', 'tricky-day']) {
+    const expected = (): string[] => sortedLines(readFileSync(join(EXAMPLES, day, 'expected.ndjson'), 'utf8'));
+
+    it(`${day} as pretty-printed JSON arrays`, async () => {
+      const dir = rewriteDay(day, 'json', (t, rows) => [`${t}.json`, JSON.stringify(rows, null, 2)]);
+      const { code, stdout, stderr } = await detect('--input', dir);
+      expect(stderr).not.toMatch(/error/i);
+      expect(code).toBe(0);
+      expect(sortedLines(stdout)).toEqual(expected());
+    });
+
+    it(`${day} as Log Analytics query API responses`, async () => {
+      const dir = rewriteDay(day, 'api', (t, rows) => {
+        const columns = columnsOf(rows);
+        const body = {
+          tables: [
+            {
+              name: 'PrimaryResult',
+              columns: columns.map((name) => ({ name, type: name === 'TimeGenerated' ? 'datetime' : 'string' })),
+              rows: rows.map((r) => columns.map((c) => (r[c] === undefined ? null : r[c]))),
+            },
+          ],
+        };
+        return [`${t}.json`, JSON.stringify(body)];
+      });
+      const { code, stdout } = await detect('--input', dir);
+      expect(code).toBe(0);
+      expect(sortedLines(stdout)).toEqual(expected());
+    });
+
+    it(`${day} as portal CSV (BOM, CRLF, [UTC] headers, quoted fields)`, async () => {
+      const dir = rewriteDay(day, 'csv', (t, rows) => {
+        const columns = columnsOf(rows);
+        const header = columns.map((c) => (c === 'TimeGenerated' ? 'TimeGenerated [UTC]' : c)).join(',');
+        const body = rows.map((r) => columns.map((c) => csvField(r[c])).join(',')).join('\r\n');
+        return [`${t}.csv`, '\uFEFF' + header + '\r\n' + body + '\r\n'];
+      });
+      const { code, stdout } = await detect('--input', dir);
+      expect(code).toBe(0);
+      expect(sortedLines(stdout)).toEqual(expected());
+    });
+
+    it(`${day} as .jsonl with CRLF line ends and a BOM`, async () => {
+      const dir = rewriteDay(day, 'jsonl', (t, rows) => [
+        `${t}.jsonl`,
+        '\uFEFF' + rows.map((r) => JSON.stringify(r)).join('\r\n') + '\r\n',
+      ]);
+      const { code, stdout } = await detect('--input', dir);
+      expect(code).toBe(0);
+      expect(sortedLines(stdout)).toEqual(expected());
+    });
+  }
+});
+
+describe('detect input errors: exit 1 with file:line and what to do', () => {
+  const bad = (name: string) => join(BAD, name);
+
+  it('a truncated last line', async () => {
+    const { code, stderr, stdout } = await detect('--input', bad('truncated-line'));
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(
+      /truncated-line\/AzureActivity\.ndjson:3: the last line is not complete JSON .*export the table again/,
+    );
+  });
+
+  it('a wrong-typed cell in a row that matters', async () => {
+    const { code, stderr } = await detect('--input', bad('wrong-type'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/wrong-type\/DeviceFileEvents\.ndjson:2: column FileSize should be a long but is "abc"/);
+  });
+
+  it('a wrong-typed cell in a row the rule drops is ignored', async () => {
+    const dir = join(tmp, 'ignored-bad-cell');
+    require('node:fs').mkdirSync(dir, { recursive: true });
+    for (const t of TABLES) copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
+    const extra = { ...JSON.parse(readFileSync(join(dir, 'DeviceFileEvents.ndjson'), 'utf8').split('\n')[0]) };
+    extra.InitiatingProcessFileName = 'RunCommandExtension.exe.old';
+    extra.FileSize = 'abc';
+    writeFileSync(
+      join(dir, 'DeviceFileEvents.ndjson'),
+      readFileSync(join(dir, 'DeviceFileEvents.ndjson'), 'utf8') + JSON.stringify(extra) + '\n',
+    );
+    const { code, stdout } = await detect('--input', dir, '--validate-all');
+    expect(code).toBe(0);
+    expect(sortedLines(stdout)).toEqual(
+      sortedLines(readFileSync(join(EXAMPLES, 'plain-day', 'expected.ndjson'), 'utf8')),
+    );
+  });
+
+  it('invalid JSON in a line that can matter', async () => {
+    const { code, stderr } = await detect('--input', bad('invalid-json'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /invalid-json\/DeviceEvents\.ndjson:2: not valid JSON \(.*\): each line must be one JSON object/,
+    );
+  });
+
+  it('a line that is not an object', async () => {
+    const { code, stderr } = await detect('--input', bad('not-an-object'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/not-an-object\/DeviceEvents\.ndjson:1: expected one JSON object per line, found an array/);
+  });
+
+  it('a missing table file names the directory and the table', async () => {
+    const { code, stderr } = await detect('--input', bad('missing-table'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/missing-table: no file for table DeviceFileEvents: expected DeviceFileEvents\.ndjson/);
+  });
+
+  it('two files for one table', async () => {
+    const { code, stderr } = await detect('--input', bad('two-files-for-a-table'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /two-files-for-a-table: 2 files for table AzureActivity \(AzureActivity\.csv, AzureActivity\.ndjson\): keep exactly one/,
+    );
+  });
+
+  it('an empty file is an error unless --allow-empty', async () => {
+    const strict = await detect('--input', bad('empty-file'));
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(
+      /empty-file\/DeviceEvents\.ndjson: is empty\. If DeviceEvents really had no rows.*--allow-empty/,
+    );
+    const lenient = await detect('--input', bad('empty-file'), '--allow-empty');
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toBe(''); // no DeviceEvents: the inner join leaves nothing
+  });
+
+  it('an --input that does not exist', async () => {
+    const { code, stderr } = await detect('--input', join(tmp, 'nope'));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/nope: cannot read this directory/);
+  });
+});
+
+describe('detect usage', () => {
+  it('--help prints usage and exits 0', async () => {
+    const { code, stdout } = await detect('--help');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: runcommand-detect detect --input DIR/);
+    expect(stdout).toMatch(/--validate-all/);
+  });
+
+  it.each([
+    [[], /--input DIR is required/],
+    [['--input'], /--input needs a value/],
+    [['--input', EXAMPLES, '--bogus'], /unknown option '--bogus'/],
+    [['--input', EXAMPLES, '--format', 'xml'], /--format must be one of ndjson, json, table, not 'xml'/],
+    [['--input', EXAMPLES, 'extra'], /unexpected argument 'extra'/],
+  ])('%j is a usage error: exit 2 with the usage', async (argv, message) => {
+    const { code, stderr, stdout } = await detect(...(argv as string[]));
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(message);
+    expect(stderr).toMatch(/Usage: runcommand-detect detect/);
+  });
+});
