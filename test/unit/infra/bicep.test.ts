@@ -465,6 +465,11 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         ),
       ];
       expect(used.length).toBeGreaterThan(10);
+      // Sentinel's limits: at most 3 {{column}} parameters per format, 20 custom details with plain keys.
+      for (const f of [p.alertDetailsOverride.alertDisplayNameFormat, p.alertDetailsOverride.alertDescriptionFormat])
+        expect((f as string).match(/\{\{\w+\}\}/g)?.length ?? 0).toBeLessThanOrEqual(3);
+      expect(Object.keys(p.customDetails).length).toBeLessThanOrEqual(20);
+      for (const k of Object.keys(p.customDetails)) expect(k).toMatch(/^\w+$/);
       for (const c of used) expect([c, columns.includes(c)]).toEqual([c, true]);
     });
 
