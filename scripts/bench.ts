@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { GENERATED_TABLES, writeDays } from './generator';
 
@@ -66,6 +66,8 @@ function benchDay(o: BenchOptions): { dir: string; bytes: number; rows: number }
 
 interface Measured {
   seconds: number;
+  /** User + system CPU seconds (from /usr/bin/time; null when polling /proc). */
+  cpuSeconds: number | null;
   peakRssMb: number;
   stdout: string;
   stderr: string;
@@ -102,7 +104,10 @@ function measure(args: string[]): Promise<Measured> {
       if (code !== 0) return reject(new Error(`node ${args.join(' ')} exited with ${code}:\n${stderr}`));
       const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
       const kb = useTime && m ? Number(m[1]) : polledKb;
-      resolve({ seconds, peakRssMb: kb / 1024, stdout, stderr });
+      const user = /User time \(seconds\): ([\d.]+)/.exec(stderr);
+      const system = /System time \(seconds\): ([\d.]+)/.exec(stderr);
+      const cpuSeconds = useTime && user && system ? Number(user[1]) + Number(system[1]) : null;
+      resolve({ seconds, cpuSeconds, peakRssMb: kb / 1024, stdout, stderr });
     });
   });
 }
@@ -123,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   process.stdout.write(
     `Input: ${day.rows.toLocaleString('en-US')} rows, ${mb.toFixed(0)} MB NDJSON (${day.dir})\n` +
-      `Machine: ${cpus().length} cores, Node ${process.version}; peak RSS by ${existsSync(TIME) ? TIME + ' -v' : '/proc polling'}\n\n`,
+      `Machine: ${cpus().length} cores, load average ${loadavg()[0].toFixed(2)} at start (other work on the machine skews the times), Node ${process.version}; peak RSS by ${existsSync(TIME) ? TIME + ' -v' : '/proc polling'}\n\n`,
   );
 
   const detectOut = join(outDir, 'detect.ndjson');
@@ -146,28 +151,54 @@ async function main(argv: string[]): Promise<number> {
     detectFindings.length === duckFindings.length && detectFindings.every((f, i) => f === duckFindings[i]);
 
   const row = (name: string, m: Measured, findings: number) =>
-    `${name.padEnd(10)} ${m.seconds.toFixed(2).padStart(9)} ${(mb / m.seconds).toFixed(0).padStart(8)} ${m.peakRssMb
-      .toFixed(0)
-      .padStart(13)} ${String(findings).padStart(9)}`;
+    [
+      name.padEnd(8),
+      m.seconds.toFixed(2).padStart(8),
+      (m.cpuSeconds === null ? '-' : m.cpuSeconds.toFixed(2)).padStart(8),
+      (mb / m.seconds).toFixed(0).padStart(6),
+      m.peakRssMb.toFixed(0).padStart(12),
+      String(findings).padStart(9),
+    ].join(' ');
   process.stdout.write(
-    `${'engine'.padEnd(10)} ${'wall s'.padStart(9)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(13)} ${'findings'.padStart(9)}\n`,
+    [
+      'engine'.padEnd(8),
+      'wall s'.padStart(8),
+      'CPU s'.padStart(8),
+      'MB/s'.padStart(6),
+      'peak RSS MB'.padStart(12),
+      'findings'.padStart(9),
+    ].join(' ') + '\n',
   );
   process.stdout.write(row('detect', detect, detectFindings.length) + '\n');
   process.stdout.write(row('duckdb', duck, duckFindings.length) + '\n');
+  const cpuRatio =
+    detect.cpuSeconds && duck.cpuSeconds ? `, CPU ${(duck.cpuSeconds / detect.cpuSeconds).toFixed(2)}x` : '';
   process.stdout.write(
-    `\nduckdb / detect: time ${(duck.seconds / detect.seconds).toFixed(2)}x, peak RSS ${(duck.peakRssMb / detect.peakRssMb).toFixed(2)}x\n`,
+    `\nduckdb / detect: wall ${(duck.seconds / detect.seconds).toFixed(2)}x${cpuRatio}, peak RSS ${(duck.peakRssMb / detect.peakRssMb).toFixed(2)}x\n`,
   );
   process.stdout.write(
     sameSet
       ? `Findings agree: ${detectFindings.length} (identical rows)\n`
       : `FINDINGS DIFFER: detect ${detectFindings.length}, duckdb ${duckFindings.length} (see ${outDir})\n`,
   );
+  process.stdout.write(`Load average at the end: ${loadavg()[0].toFixed(2)}\n`);
   const result = {
     at: new Date().toISOString(),
+    loadAverage: loadavg()[0],
     options: o,
     input: { rows: day.rows, bytes: day.bytes },
-    detect: { seconds: detect.seconds, peakRssMb: detect.peakRssMb, findings: detectFindings.length },
-    duckdb: { seconds: duck.seconds, peakRssMb: duck.peakRssMb, findings: duckFindings.length },
+    detect: {
+      seconds: detect.seconds,
+      cpuSeconds: detect.cpuSeconds,
+      peakRssMb: detect.peakRssMb,
+      findings: detectFindings.length,
+    },
+    duckdb: {
+      seconds: duck.seconds,
+      cpuSeconds: duck.cpuSeconds,
+      peakRssMb: duck.peakRssMb,
+      findings: duckFindings.length,
+    },
     sameFindings: sameSet,
   };
   writeFileSync(join(outDir, 'last-result.json'), JSON.stringify(result, null, 2));
