@@ -399,6 +399,14 @@ describe('the timer job, end to end', () => {
     for (const r of received) expect(r).toMatchObject({ EnrichmentStatus: 'forbidden', VmLocation: null });
   });
 
+  it('ENRICHMENT_ENABLED=false: no ARM calls, findings marked disabled', async () => {
+    process.env.ENRICHMENT_ENABLED = 'false';
+    await invoke().run;
+    expect(arm.requests).toHaveLength(0);
+    expect(ingestion.received.length).toBeGreaterThan(0);
+    for (const r of ingestion.received) expect(r).toMatchObject({ EnrichmentStatus: 'disabled', VmLocation: null });
+  });
+
   it('bad configuration: one error listing every bad setting, nothing called', async () => {
     process.env.LOG_ANALYTICS_WORKSPACE_ID = 'contoso-workspace';
     process.env.DCR_IMMUTABLE_ID = 'dcr-xyz';
