@@ -20,8 +20,8 @@ export interface LedgerEntry extends Record<string, string | number | boolean> {
   State: LedgerState;
   /** Writer that last claimed the finding. */
   Owner: string;
-  /** When it was claimed, ms since the epoch; a `sending` claim older than the lease may be taken over. */
-  ClaimedAt: number;
+  /** When it was claimed (ISO 8601, ms); a `sending` claim older than the lease may be taken over. */
+  ClaimedAt: string;
   WindowStart: string;
   UpdatedAt: string;
 }
@@ -63,7 +63,7 @@ export class Ledger {
       const { State, Owner, ClaimedAt } = existing.properties;
       if (State === 'sent') return { kind: 'sent' };
       if (State === 'spooled' && !takeSpooled) return { kind: 'spooled', etag: existing.etag };
-      if (State === 'sending' && this.now() - Number(ClaimedAt) < this.leaseMs)
+      if (State === 'sending' && this.now() - Date.parse(String(ClaimedAt)) < this.leaseMs)
         return { kind: 'inFlight', owner: Owner };
       // spooled (and we flush), or a sending claim whose lease ran out: take it over, if nobody beats us.
       try {
@@ -120,13 +120,13 @@ export class Ledger {
   }
 
   private entry(State: LedgerState, windowStart: string): LedgerEntry {
-    const at = this.now();
+    const at = new Date(this.now()).toISOString();
     return {
       State,
       Owner: this.writerId,
       ClaimedAt: at,
       WindowStart: windowStart,
-      UpdatedAt: new Date(at).toISOString(),
+      UpdatedAt: at,
     };
   }
 }

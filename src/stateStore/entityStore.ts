@@ -7,7 +7,10 @@
  * conditional writes throw `ConcurrencyConflictError` when another writer got there first.
  */
 
-/** Property values we store. Numbers are stored as Double: keep integers below 2^53. */
+/**
+ * Property values we store. Numbers go without a type annotation: keep them within Int32
+ * (or non-integral), and store anything larger, such as epoch milliseconds, as a string.
+ */
 export type EntityValue = string | number | boolean;
 export type EntityProperties = Record<string, EntityValue>;
 

@@ -138,7 +138,7 @@ describe('FindingsWriter with the ingestion stand-in and Azurite', () => {
     await store.entities.insert(LEDGER_PARTITION, record!.FindingId, {
       State: 'sending',
       Owner: 'crashed-writer',
-      ClaimedAt: clock,
+      ClaimedAt: new Date(clock).toISOString(),
       WindowStart: record!.WindowStart,
       UpdatedAt: 'x',
     });

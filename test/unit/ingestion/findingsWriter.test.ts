@@ -106,7 +106,7 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
     await store.upsert(LEDGER_PARTITION, other.FindingId, {
       State: 'sent',
       Owner: 'x',
-      ClaimedAt: 0,
+      ClaimedAt: '',
       WindowStart: '',
       UpdatedAt: '',
     });
