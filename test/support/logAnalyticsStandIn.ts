@@ -47,6 +47,8 @@ export interface RecordedRequest {
   /** HTTP status answered, and rows returned. */
   status: number;
   rows: number;
+  /** Response body bytes. */
+  bytes?: number;
   outcome: 'rows' | 'tooLarge' | 'truncated' | 'fault' | 'refused';
 }
 
@@ -70,13 +72,23 @@ export function readFixtureDay(dir: string): FixtureTables {
 }
 
 const QUERY_HEAD =
-  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)\n(?:[\s\S]*\n)?\| project ([^\n]+)$/;
+  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?(?:\n\| project ([^\n]+))?$/;
+
+/** A fixture row with its TimeGenerated in ticks and whether the rule's filters keep it. */
+interface IndexedRow {
+  ticks: bigint;
+  raw: FixtureRow;
+  relevant: boolean;
+}
 
 interface Projected {
   name: string;
   source: string;
   asText: boolean;
 }
+
+/** Marks a query without `project`: every column of the table. */
+const wholeRow: Projected[] = [];
 
 function parseProject(list: string): Projected[] | null {
   const out: Projected[] = [];
@@ -151,6 +163,27 @@ export class LogAnalyticsStandIn {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  private readonly index = new Map<TableName, IndexedRow[]>();
+
+  /** The fixture rows of `table`, parsed once: rows without a valid TimeGenerated never match (KQL null). */
+  private indexed(table: TableName): IndexedRow[] {
+    let rows = this.index.get(table);
+    if (!rows) {
+      rows = [];
+      for (const raw of this.options.tables[table]) {
+        const t = typeof raw.TimeGenerated === 'string' ? parseKqlDateTime(raw.TimeGenerated) : null;
+        if (t === null) continue;
+        rows.push({
+          ticks: toUnixTicks(t),
+          raw,
+          relevant: ParityDetection.isRelevant(table, coerceRow(table, raw).row),
+        });
+      }
+      this.index.set(table, rows);
+    }
+    return rows;
+  }
+
   /** Requests that asked for rows of `table`. */
   requestsFor(table: TableName): RecordedRequest[] {
     return this.requests.filter((r) => r.table === table);
@@ -158,6 +191,8 @@ export class LogAnalyticsStandIn {
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
+    const last = this.requests.at(-1);
+    if (last) last.bytes = Buffer.byteLength(text);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
     res.end(text);
   }
@@ -196,8 +231,9 @@ export class LogAnalyticsStandIn {
     record.timespan = parsed.timespan;
     const q = QUERY_HEAD.exec(record.query);
     const table = q?.[1] as TableName | undefined;
-    const project = q ? parseProject(q[4]!) : null;
-    if (!q || !table || !TABLE_NAMES.includes(table) || !project) {
+    const filterSteps = q?.[4] ?? '';
+    const project = q ? (q[5] !== undefined ? parseProject(q[5]) : wholeRow) : null;
+    if (!q || !table || !TABLE_NAMES.includes(table) || project === null) {
       return refuse(400, 'BadArgumentError', 'The stand-in does not recognise this query: ' + record.query);
     }
     const start = parseKqlDateTime(q[2]!);
@@ -232,24 +268,31 @@ export class LogAnalyticsStandIn {
     const tlo = toUnixTicks(ts0);
     const thi = toUnixTicks(ts1);
     const schema = new Map(LOG_ANALYTICS_TABLES[table]!.map(([n, t]) => [n, t as string]));
-    const matching = this.options.tables[table].filter((raw) => {
-      const t = typeof raw.TimeGenerated === 'string' ? parseKqlDateTime(raw.TimeGenerated) : null;
-      if (t === null) return false;
-      const ticks = toUnixTicks(t);
-      if (ticks < lo || ticks >= hi || ticks < tlo || ticks > thi) return false;
-      return ParityDetection.isRelevant(table, coerceRow(table, raw).row);
-    });
-    const columns = project.map((p) => ({
+    // The rule's row filters when the query pushes them down; none for a whole-table query.
+    const filtered = filterSteps.includes('| where ');
+    const matching = this.indexed(table)
+      .filter((r) => r.ticks >= lo && r.ticks < hi && r.ticks >= tlo && r.ticks <= thi && (!filtered || r.relevant))
+      .map((r) => r.raw);
+    const projected: Projected[] =
+      project === wholeRow
+        ? [...schema.keys()]
+            .filter((n) => matching.some((r) => n in r))
+            .map((n) => ({ name: n, source: n, asText: false }))
+        : project;
+    const columns = projected.map((p) => ({
       name: p.name,
       type: p.asText ? 'string' : (schema.get(p.source) ?? 'string'),
     }));
     const toCells = (raw: FixtureRow) =>
-      project.map((p) => {
+      projected.map((p) => {
         const type = schema.get(p.source) ?? 'string';
         const v = raw[p.source];
         if (p.asText) return tostringCell(v, type);
         if (type === 'string')
           return v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+        // A dynamic cell travels as JSON text, as the real API sends it.
+        if (type === 'dynamic')
+          return v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v);
         return v ?? null;
       });
     let rows = matching.map(toCells);
