@@ -64,7 +64,11 @@ export function portalDateTimeToIso(cell: string): string {
  * Streams the records of a CSV file. `onRecord(fields, line)` gets each record's
  * fields and the line it starts on.
  */
-export function forEachCsvRecord(file: string, onRecord: (fields: string[], line: number) => void): void {
+export function forEachCsvRecord(
+  file: string,
+  onRecord: (fields: string[], line: number) => void,
+  chunkBytes = CHUNK,
+): void {
   const fd = openSync(file, 'r');
   const decoder = new StringDecoder('utf8');
   let fields: string[] = [];
@@ -86,9 +90,9 @@ export function forEachCsvRecord(file: string, onRecord: (fields: string[], line
     fields = [];
   };
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const buf = Buffer.allocUnsafe(chunkBytes);
     let n: number;
-    while ((n = readSync(fd, buf, 0, CHUNK, null)) > 0) {
+    while ((n = readSync(fd, buf, 0, chunkBytes, null)) > 0) {
       let text = decoder.write(buf.subarray(0, n));
       if (first) {
         first = false;
@@ -157,37 +161,47 @@ export function forEachCsvRecord(file: string, onRecord: (fields: string[], line
   }
 }
 
-export function readCsvFile(file: string, datetimeColumns: ReadonlySet<string>, onRow: RawRowSink): CsvReadResult {
+export function readCsvFile(
+  file: string,
+  datetimeColumns: ReadonlySet<string>,
+  onRow: RawRowSink,
+  chunkBytes = CHUNK,
+): CsvReadResult {
   let header: string[] | undefined;
   let isDateTime: boolean[] = [];
   let rows = 0;
-  forEachCsvRecord(file, (fields, line) => {
-    if (!header) {
-      header = fields.map((name) => {
-        const trimmed = name.trim();
-        if (LOCAL_TIME.test(trimmed))
-          throw new InputError(
-            file,
-            line,
-            `column ${excerpt(trimmed)} is in local time; set the portal's time zone to UTC and export again`,
-          );
-        return trimmed.replace(UTC_SUFFIX, '');
-      });
-      isDateTime = header.map((name) => datetimeColumns.has(name));
-      return;
-    }
-    rows++;
-    if (fields.length !== header.length)
-      throw new InputError(
-        file,
-        line,
-        `record has ${fields.length} fields but the header has ${header.length}; ` +
-          'a field with a comma, quote or line break must be in double quotes',
-      );
-    const raw: Record<string, unknown> = {};
-    for (let c = 0; c < header.length; c++) raw[header[c]] = isDateTime[c] ? portalDateTimeToIso(fields[c]) : fields[c];
-    onRow(raw, () => ({ line }));
-  });
+  forEachCsvRecord(
+    file,
+    (fields, line) => {
+      if (!header) {
+        header = fields.map((name) => {
+          const trimmed = name.trim();
+          if (LOCAL_TIME.test(trimmed))
+            throw new InputError(
+              file,
+              line,
+              `column ${excerpt(trimmed)} is in local time; set the portal's time zone to UTC and export again`,
+            );
+          return trimmed.replace(UTC_SUFFIX, '');
+        });
+        isDateTime = header.map((name) => datetimeColumns.has(name));
+        return;
+      }
+      rows++;
+      if (fields.length !== header.length)
+        throw new InputError(
+          file,
+          line,
+          `record has ${fields.length} fields but the header has ${header.length}; ` +
+            'a field with a comma, quote or line break must be in double quotes',
+        );
+      const raw: Record<string, unknown> = {};
+      for (let c = 0; c < header.length; c++)
+        raw[header[c]] = isDateTime[c] ? portalDateTimeToIso(fields[c]) : fields[c];
+      onRow(raw, () => ({ line }));
+    },
+    chunkBytes,
+  );
   if (!header) return { rows: 0 };
   return { rows };
 }

@@ -22,3 +22,8 @@ export function excerpt(text: string, max = 60): string {
   const flat = JSON.stringify(text.length > max ? text.slice(0, max) : text);
   return text.length > max ? flat.slice(0, -1) + '…"' : flat;
 }
+
+/** Shortens JSON text for an error message, as it stands in the file. */
+export function jsonExcerpt(text: string, max = 60): string {
+  return text.length > max ? text.slice(0, max) + '…' : text;
+}

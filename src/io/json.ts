@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { TableName } from '../detection/schema';
-import { InputError, excerpt } from './errors';
+import { InputError, jsonExcerpt } from './errors';
 import { mayMatter } from './prefilter';
 import type { RawRowSink } from './rawRows';
 
@@ -25,6 +25,8 @@ export interface JsonReadResult {
 
 export interface JsonReadOptions {
   prefilter?: boolean;
+  /** Read size (tests use small ones to put elements across chunk boundaries). */
+  chunkBytes?: number;
 }
 
 /** The first byte that is not whitespace or a UTF-8 BOM, or undefined for an empty file. */
@@ -55,7 +57,8 @@ export function readJsonFile(
   options: JsonReadOptions = {},
 ): JsonReadResult {
   const first = firstSignificantByte(file);
-  if (first === 0x5b /* [ */) return readJsonArray(file, table, onRow, options.prefilter ?? true);
+  if (first === 0x5b /* [ */)
+    return readJsonArray(file, table, onRow, options.prefilter ?? true, options.chunkBytes ?? CHUNK);
   if (first === 0x7b /* { */) return readQueryApiResponse(file, table, onRow);
   throw new InputError(
     file,
@@ -70,7 +73,13 @@ export function readJsonFile(
  * element boundaries: nesting depth, and whether we are inside a string (and after a
  * backslash there). Each element's bytes are then checked and parsed on their own.
  */
-function readJsonArray(file: string, table: TableName, onRow: RawRowSink, prefilter: boolean): JsonReadResult {
+function readJsonArray(
+  file: string,
+  table: TableName,
+  onRow: RawRowSink,
+  prefilter: boolean,
+  chunkBytes: number,
+): JsonReadResult {
   const fd = openSync(file, 'r');
   let rows = 0;
   let parsed = 0;
@@ -102,17 +111,17 @@ function readJsonArray(file: string, table: TableName, onRow: RawRowSink, prefil
       throw new InputError(
         file,
         atLine,
-        `array element ${rows} is ${Array.isArray(value) ? 'an array' : excerpt(text)}, not a row object {"Column":value,…}`,
+        `array element ${rows} is ${Array.isArray(value) ? 'an array' : jsonExcerpt(text)}, not a row object {"Column":value,…}`,
       );
     const label = `array element ${rows}`;
     onRow(value as Record<string, unknown>, () => ({ line: atLine, label }));
   };
 
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
+    const buf = Buffer.allocUnsafe(chunkBytes);
     let n: number;
     let fileOffset = 0;
-    while ((n = readSync(fd, buf, 0, CHUNK, null)) > 0) {
+    while ((n = readSync(fd, buf, 0, chunkBytes, null)) > 0) {
       let i = 0;
       if (fileOffset === 0 && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
       if (pending.length > 0) elementStart = 0;

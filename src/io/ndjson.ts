@@ -9,7 +9,7 @@
  */
 import type { TableName } from '../detection/schema';
 import { countNewlines, forEachLineChunk, lineNumberAt } from './chunks';
-import { InputError, excerpt } from './errors';
+import { InputError, jsonExcerpt } from './errors';
 import { forEachCandidateLine } from './prefilter';
 import type { RawRowSink } from './rawRows';
 
@@ -65,7 +65,7 @@ export function readNdjsonFile(
       throw new InputError(
         file,
         line(),
-        `expected one JSON object per line, found ${Array.isArray(value) ? 'an array' : excerpt(text)}; ` +
+        `expected one JSON object per line, found ${Array.isArray(value) ? 'an array' : jsonExcerpt(text)}; ` +
           'write each row as {"Column":value,…} on its own line',
       );
     onRow(value as Record<string, unknown>, () => ({ line: line() }));

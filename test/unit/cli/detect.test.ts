@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -101,7 +101,7 @@ function rewriteDay(
 ) {
   const dir = join(tmp, `${day}-${name}`);
   rmSync(dir, { recursive: true, force: true });
-  require('node:fs').mkdirSync(dir);
+  mkdirSync(dir);
   for (const table of TABLES) {
     const rows = readFileSync(join(EXAMPLES, day, `${table}.ndjson`), 'utf8')
       .split('\n')
@@ -200,7 +200,7 @@ describe('detect input errors: exit 1 with file:line and what to do', () => {
 
   it('a wrong-typed cell in a row the rule drops is ignored', async () => {
     const dir = join(tmp, 'ignored-bad-cell');
-    require('node:fs').mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     for (const t of TABLES) copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
     const extra = { ...JSON.parse(readFileSync(join(dir, 'DeviceFileEvents.ndjson'), 'utf8').split('\n')[0]) };
     extra.InitiatingProcessFileName = 'RunCommandExtension.exe.old';
