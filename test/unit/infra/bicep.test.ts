@@ -25,7 +25,12 @@ import {
   type PredictedResource,
   type Snapshot,
 } from './bicepTool';
-import { diagnostics, resultColumns, type Schemas } from './kql';
+import {
+  kqlDiagnostics as diagnostics,
+  kqlResultColumns,
+  type KustoType,
+  type TableSchemas,
+} from '../../support/kusto';
 
 interface FindingsTableFile {
   tableName: string;
@@ -33,7 +38,10 @@ interface FindingsTableFile {
   columns: Array<{ name: string; type: string; description: string }>;
 }
 const findingsTable = JSON.parse(readFileSync(join(REPO, 'infra', 'findings-table.json'), 'utf8')) as FindingsTableFile;
-const FINDINGS_SCHEMA: Schemas = { [findingsTable.tableName]: findingsTable.columns };
+const asSchema = (cols: FindingsTableFile['columns']) => cols.map((c) => [c.name, c.type as KustoType] as const);
+const FINDINGS_SCHEMA: TableSchemas = { [findingsTable.tableName]: asSchema(findingsTable.columns) };
+/** Names of the result columns of a query. */
+const resultColumns = (query: string, schemas: TableSchemas) => kqlResultColumns(query, schemas).map(([name]) => name);
 
 const ROLE = {
   reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
@@ -414,7 +422,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
     it('the DCR transform is valid KQL over the stream and outputs exactly the table columns', () => {
       const dcr = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules');
       const transform = dcr.properties.dataFlows[0].transformKql as string;
-      const source: Schemas = { source: findingsTable.columns };
+      const source: TableSchemas = { source: asSchema(findingsTable.columns) };
       expect(diagnostics(transform, source)).toEqual([]);
       expect(resultColumns(transform, source)).toEqual(findingsTable.columns.map((c) => c.name));
     });
