@@ -136,6 +136,17 @@ interface SliceTask {
   slice: TimeWindow;
 }
 
+/**
+ * The token scope for a query API endpoint. The public cloud's hosts
+ * (api.loganalytics.io, api.loganalytics.azure.com) take the SDK's default
+ * (`https://api.loganalytics.io/.default`, returned as undefined); any other endpoint,
+ * e.g. a sovereign cloud's `https://api.loganalytics.us/v1`, is its own audience.
+ */
+export function queryApiScope(endpoint: string): string | undefined {
+  const url = new URL(endpoint);
+  return /^api\.loganalytics\.(azure\.com|io)$/i.test(url.hostname) ? undefined : `${url.origin}/.default`;
+}
+
 /** Reads `Retry-After` (seconds or an HTTP date) or `retry-after-ms` / `x-ms-retry-after-ms`, in ms. */
 export function retryAfterMs(headers: { get(name: string): string | undefined }, now = Date.now()): number | undefined {
   for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
@@ -209,7 +220,9 @@ export class LogAnalyticsSource {
         maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
       },
     };
+    const scope = options.endpoint ? queryApiScope(options.endpoint) : undefined;
     this.client = new LogsQueryClient(options.credential, {
+      ...(scope ? { credentials: { scopes: [scope] } } : {}),
       ...options.clientOptions,
       ...(options.endpoint ? { endpoint: options.endpoint.replace(/\/$/, '') } : {}),
       // Retries are ours (counted, bounded, Retry-After honoured): the SDK's are off.

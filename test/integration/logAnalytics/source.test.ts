@@ -5,6 +5,7 @@
  * when responses are capped, throttled, fail transiently or come back partial.
  */
 import { join } from 'node:path';
+import { CredentialUnavailableError } from '@azure/identity';
 import { detectParity, ParityDetection } from '../../../src/detection';
 import { TABLE_NAMES, type TableName } from '../../../src/detection/schema';
 import { readTableDirectory } from '../../../src/io/tableFiles';
@@ -254,6 +255,43 @@ describe('LogAnalyticsSource refusals', () => {
     expect(err).toBeInstanceOf(SliceFailedError);
     expect((err as Error).message).toContain('HTTP 401');
     expect(standIn.requests.length).toBeLessThanOrEqual(1);
+  });
+
+  it('asks the credential for a token of the endpoint (sovereign clouds)', async () => {
+    const credential = new FakeCredential('the-right-token');
+    const src = new LogAnalyticsSource({
+      workspaceId: WORKSPACE,
+      credential,
+      endpoint: standIn.endpoint,
+      clientOptions: { tlsOptions: { ca: standIn.ca } },
+    });
+    await src.pullWindow(DAY);
+    expect(new Set(credential.scopesAsked)).toEqual(new Set([`${new URL(standIn.endpoint).origin}/.default`]));
+  });
+
+  it('says how to sign in when the credential has no token, without sending a query', async () => {
+    const before = standIn.requests.length;
+    const credential = {
+      getToken: async () => {
+        throw new CredentialUnavailableError('ManagedIdentityCredential: no managed identity endpoint found');
+      },
+    };
+    const src = new LogAnalyticsSource({
+      workspaceId: WORKSPACE,
+      credential,
+      endpoint: standIn.endpoint,
+      clientOptions: { tlsOptions: { ca: standIn.ca } },
+      maxConcurrency: 1,
+    });
+    const err = await src.pullWindow(DAY).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SliceFailedError);
+    expect((err as Error).message).toMatch(
+      /no token for the query API .*no managed identity endpoint found.*AZURE_CLIENT_ID/,
+    );
+    expect(standIn.requests.length).toBe(before);
   });
 
   it('rejects a workspace id that is not a GUID and an endpoint without /v1', () => {

@@ -6,7 +6,7 @@ import {
   timespanCovering,
   InvalidWindowError,
 } from '../../../src/logAnalytics/slices';
-import { retryAfterMs } from '../../../src/logAnalytics/source';
+import { queryApiScope, retryAfterMs } from '../../../src/logAnalytics/source';
 import fc from 'fast-check';
 import { fromUnixTicks, toUnixTicks } from '../../../src/detection/datetime';
 
@@ -83,5 +83,14 @@ describe('Retry-After', () => {
       retryAfterMs(h({ 'retry-after': 'Thu, 26 Nov 2026 00:00:10 GMT' }), Date.parse('2026-11-26T00:00:00Z')),
     ).toBe(10_000);
     expect(retryAfterMs(h({}))).toBeUndefined();
+  });
+});
+
+describe('token scope of the query API', () => {
+  it('is the SDK default for the public cloud and the endpoint itself elsewhere', () => {
+    expect(queryApiScope('https://api.loganalytics.io/v1')).toBeUndefined();
+    expect(queryApiScope('https://api.loganalytics.azure.com/v1')).toBeUndefined();
+    expect(queryApiScope('https://api.loganalytics.us/v1')).toBe('https://api.loganalytics.us/.default');
+    expect(queryApiScope('https://api.loganalytics.azure.cn/v1')).toBe('https://api.loganalytics.azure.cn/.default');
   });
 });
