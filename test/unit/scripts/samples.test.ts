@@ -1,7 +1,8 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GENERATED_TABLES, writeDays } from '../../../scripts/generator';
+import { generateDayRows, GENERATED_TABLES, writeDays } from '../../../scripts/generator';
+import { coerceRow, ParityDetection, TABLE_NAMES } from '../../../src/detection';
 import { runDemo } from '../../../scripts/demo';
 import { runDuckDbRule } from '../../../scripts/bench/duckdbRule';
 
@@ -71,5 +72,28 @@ describe('DuckDB SQL baseline of the rule', () => {
     expect(canonical(findings.map((f) => JSON.stringify(f)).join('\n'))).toEqual(
       canonical(readFileSync(join(SAMPLE, 'expected.ndjson'), 'utf8')),
     );
+  });
+});
+
+describe('the engine and the DuckDB baseline on generated tricky days', () => {
+  let dir: string;
+  beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'rcd-cross-'))));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([101, 202])('return the same findings (seed %i, 1500 operations)', async (seed) => {
+    const options = { seed, operations: 1500, noiseFactor: 0.2 };
+    const folder = join(dir, String(seed));
+    writeDays(folder, options);
+    const [day] = generateDayRows(options);
+    const detection = new ParityDetection();
+    for (const t of TABLE_NAMES) {
+      for (const raw of day[t]) detection.add(t, coerceRow(t, raw as unknown as Record<string, unknown>).row);
+    }
+    const engine = detection.finish();
+    const sql = await runDuckDbRule(folder);
+    expect(engine.findings.length).toBeGreaterThan(10);
+    expect(sql.totals).toBe(engine.stages.runCommandData);
+    const text = (fs: readonly object[]) => canonical(fs.map((f) => JSON.stringify(f)).join('\n'));
+    expect(text(sql.findings)).toEqual(text(engine.findings));
   });
 });
