@@ -130,8 +130,10 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+// Deployments into the workspace resource group carry the suffix: several
+// installations (app resource groups) may share one workspace.
 module findingsIngestion 'modules/findings-ingestion.bicep' = {
-  name: 'findings-ingestion'
+  name: 'findings-ingestion-${suffix}'
   scope: workspaceGroup
   params: {
     workspaceName: workspaceName
@@ -211,7 +213,7 @@ module functionApp 'modules/function-app.bicep' = {
 }
 
 module sentinelRule 'modules/sentinel-rule.bicep' = if (deploySentinelRule) {
-  name: 'sentinel-rule'
+  name: 'sentinel-rule-${suffix}'
   scope: workspaceGroup
   // The rule's query needs the findings table to exist.
   dependsOn: [findingsIngestion]
@@ -222,7 +224,7 @@ module sentinelRule 'modules/sentinel-rule.bicep' = if (deploySentinelRule) {
 }
 
 module workbook 'modules/workbook.bicep' = if (deployWorkbook) {
-  name: 'workbook'
+  name: 'workbook-${suffix}'
   scope: workspaceGroup
   dependsOn: [findingsIngestion]
   params: {

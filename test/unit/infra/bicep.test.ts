@@ -419,6 +419,26 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       });
     });
 
+    it('the DCR is created after the table it writes to', () => {
+      interface ArmResource {
+        type: string;
+        dependsOn?: string[];
+        properties: { template: { resources: Record<string, ArmResource> } };
+      }
+      const modules = Object.values(template.resources as Record<string, ArmResource>);
+      const ingestion = modules.find((m) =>
+        Object.values(m.properties?.template?.resources ?? {}).some(
+          (r) => r.type === 'Microsoft.Insights/dataCollectionRules',
+        ),
+      ) as ArmResource;
+      const dcr = Object.values(ingestion.properties.template.resources).find(
+        (r) => r.type === 'Microsoft.Insights/dataCollectionRules',
+      ) as ArmResource;
+      expect(
+        dcr.dependsOn?.some((d) => d.startsWith("[resourceId('Microsoft.OperationalInsights/workspaces/tables'")),
+      ).toBe(true);
+    });
+
     it('the DCR transform is valid KQL over the stream and outputs exactly the table columns', () => {
       const dcr = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules');
       const transform = dcr.properties.dataFlows[0].transformKql as string;
