@@ -1,5 +1,7 @@
 /** coerceRow: parsed records → typed rows as KQL sees them, with cell problems listed. */
-import { coerceCell, coerceRow, columnNames, RULE_COLUMNS } from '../../../src/detection/rows';
+import fc from 'fast-check';
+import { parseKqlDateTime } from '../../../src/detection/datetime';
+import { coerceCell, coerceRow, columnNames, dateTimeOf, RULE_COLUMNS, TABLE_NAMES } from '../../../src/detection/rows';
 
 describe('coerceRow', () => {
   it('types a full DeviceFileEvents record and ignores columns the rule does not read', () => {
@@ -140,5 +142,68 @@ describe('coerceCell', () => {
     for (const columns of Object.values(RULE_COLUMNS)) {
       for (const [, type] of columns) expect(() => coerceCell(type, 'x')).not.toThrow();
     }
+  });
+});
+
+describe('the typed row of each table', () => {
+  it.each(TABLE_NAMES)('%s has exactly the RULE_COLUMNS, in order, typed as declared', (table) => {
+    const { row } = coerceRow(table, {});
+    expect(Object.keys(row)).toEqual(columnNames(table));
+    const full: Record<string, unknown> = {};
+    const sample: Record<string, unknown> = {
+      string: 'x',
+      long: 7,
+      datetime: '2026-11-25T04:13:54.314Z',
+      dynamic: { a: 1 },
+    };
+    for (const [column, type] of RULE_COLUMNS[table]) full[column] = sample[type];
+    const typed = coerceRow(table, full);
+    expect(typed.problems).toEqual([]);
+    for (const [column, type] of RULE_COLUMNS[table]) {
+      const expected = type === 'datetime' ? '2026-11-25T04:13:54.3140000Z' : sample[type];
+      expect((typed.row as unknown as Record<string, unknown>)[column]).toEqual(expected);
+    }
+  });
+});
+
+describe('dateTimeOf (the fast path of datetime cells)', () => {
+  const digits = (n: number) =>
+    fc.array(fc.constantFrom(...'0123456789'), { minLength: n, maxLength: n }).map((d) => d.join(''));
+  const utcLike = fc
+    .tuple(
+      fc.oneof(digits(4), fc.constantFrom('2026', '2024', '1900', '2000', '2100', '0004', '9999')),
+      fc.oneof(digits(2), fc.constantFrom('01', '02', '12', '13', '00')),
+      fc.oneof(digits(2), fc.constantFrom('28', '29', '30', '31', '00')),
+      fc.oneof(digits(2), fc.constantFrom('23', '24')),
+      fc.oneof(digits(2), fc.constantFrom('59', '60')),
+      fc.oneof(digits(2), fc.constantFrom('59', '60')),
+      fc.oneof(
+        fc.constant(''),
+        fc.integer({ min: 1, max: 9 }).chain((n) => digits(n).map((d) => '.' + d)),
+      ),
+      fc.constantFrom('Z', 'z', '', '+00:00', '+01:30', ' '),
+      fc.constantFrom('T', ' ', 't'),
+    )
+    .map(([y, mo, d, h, mi, s, frac, zone, sep]) => `${y}-${mo}-${d}${sep}${h}:${mi}:${s}${frac}${zone}`);
+
+  it('gives exactly what parseKqlDateTime gives', () => {
+    fc.assert(
+      fc.property(fc.oneof(utcLike, fc.string()), (text) => {
+        expect(dateTimeOf(text)).toBe(parseKqlDateTime(text));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it.each([
+    ['2026-11-25T04:13:54Z', '2026-11-25T04:13:54.0000000Z'],
+    ['2026-11-25T04:13:54.3Z', '2026-11-25T04:13:54.3000000Z'],
+    ['2026-11-25T04:13:54.3140005Z', '2026-11-25T04:13:54.3140005Z'],
+    ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00.0000000Z'],
+    ['2026-02-29T00:00:00Z', null],
+    ['2100-02-29T00:00:00Z', null],
+    ['2026-11-25T24:00:00Z', null],
+  ])('%s → %s', (text, expected) => {
+    expect(dateTimeOf(text)).toBe(expected);
   });
 });
