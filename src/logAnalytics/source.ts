@@ -279,6 +279,7 @@ export class LogAnalyticsSource {
             stats[task.table].halvings++;
             queue.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
             slicesTotal++;
+            fill(); // idle workers take the other half now
             continue;
           }
           pieces[task.table].push({
@@ -296,16 +297,18 @@ export class LogAnalyticsSource {
       }
     };
     // Workers loop until the queue is empty *and* no worker can add halves to it.
+    // Up to maxConcurrency workers, each taking slices off the queue until it is empty;
+    // halving a slice puts two back and wakes idle capacity (`fill`).
     const workers = new Set<Promise<void>>();
-    const spawn = () => {
-      const p = worker().finally(() => workers.delete(p));
-      workers.add(p);
-    };
-    for (let i = 0; i < this.opts.maxConcurrency; i++) spawn();
-    while (workers.size > 0) {
-      await Promise.race(workers);
-      while (failure === undefined && queue.length > 0 && workers.size < this.opts.maxConcurrency) spawn();
+    function fill(): void {
+      while (failure === undefined && queue.length > 0 && workers.size < maxConcurrency) {
+        const p: Promise<void> = worker().finally(() => workers.delete(p));
+        workers.add(p);
+      }
     }
+    const maxConcurrency = this.opts.maxConcurrency;
+    fill();
+    while (workers.size > 0) await Promise.race(workers);
     if (failure !== undefined) {
       this.opts.logger?.warn('Log Analytics pull failed', { window, error: String(failure), stats });
       throw failure;

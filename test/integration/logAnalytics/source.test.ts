@@ -116,6 +116,19 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     for (const r of standIn.requests.filter((x) => x.outcome === 'rows')) expect(r.rows).toBeLessThanOrEqual(20);
   });
 
+  it('asks for both halves of a halved slice at once', async () => {
+    standIn.rowCap = 20;
+    standIn.responseDelayMs = 10;
+    const pulled = await source({ tables: ['AzureActivity'], initialSlicesPerTable: 1, maxConcurrency: 4 }).pullWindow(
+      DAY,
+    );
+    expect(canonical(pulled.tables.AzureActivity)).toEqual(canonical(expected.tables.AzureActivity));
+    expect(pulled.tables.DeviceEvents).toEqual([]);
+    expect(standIn.requests.every((r) => r.table === 'AzureActivity')).toBe(true);
+    expect(standIn.maxInFlight).toBeGreaterThanOrEqual(2);
+    expect(standIn.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
   it('halves slices answered silently at the row cap (rowCap option)', async () => {
     standIn.rowCap = 20;
     standIn.capMode = 'silentTruncation';
@@ -138,6 +151,25 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     const retries = TABLE_NAMES.reduce((n, t) => n + pulled.stats[t].retries, 0);
     expect(retries).toBe(5);
     expect(standIn.requests).toHaveLength(12 + 5);
+  });
+
+  it('waits at least what Retry-After says, and logs the rows and bytes of the pull at the end', async () => {
+    standIn.faults.push({ kind: 'status', status: 429, retryAfter: '0.05' });
+    const logs: Array<[string, string, Record<string, unknown> | undefined]> = [];
+    const logger = {
+      info: (m: string, d?: Record<string, unknown>) => logs.push(['info', m, d]),
+      warn: (m: string, d?: Record<string, unknown>) => logs.push(['warn', m, d]),
+    };
+    const pulled = await source({ maxConcurrency: 1, logger }).pullWindow(DAY);
+    const retry = logs.find(([level, m]) => level === 'warn' && m.startsWith('Query failed; retrying'));
+    expect(retry?.[2]).toMatchObject({ status: 429, table: 'AzureActivity' });
+    expect(retry![2]!.waitMs as number).toBeGreaterThanOrEqual(50);
+    const done = logs.find(([, m]) => m === 'Log Analytics pull complete');
+    expect(done?.[2]).toMatchObject({
+      AzureActivity: pulled.stats.AzureActivity,
+      DeviceEvents: pulled.stats.DeviceEvents,
+    });
+    expect(pulled.stats.AzureActivity.bytes).toBeGreaterThan(0);
   });
 
   it('asks again, in halves, when an answer comes back with a PartialError', async () => {
