@@ -37,12 +37,17 @@
  * (space 20; U+0085 C2 85; U+00A0 C2 A0; U+1680 E1 9A 80; U+2000-U+200A E2 80 80-8A;
  * U+2028/U+2029 E2 80 A8/A9; U+202F E2 80 AF; U+205F E2 81 9F; U+3000 E3 80 80).
  * VT (U+000B) has no short escape, so it only appears as `\u000b`, which is kept by
- * the `\u` rule. Raw control bytes are not valid inside a JSON string. For AzureActivity the case-insensitive search treats ASCII letters only;
- * `=~` could only meet a non-ASCII character that case-maps onto an ASCII letter of
- * `runcommand` (none does: the Kelvin sign maps to `k`, the long s to `s`), and such a
- * character would in any case arrive raw, not as one of the needle's ASCII bytes; the
- * property test (test/unit/io/prefilter.test.ts) checks the implication against the
- * engine's own per-table filters on random rows under random JSON encodings.
+ * the `\u` rule. Raw control bytes are not valid inside a JSON string.
+ *
+ * For AzureActivity the search is case-insensitive over ASCII letters. `=~` compares
+ * after simple upper-casing (src/detection/kql.ts), and no non-ASCII character
+ * upper- or lower-cases to one of r, u, n, c, o, m, a, d (the only non-ASCII
+ * characters that case-map into ASCII are ı→I, ſ→S, K (Kelvin)→k and ligatures that
+ * expand, none of which touch `runcommand`), so a matching value holds those ASCII
+ * letters, in some case, consecutively.
+ *
+ * The property test (test/unit/io/prefilter.test.ts) checks the implication against
+ * the engine's own per-table filters, on random rows under random JSON encodings.
  *
  * Which key a needle sits under is not checked: a needle in another column only lets
  * a line through to the exact filter after parsing, which is always applied.
@@ -51,29 +56,51 @@ import type { TableName } from '../detection/schema';
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
 
-interface TableNeedles {
-  /** Finds the next occurrence of the table's needle at or after `from`, or -1. */
-  readonly next: (chunk: Buffer, latin1: string | undefined, from: number) => number;
-  /** Whether the search needs the chunk as a latin1 string (a regex; one character per byte). */
-  readonly needsLatin1: boolean;
-}
+/** Finds the next occurrence of a table's needle in `chunk` at or after `from`, or -1. */
+type NeedleSearch = (chunk: Buffer, from: number) => number;
 
-function bufferNeedle(text: string): TableNeedles['next'] {
+function bufferNeedle(text: string): NeedleSearch {
   const needle = Buffer.from(text, 'latin1');
-  return (chunk, _latin1, from) => chunk.indexOf(needle, from);
+  return (chunk, from) => chunk.indexOf(needle, from);
 }
 
-/** A global regex run over the chunk read as latin1, so string indexes are byte offsets. */
-function latin1Pattern(pattern: RegExp): TableNeedles['next'] {
-  return (_chunk, latin1, from) => {
-    pattern.lastIndex = from;
-    const m = pattern.exec(latin1 as string);
-    return m ? m.index : -1;
-  };
-}
+const RUNCOMMAND = Buffer.from('runcommand', 'latin1');
 
-/** `runcommand` in any ASCII case (the non-unicode `i` flag folds ASCII letters onto ASCII letters only). */
-const RUNCOMMAND_ANY_CASE = /runcommand/gi;
+/**
+ * Boyer-Moore-Horspool shifts for `runcommand` in any ASCII case: for each byte, how
+ * far the window may move when that byte is under the window's last position.
+ */
+const RUNCOMMAND_SHIFT = (() => {
+  const m = RUNCOMMAND.length;
+  const shift = new Uint8Array(256).fill(m);
+  for (let i = 0; i < m - 1; i++) {
+    shift[RUNCOMMAND[i]] = m - 1 - i;
+    shift[RUNCOMMAND[i] ^ 0x20] = m - 1 - i; // the upper-case letter
+  }
+  return shift;
+})();
+
+/**
+ * The next `runcommand` in any ASCII case (Boyer-Moore-Horspool). A byte `b` equals
+ * a lower-case ASCII letter `c` up to case exactly when `(b | 0x20) === c`: only the
+ * bytes of `c` and its upper case have that property (bytes 0x80-0xFF never do).
+ */
+function nextRunCommandAnyCase(chunk: Buffer, from: number): number {
+  const m = RUNCOMMAND.length;
+  const last = RUNCOMMAND[m - 1];
+  const n = chunk.length;
+  for (let i = from + m - 1; i < n; i += RUNCOMMAND_SHIFT[chunk[i]]) {
+    if ((chunk[i] | 0x20) !== last) continue;
+    let j = m - 2;
+    let k = i - 1;
+    while (j >= 0 && (chunk[k] | 0x20) === RUNCOMMAND[j]) {
+      j--;
+      k--;
+    }
+    if (j < 0) return i - m + 1;
+  }
+  return -1;
+}
 
 const PS1 = Buffer.from('.ps1', 'latin1');
 const SCRIPT = Buffer.from('script', 'latin1');
@@ -116,7 +143,7 @@ function whiteSpaceLengths(buf: Buffer, end: number): number[] {
  * before `.ps1`, the nine nearest are preceded by a digit, not by `script`: no match,
  * as in the regex.
  */
-function nextFileScriptPs1(chunk: Buffer, _latin1: string | undefined, from: number): number {
+function nextFileScriptPs1(chunk: Buffer, from: number): number {
   for (let dot = chunk.indexOf(PS1, from); dot >= 0; dot = chunk.indexOf(PS1, dot + 1)) {
     let digits = 0;
     while (digits < 10 && dot - digits - 1 >= 0 && chunk[dot - digits - 1] >= 0x30 && chunk[dot - digits - 1] <= 0x39)
@@ -132,10 +159,10 @@ function nextFileScriptPs1(chunk: Buffer, _latin1: string | undefined, from: num
   return -1;
 }
 
-const NEEDLES: { readonly [T in TableName]: TableNeedles } = {
-  AzureActivity: { needsLatin1: true, next: latin1Pattern(RUNCOMMAND_ANY_CASE) },
-  DeviceFileEvents: { needsLatin1: false, next: bufferNeedle('RunCommandExtension.exe') },
-  DeviceEvents: { needsLatin1: false, next: nextFileScriptPs1 },
+const NEEDLES: { readonly [T in TableName]: NeedleSearch } = {
+  AzureActivity: nextRunCommandAnyCase,
+  DeviceFileEvents: bufferNeedle('RunCommandExtension.exe'),
+  DeviceEvents: nextFileScriptPs1,
 };
 
 /**
@@ -146,9 +173,7 @@ const NEEDLES: { readonly [T in TableName]: TableNeedles } = {
 export function mayMatter(table: TableName, rowJson: Buffer | string): boolean {
   const bytes = typeof rowJson === 'string' ? Buffer.from(rowJson, 'utf8') : rowJson;
   if (bytes.indexOf(BACKSLASH_U) >= 0) return true;
-  const needles = NEEDLES[table];
-  const latin1 = needles.needsLatin1 ? bytes.toString('latin1') : undefined;
-  return needles.next(bytes, latin1, 0) >= 0;
+  return NEEDLES[table](bytes, 0) >= 0;
 }
 
 /**
@@ -162,9 +187,8 @@ export function forEachCandidateLine(
   chunk: Buffer,
   onLine: (start: number, end: number) => void,
 ): void {
-  const needles = NEEDLES[table];
-  const latin1 = needles.needsLatin1 ? chunk.toString('latin1') : undefined;
-  let nextAnchor = needles.next(chunk, latin1, 0);
+  const next = NEEDLES[table];
+  let nextAnchor = next(chunk, 0);
   let nextEscape = chunk.indexOf(BACKSLASH_U, 0);
   while (nextAnchor >= 0 || nextEscape >= 0) {
     const hit = nextAnchor < 0 ? nextEscape : nextEscape < 0 ? nextAnchor : Math.min(nextAnchor, nextEscape);
@@ -173,7 +197,7 @@ export function forEachCandidateLine(
     if (end < 0) end = chunk.length;
     onLine(start, end);
     if (end >= chunk.length) return;
-    if (nextAnchor >= 0 && nextAnchor <= end) nextAnchor = needles.next(chunk, latin1, end + 1);
+    if (nextAnchor >= 0 && nextAnchor <= end) nextAnchor = next(chunk, end + 1);
     if (nextEscape >= 0 && nextEscape <= end) nextEscape = chunk.indexOf(BACKSLASH_U, end + 1);
   }
 }
