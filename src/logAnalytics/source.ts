@@ -203,6 +203,15 @@ export class LogAnalyticsSource {
     if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
       throw new LogAnalyticsConfigError(`maxConcurrency must be a positive integer, got ${maxConcurrency}.`);
     }
+    const positive = (name: string, v: number | bigint | undefined) => {
+      if (v !== undefined && !(typeof v === 'bigint' ? v > 0n : Number.isInteger(v) && v > 0)) {
+        throw new LogAnalyticsConfigError(`${name} must be a positive integer, got ${v}.`);
+      }
+    };
+    positive('initialSlicesPerTable', options.initialSlicesPerTable);
+    positive('minSliceTicks', options.minSliceTicks);
+    positive('rowCap', options.rowCap);
+    positive('serverTimeoutInSeconds', options.serverTimeoutInSeconds);
     this.opts = {
       workspaceId: options.workspaceId,
       credential: options.credential,

@@ -9,7 +9,7 @@ import { CredentialUnavailableError } from '@azure/identity';
 import { detectParity, ParityDetection } from '../../../src/detection';
 import { TABLE_NAMES, type TableName } from '../../../src/detection/schema';
 import { readTableDirectory } from '../../../src/io/tableFiles';
-import { SliceFailedError } from '../../../src/logAnalytics/errors';
+import { LogAnalyticsConfigError, SliceFailedError } from '../../../src/logAnalytics/errors';
 import {
   LogAnalyticsSource,
   type LogAnalyticsSourceOptions,
@@ -332,5 +332,11 @@ describe('LogAnalyticsSource refusals', () => {
     expect(
       () => new LogAnalyticsSource({ workspaceId: WORKSPACE, credential, endpoint: 'https://api.loganalytics.io' }),
     ).toThrow(/ending in \/v1/);
+    expect(() => new LogAnalyticsSource({ workspaceId: WORKSPACE, credential, rowCap: 0 })).toThrow(
+      /rowCap must be a positive integer, got 0/,
+    );
+    expect(() => new LogAnalyticsSource({ workspaceId: WORKSPACE, credential, initialSlicesPerTable: 1.5 })).toThrow(
+      LogAnalyticsConfigError,
+    );
   });
 });
