@@ -28,8 +28,9 @@
  *
  *   line has no `\u` and lacks a needle  ⇒  the row cannot pass that `where`.
  *
- * The pre-filter keeps every line that contains `\u` (the bytes backslash, `u`), and
- * every line that contains the needles. The needles contain no `/`, so `\/` never
+ * The pre-filter keeps every line that contains a `\u` escape (a backslash that ends
+ * an odd run of backslashes, then `u`; an even run is escaped backslashes), and every
+ * line that contains the needles. The needles contain no `/`, so `\/` never
  * matters. For DeviceEvents the needle is a pattern: `-File`, then the raw form of
  * one White_Space character, then `script`, 1 to 9 digits, `.ps1`. Outside `\u`, a
  * White_Space character is written either as a short escape (`\t` `\n` `\f` `\r`:
@@ -55,6 +56,21 @@
 import type { TableName } from '../detection/schema';
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+
+/**
+ * The next `\u` escape at or after `from`, or -1. A backslash begins an escape only
+ * when the run of backslashes it ends is odd: `\\u` (as in the JSON text of the path
+ * `C:\\update.log`) is an escaped backslash followed by a plain `u`. Windows paths
+ * are full of those, so telling them apart keeps the pre-filter sharp.
+ */
+function nextUnicodeEscape(chunk: Buffer, from: number): number {
+  for (let at = chunk.indexOf(BACKSLASH_U, from); at >= 0; at = chunk.indexOf(BACKSLASH_U, at + 1)) {
+    let run = 1;
+    while (at - run >= 0 && chunk[at - run] === 0x5c) run++;
+    if (run % 2 === 1) return at;
+  }
+  return -1;
+}
 
 /** Finds the next occurrence of a table's needle in `chunk` at or after `from`, or -1. */
 type NeedleSearch = (chunk: Buffer, from: number) => number;
@@ -172,7 +188,7 @@ const NEEDLES: { readonly [T in TableName]: NeedleSearch } = {
  */
 export function mayMatter(table: TableName, rowJson: Buffer | string): boolean {
   const bytes = typeof rowJson === 'string' ? Buffer.from(rowJson, 'utf8') : rowJson;
-  if (bytes.indexOf(BACKSLASH_U) >= 0) return true;
+  if (nextUnicodeEscape(bytes, 0) >= 0) return true;
   return NEEDLES[table](bytes, 0) >= 0;
 }
 
@@ -189,7 +205,7 @@ export function forEachCandidateLine(
 ): void {
   const next = NEEDLES[table];
   let nextAnchor = next(chunk, 0);
-  let nextEscape = chunk.indexOf(BACKSLASH_U, 0);
+  let nextEscape = nextUnicodeEscape(chunk, 0);
   while (nextAnchor >= 0 || nextEscape >= 0) {
     const hit = nextAnchor < 0 ? nextEscape : nextEscape < 0 ? nextAnchor : Math.min(nextAnchor, nextEscape);
     const start = chunk.lastIndexOf(10, hit) + 1;
@@ -198,6 +214,6 @@ export function forEachCandidateLine(
     onLine(start, end);
     if (end >= chunk.length) return;
     if (nextAnchor >= 0 && nextAnchor <= end) nextAnchor = next(chunk, end + 1);
-    if (nextEscape >= 0 && nextEscape <= end) nextEscape = chunk.indexOf(BACKSLASH_U, end + 1);
+    if (nextEscape >= 0 && nextEscape <= end) nextEscape = nextUnicodeEscape(chunk, end + 1);
   }
 }

@@ -70,7 +70,7 @@ const caseVariant = (text: string): fc.Arbitrary<string> =>
 const anyText = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.string({ unit: 'binary', maxLength: 12 }),
-  fc.constantFrom('', 'ſ', 'ı', 'K', 'ß', 'ﬁ', '\u0130'),
+  fc.constantFrom('', 'ſ', 'ı', 'K', 'ß', 'ﬁ', '\u0130', '\\', '\\\\', '\\u', 'C:\\Users\\update.log'),
 );
 
 const RUN_COMMAND = 'Microsoft.Compute/virtualMachines/runCommand/action';
@@ -146,6 +146,7 @@ const commandLinePiece = fc.oneof(
     '.ps1',
     '.PS1',
     '/',
+    '\\',
   ),
   anyText,
 );
@@ -246,6 +247,12 @@ describe('byte pre-filter', () => {
       mayMatter('DeviceFileEvents', JSON.stringify({ InitiatingProcessFileName: 'runcommandextension.exe' })),
     ).toBe(false);
     expect(mayMatter('DeviceFileEvents', '{"InitiatingProcessFileName":"RunCommand\\u0045xtension.exe"}')).toBe(true);
+    // An escaped backslash before a plain u (a Windows path) is not a \u escape...
+    expect(mayMatter('DeviceFileEvents', '{"FolderPath":"C:\\\\Windows\\\\update.log"}')).toBe(false);
+    // ...but a backslash character followed by an escaped letter is.
+    expect(mayMatter('DeviceFileEvents', '{"InitiatingProcessFileName":"\\\\\\u0052unCommandExtension.exe"}')).toBe(
+      true,
+    );
     const de = (cmd: string): boolean =>
       mayMatter('DeviceEvents', JSON.stringify({ InitiatingProcessCommandLine: cmd }));
     expect(de('powershell -File script0.ps1')).toBe(true);
