@@ -136,30 +136,37 @@ export function readTableFile<T extends TableName>(
     onRow(row);
   };
 
-  if (!options.allowEmpty && firstSignificantByte(path) === undefined)
-    throw new InputError(
-      path,
-      undefined,
-      `is empty. If ${table} really had no rows in this window, pass --allow-empty; otherwise export it again`,
-    );
+  let rowsRead = 0;
+  try {
+    if (!options.allowEmpty && firstSignificantByte(path) === undefined)
+      throw new InputError(
+        path,
+        undefined,
+        `is empty. If ${table} really had no rows in this window, pass --allow-empty; otherwise export it again`,
+      );
 
-  let rowsRead: number;
-  switch (format) {
-    case 'ndjson':
-      rowsRead = readNdjsonFile(path, table, sink, { prefilter }).lines;
-      break;
-    case 'json':
-      rowsRead = readJsonFile(path, table, sink, { prefilter }).rows;
-      break;
-    case 'csv':
-      rowsRead = readCsvFile(path, DATETIME_COLUMNS[table], sink).rows;
-      if (rowsRead === 0 && !options.allowEmpty)
-        throw new InputError(
-          path,
-          undefined,
-          `has a header but no rows. If ${table} really had no rows in this window, pass --allow-empty; otherwise export it again`,
-        );
-      break;
+    switch (format) {
+      case 'ndjson':
+        rowsRead = readNdjsonFile(path, table, sink, { prefilter }).lines;
+        break;
+      case 'json':
+        rowsRead = readJsonFile(path, table, sink, { prefilter }).rows;
+        break;
+      case 'csv':
+        rowsRead = readCsvFile(path, DATETIME_COLUMNS[table], sink).rows;
+        if (rowsRead === 0 && !options.allowEmpty)
+          throw new InputError(
+            path,
+            undefined,
+            `has a header but no rows. If ${table} really had no rows in this window, pass --allow-empty; otherwise export it again`,
+          );
+        break;
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code !== 'string') throw err;
+    throw new InputError(path, undefined, `cannot read this file (${code}); check that it exists and is readable`);
   }
   return { table, file: path, format, rowsRead, rowsParsed };
 }

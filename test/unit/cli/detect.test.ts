@@ -255,6 +255,16 @@ describe('detect input errors: exit 1 with file:line and what to do', () => {
     expect(lenient.stdout).toBe(''); // no DeviceEvents: the inner join leaves nothing
   });
 
+  it('a table file that cannot be read', async () => {
+    const dir = join(tmp, 'unreadable');
+    mkdirSync(join(dir, 'DeviceEvents.ndjson'), { recursive: true }); // a directory, not a file
+    for (const t of ['AzureActivity', 'DeviceFileEvents'])
+      copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
+    const { code, stderr } = await detect('--input', dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/unreadable\/DeviceEvents\.ndjson: cannot read this file \(EISDIR\); check that it exists/);
+  });
+
   it('an --input that does not exist', async () => {
     const { code, stderr } = await detect('--input', join(tmp, 'nope'));
     expect(code).toBe(1);
