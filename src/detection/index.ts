@@ -14,3 +14,5 @@ export { toScriptCommand } from './parity/deviceEvents';
 export { compareFindings } from './parity/uniqueness';
 export * from './schema';
 export * from './datetime';
+export * as corrected from './corrected';
+export { CorrectedDetection, detectCorrected, MemoryBaseline, type BaselineEntry, type CorrectedFinding } from './corrected';

@@ -1,0 +1,100 @@
+/**
+ * Corrected mode, Defender side: the script files RunCommandExtension.exe writes and
+ * the PowerShell commands run from them, indexed by device, so that each operation
+ * meets only what happened on its own VM.
+ *
+ * - Device ↔ VM (trap 3): the rule compares `tostring(split(DeviceName, ".")[0])` with
+ *   the ARM name case-sensitively, so `Web01` never meets `web01.contoso.com`. Host
+ *   names are case-insensitive: here both sides are folded (`=~`).
+ * - `InitiatingProcessFileName == "RunCommandExtension.exe"` (trap 4) becomes `=~`:
+ *   Windows file names are case-insensitive and Defender reports either case.
+ * - The DeviceEvents side (trap 2) keeps the device: commands are grouped per device
+ *   and script name, never pooled across VMs.
+ */
+import type { KqlDateTime } from '../datetime';
+import type { DeviceEventsRow, DeviceFileEventsRow } from '../schema';
+import { caseFold, equalsIgnoreCase } from '../kql';
+import { RUN_COMMAND_EXTENSION, virtualMachineNameOfDevice } from '../parity/deviceFileEvents';
+import { toScriptCommand } from '../parity/deviceEvents';
+
+/** The short host name, folded: `Web01` and `web01.contoso.com` both give `WEB01`. */
+export function hostKey(name: string): string {
+  return caseFold(virtualMachineNameOfDevice(name));
+}
+
+/** `| where InitiatingProcessFileName =~ "RunCommandExtension.exe"` (the rule has `==`: trap 4). */
+export function isRunCommandExtensionFileAnyCase(row: DeviceFileEventsRow): boolean {
+  return equalsIgnoreCase(row.InitiatingProcessFileName, RUN_COMMAND_EXTENSION);
+}
+
+export interface DeviceScriptFile {
+  host: string;
+  DeviceName: string;
+  FileName: string;
+  FileSize: number | null;
+  created: KqlDateTime;
+}
+
+export interface DeviceScriptCommand {
+  /** `toupper(PSCommand)` */
+  PSCommand: string;
+  TimeGenerated: KqlDateTime;
+}
+
+/** Script files by host, and PowerShell commands by host and script name. */
+export class DeviceActivity {
+  private readonly files = new Map<string, DeviceScriptFile[]>();
+  private readonly commands = new Map<string, DeviceScriptCommand[]>();
+  fileCount = 0;
+  commandCount = 0;
+
+  addFile(row: DeviceFileEventsRow): boolean {
+    if (!isRunCommandExtensionFileAnyCase(row) || row.TimeGenerated === null) return false;
+    const host = hostKey(row.DeviceName);
+    const file: DeviceScriptFile = {
+      host,
+      DeviceName: row.DeviceName,
+      FileName: row.FileName,
+      FileSize: row.FileSize,
+      created: row.TimeGenerated,
+    };
+    const list = this.files.get(host);
+    if (list) list.push(file);
+    else this.files.set(host, [file]);
+    this.fileCount++;
+    return true;
+  }
+
+  /**
+   * The rule's DeviceEvents filters, unchanged (`has "-File"`, the `extract` of the
+   * script name, `isnotempty`, `PSCommand != PowershellFileName`, `toupper`), keyed by
+   * device and script name instead of script name and command line.
+   */
+  addEvent(row: DeviceEventsRow): boolean {
+    const command = toScriptCommand(row);
+    if (command === null || command.TimeGenerated === null) return false;
+    const key = commandKey(hostKey(row.DeviceName), command.PowershellFileName);
+    const entry = { PSCommand: command.PSCommand, TimeGenerated: command.TimeGenerated };
+    const list = this.commands.get(key);
+    if (list) list.push(entry);
+    else this.commands.set(key, [entry]);
+    this.commandCount++;
+    return true;
+  }
+
+  /** Script files written on `host` between `start` and `end` (inclusive, as `between`). */
+  filesOn(host: string, start: KqlDateTime, end: KqlDateTime): DeviceScriptFile[] {
+    return (this.files.get(host) ?? []).filter((f) => start <= f.created && f.created <= end);
+  }
+
+  /** Commands of script `fileName` run on `host` between `start` and `end` (inclusive). */
+  commandsOf(host: string, fileName: string, start: KqlDateTime, end: KqlDateTime): DeviceScriptCommand[] {
+    return (this.commands.get(commandKey(host, fileName)) ?? []).filter(
+      (c) => start <= c.TimeGenerated && c.TimeGenerated <= end,
+    );
+  }
+}
+
+function commandKey(host: string, fileName: string): string {
+  return `${host}\n${caseFold(fileName)}`;
+}
