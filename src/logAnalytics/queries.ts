@@ -46,6 +46,24 @@ export const RULE_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } 
   ],
 };
 
+/**
+ * The row filters of a corrected-mode source (DETECTION_MODE=corrected): the rule's,
+ * except where corrected mode reads rows the rule drops. Trap 4: the rule's
+ * `InitiatingProcessFileName == "RunCommandExtension.exe"` is case-sensitive, and
+ * corrected mode also needs `runcommandextension.exe`, so the server filter is `=~`.
+ */
+export const CORRECTED_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } = {
+  ...RULE_ROW_FILTERS,
+  DeviceFileEvents: ['where InitiatingProcessFileName =~ "RunCommandExtension.exe"'],
+};
+
+/** Which detection mode the pulled rows are for: its row filters are pushed down. */
+export type SourceMode = 'parity' | 'corrected';
+
+export function rowFilters(mode: SourceMode): { readonly [T in TableName]: readonly string[] } {
+  return mode === 'corrected' ? CORRECTED_ROW_FILTERS : RULE_ROW_FILTERS;
+}
+
 /** Columns fetched as text, not in their table type (see the module comment). */
 const AS_TEXT = new Set(['datetime', 'dynamic']);
 
@@ -60,7 +78,8 @@ export function kqlDateTimeLiteral(dt: string): string {
 }
 
 /**
- * The query for one table over one half-open slice `[start, end)`:
+ * The query for one table over one half-open slice `[start, end)`, with the row
+ * filters of `mode` (default parity: the rule's own):
  *
  * ```kql
  * DeviceFileEvents
@@ -69,11 +88,11 @@ export function kqlDateTimeLiteral(dt: string): string {
  * | project TimeGenerated=tostring(TimeGenerated), DeviceName, …
  * ```
  */
-export function buildTableQuery(table: TableName, slice: TimeWindow): string {
+export function buildTableQuery(table: TableName, slice: TimeWindow, mode: SourceMode = 'parity'): string {
   return [
     table,
     `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
-    ...RULE_ROW_FILTERS[table].map((step) => `| ${step}`),
+    ...rowFilters(mode)[table].map((step) => `| ${step}`),
     `| project ${projectList(table)}`,
   ].join('\n');
 }

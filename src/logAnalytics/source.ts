@@ -30,7 +30,7 @@ import {
 import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, SliceFailedError } from './errors';
-import { buildTableQuery } from './queries';
+import { buildTableQuery, type SourceMode } from './queries';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
 import {
   checkWindow,
@@ -80,6 +80,8 @@ export interface LogAnalyticsSourceOptions {
   logger?: PullLogger;
   /** Tables to pull. Default all three. */
   tables?: readonly TableName[];
+  /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
+  mode?: SourceMode;
 }
 
 export interface TablePullStats {
@@ -221,6 +223,7 @@ export class LogAnalyticsSource {
       rowCap: options.rowCap ?? DEFAULTS.rowCap,
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
       tables: options.tables ?? TABLE_NAMES,
+      mode: options.mode ?? 'parity',
       logger: options.logger,
       retry: {
         maxRetries: options.retry?.maxRetries ?? DEFAULTS.maxRetries,
@@ -383,7 +386,7 @@ export class LogAnalyticsSource {
   }
 
   private async queryWithRetries(table: TableName, slice: TimeWindow, stats: TablePullStats): Promise<Attempt> {
-    const query = buildTableQuery(table, slice);
+    const query = buildTableQuery(table, slice, this.opts.mode);
     const { retry } = this.opts;
     for (let attemptNo = 0; ; attemptNo++) {
       const requestId = randomUUID();

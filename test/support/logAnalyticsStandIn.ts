@@ -19,7 +19,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { coerceRow, ParityDetection } from '../../src/detection';
+import { coerceRow, CorrectedDetection, ParityDetection } from '../../src/detection';
 import { parseKqlDateTime, toUnixTicks } from '../../src/detection/datetime';
 import { TABLE_NAMES, type TableName } from '../../src/detection/schema';
 import { LOG_ANALYTICS_TABLES } from './kusto';
@@ -78,7 +78,9 @@ const QUERY_HEAD =
 interface IndexedRow {
   ticks: bigint;
   raw: FixtureRow;
+  /** Kept by the rule's row filters (parity push-down), and by corrected mode's. */
   relevant: boolean;
+  relevantCorrected: boolean;
 }
 
 interface Projected {
@@ -173,10 +175,12 @@ export class LogAnalyticsStandIn {
       for (const raw of this.options.tables[table]) {
         const t = typeof raw.TimeGenerated === 'string' ? parseKqlDateTime(raw.TimeGenerated) : null;
         if (t === null) continue;
+        const row = coerceRow(table, raw).row;
         rows.push({
           ticks: toUnixTicks(t),
           raw,
-          relevant: ParityDetection.isRelevant(table, coerceRow(table, raw).row),
+          relevant: ParityDetection.isRelevant(table, row),
+          relevantCorrected: CorrectedDetection.isRelevant(table, row),
         });
       }
       this.index.set(table, rows);
@@ -269,9 +273,18 @@ export class LogAnalyticsStandIn {
     const thi = toUnixTicks(ts1);
     const schema = new Map(LOG_ANALYTICS_TABLES[table]!.map(([n, t]) => [n, t as string]));
     // The rule's row filters when the query pushes them down; none for a whole-table query.
+    // (Corrected mode's push-down differs only by `InitiatingProcessFileName =~ ...`.)
     const filtered = filterSteps.includes('| where ');
+    const corrected = filterSteps.includes('InitiatingProcessFileName =~ ');
     const matching = this.indexed(table)
-      .filter((r) => r.ticks >= lo && r.ticks < hi && r.ticks >= tlo && r.ticks <= thi && (!filtered || r.relevant))
+      .filter(
+        (r) =>
+          r.ticks >= lo &&
+          r.ticks < hi &&
+          r.ticks >= tlo &&
+          r.ticks <= thi &&
+          (!filtered || (corrected ? r.relevantCorrected : r.relevant)),
+      )
       .map((r) => r.raw);
     const projected: Projected[] =
       project === wholeRow

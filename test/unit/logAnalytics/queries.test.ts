@@ -48,6 +48,19 @@ describe('the KQL sent to Log Analytics', () => {
     }
   });
 
+  it.each(TABLE_NAMES)('%s corrected-mode query passes the Kusto language service too', (table) => {
+    expect(kqlDiagnostics(buildTableQuery(table, slice, 'corrected'), LOG_ANALYTICS_TABLES)).toEqual([]);
+  });
+
+  it("corrected mode keeps every case of RunCommandExtension.exe (trap 4); the other filters are the rule's", () => {
+    expect(buildTableQuery('DeviceFileEvents', slice, 'corrected')).toContain(
+      '| where InitiatingProcessFileName =~ "RunCommandExtension.exe"',
+    );
+    expect(buildTableQuery('DeviceFileEvents', slice, 'corrected')).not.toContain('==');
+    for (const table of ['AzureActivity', 'DeviceEvents'] as const)
+      expect(buildTableQuery(table, slice, 'corrected')).toBe(buildTableQuery(table, slice));
+  });
+
   it('does no summarize or join on the server', () => {
     for (const table of TABLE_NAMES) expect(buildTableQuery(table, slice)).not.toMatch(/summarize|join|materialize/);
   });
