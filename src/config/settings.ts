@@ -41,7 +41,7 @@ export interface JobConfig {
   detectionMode: DetectionMode;
   /** ENRICHMENT_ENABLED: look up each finding's VM in Azure Resource Manager. */
   enrichmentEnabled: boolean;
-  /** BASELINE_DAYS: history length for the corrected mode's baseline (used by a later issue). */
+  /** BASELINE_DAYS: corrected mode: a script fingerprint seen in this many days before a window is not new. */
   baselineDays: number;
   /** ARM_ENDPOINT: Azure Resource Manager, for enrichment. */
   armEndpoint: string;

@@ -7,11 +7,14 @@ import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { VmEnricher } from '../arm/vmEnrichment';
 import type { JobConfig } from '../config/settings';
-import { detectParity, RULE } from '../detection';
+import { detectParity, RULE, type RunCommandFinding } from '../detection';
+import { CorrectedDetection, type BaselineEntry, type CorrectedFindingDetails } from '../detection/corrected';
+import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import { FindingsWriter, LogsIngestionSink, toFindingRecord, type FindingRecord } from '../ingestion';
 import { LogAnalyticsSource } from '../logAnalytics/source';
-import { ConcurrencyConflictError, StateStore } from '../stateStore';
-import type { JobLog, JobPorts } from './runDetectionJob';
+import { BaselineStore, ConcurrencyConflictError, StateStore } from '../stateStore';
+import type { JobLog, JobPorts, PulledWindowPort } from './runDetectionJob';
+import type { QueryWindow } from './windows';
 
 /** How the job reaches Azure, when not the defaults (tests, local tooling). */
 export interface JobHostOverrides {
@@ -23,17 +26,6 @@ export interface JobHostOverrides {
   now?: () => Date;
   /** Millisecond-scale retry delays instead of the production back-off. */
   fastRetries?: boolean;
-}
-
-/** The corrected detection mode is built by a later issue. */
-export class DetectionModeUnavailableError extends Error {
-  override readonly name = 'DetectionModeUnavailableError';
-  constructor() {
-    super(
-      "DETECTION_MODE=corrected is not available in this version of the job. Set DETECTION_MODE to 'parity' " +
-        '(the published rule, reproduced exactly) in the Function App settings.',
-    );
-  }
 }
 
 /**
@@ -69,7 +61,6 @@ export async function createJobPorts(
   overrides: JobHostOverrides = {},
   log?: JobLog,
 ): Promise<JobWiring> {
-  if (config.detectionMode !== 'parity') throw new DetectionModeUnavailableError();
   const credential =
     overrides.credential ??
     new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
@@ -94,6 +85,7 @@ export async function createJobPorts(
         : {}),
     },
     retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
+    mode: config.detectionMode,
     logger: log ? { info: log.info, warn: log.warn } : undefined,
   });
   const sink = new LogsIngestionSink({
@@ -118,16 +110,29 @@ export async function createJobPorts(
       })
     : undefined;
 
+  const corrected =
+    config.detectionMode === 'corrected'
+      ? correctedPorts(new BaselineStore(store.entities), config.baselineDays, log)
+      : undefined;
+
   return {
     checkpointName: `runCommandDetection-${config.detectionMode}`,
     ports: {
       checkpoints: store,
       isConcurrencyConflict: (error) => error instanceof ConcurrencyConflictError,
       source,
-      detect: (tables) => detectParity(tables),
+      detect: corrected ? corrected.detect : (tables) => detectParity(tables),
+      recordBaseline: corrected?.recordBaseline,
       enrich: enricher ? (scopes) => enricher.enrich(scopes) : undefined,
       toRecord: (finding, { window, timeGenerated, enrichment }) =>
-        toFindingRecord(finding, { window, timeGenerated, mode: 'parity', rule: RULE, enrichment }),
+        toFindingRecord(finding, {
+          window,
+          timeGenerated,
+          mode: config.detectionMode,
+          rule: RULE,
+          enrichment,
+          extended: corrected?.details.get(finding) as Record<string, unknown> | undefined,
+        }),
       writer: {
         flushSpool: async () => {
           const flushed = await writer.flushSpool();
@@ -139,6 +144,50 @@ export async function createJobPorts(
         },
         write: (records) => writer.write(records),
       },
+    },
+  };
+}
+
+/**
+ * Corrected mode's detect and baseline steps: the baseline is loaded from the state
+ * store for each window, the detection (pure) runs against it, and the window's
+ * observations are stored once its findings are written (`recordBaseline`).
+ */
+function correctedPorts(
+  store: BaselineStore,
+  baselineDays: number,
+  log: JobLog | undefined,
+): {
+  detect: (tables: PulledWindowPort['tables'], window: QueryWindow) => Promise<RunCommandFinding[]>;
+  recordBaseline: (window: QueryWindow) => Promise<void>;
+  details: WeakMap<RunCommandFinding, CorrectedFindingDetails>;
+} {
+  const details = new WeakMap<RunCommandFinding, CorrectedFindingDetails>();
+  let pending: { window: QueryWindow; baseline: Map<string, BaselineEntry>; observations: BaselineEntry[] } | undefined;
+  return {
+    details,
+    async detect(tables, window) {
+      const baseline = await store.load();
+      const detection = new CorrectedDetection();
+      for (const table of TABLE_NAMES) {
+        for (const row of tables[table] as TableRows[TableName][]) detection.add(table, row);
+      }
+      const result = detection.finish({ windowStart: window.start, baselineDays, baseline });
+      for (const f of result.findings) details.set(f.finding, f.details);
+      pending = { window, baseline, observations: result.observations };
+      log?.info('Corrected detection', { window, ...result.stages, baselineEntries: baseline.size });
+      return result.findings.map((f) => f.finding);
+    },
+    async recordBaseline(window) {
+      if (!pending || pending.window.start !== window.start) return;
+      const { written, pruned, baseline } = await store.record(
+        pending.baseline,
+        pending.observations,
+        window.end,
+        baselineDays,
+      );
+      pending = undefined;
+      log?.info('Baseline updated', { window, written, pruned, entries: baseline.size });
     },
   };
 }

@@ -56,7 +56,13 @@ export interface JobPorts<R> {
   /** True when `error` is the state store's "someone else changed the checkpoint" (409/412). */
   isConcurrencyConflict(error: unknown): boolean;
   source: { pullWindow(window: QueryWindow): Promise<PulledWindowPort> };
-  detect(tables: PulledWindowPort['tables']): RunCommandFinding[];
+  /** The findings of one window (parity: the rule; corrected: new fingerprints against the baseline). */
+  detect(tables: PulledWindowPort['tables'], window: QueryWindow): RunCommandFinding[] | Promise<RunCommandFinding[]>;
+  /**
+   * Corrected mode: stores the window's observations in the baseline, after its findings
+   * were written and before the checkpoint moves (a failure leaves the window to be retried).
+   */
+  recordBaseline?: (window: QueryWindow) => Promise<void>;
   /** ARM enrichment per distinct Scope; absent when ENRICHMENT_ENABLED=false. */
   enrich?: (scopes: string[]) => Promise<Map<string, VmEnrichment>>;
   /** The findings record of one finding (src/ingestion toFindingRecord). */
@@ -82,7 +88,7 @@ export interface JobOptions {
   now: () => Date;
   ingestionDelayMinutes: number;
   maxCatchupDays: number;
-  /** 'parity' (or 'corrected' later): written to the log. */
+  /** 'parity' or 'corrected': written to the log. */
   detectionMode: string;
   checkpointName?: string;
   /** From the timer binding: logged only. */
@@ -90,7 +96,7 @@ export interface JobOptions {
   log: JobLog;
 }
 
-export type JobPhase = 'pull' | 'detect' | 'enrich' | 'write' | 'checkpoint';
+export type JobPhase = 'pull' | 'detect' | 'enrich' | 'write' | 'baseline' | 'checkpoint';
 
 /** The structured line logged after each window. */
 export interface WindowSummary {
@@ -137,6 +143,7 @@ const PHASE_WORDS: Record<JobPhase, string> = {
   detect: 'running the rule',
   enrich: 'enriching from Azure Resource Manager',
   write: 'writing the findings',
+  baseline: 'storing the baseline of script fingerprints',
   checkpoint: 'advancing the checkpoint',
 };
 
@@ -198,7 +205,14 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
   });
 
   for (const window of plan.windows) {
-    const durationsMs: Record<JobPhase, number> = { pull: 0, detect: 0, enrich: 0, write: 0, checkpoint: 0 };
+    const durationsMs: Record<JobPhase, number> = {
+      pull: 0,
+      detect: 0,
+      enrich: 0,
+      write: 0,
+      baseline: 0,
+      checkpoint: 0,
+    };
     let phase: JobPhase = 'pull';
     const timed = async <T>(p: JobPhase, work: () => Promise<T> | T): Promise<T> => {
       phase = p;
@@ -211,7 +225,7 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     };
     try {
       const pulled = await timed('pull', () => ports.source.pullWindow(window));
-      const findings = await timed('detect', () => ports.detect(pulled.tables));
+      const findings = await timed('detect', () => ports.detect(pulled.tables, window));
       const enrichment = await timed('enrich', () =>
         ports.enrich ? ports.enrich([...new Set(findings.map((f) => f.Scope))]) : new Map<string, VmEnrichment>(),
       );
@@ -244,6 +258,7 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
         result.yieldedTo = { window };
         return result;
       }
+      if (ports.recordBaseline) await timed('baseline', () => ports.recordBaseline!(window));
       try {
         etag = await timed('checkpoint', () => ports.checkpoints.putCheckpoint(checkpointName, window.end, etag));
       } catch (error) {

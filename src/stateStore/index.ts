@@ -57,3 +57,4 @@ export class StateStore {
     return putCheckpoint(this.entities, name, value, expectedEtag);
   }
 }
+export { BaselineStore, BASELINE_PARTITION } from './baseline';

@@ -424,10 +424,36 @@ describe('the timer job, end to end', () => {
     expect(ingestion.calls).toHaveLength(0);
   });
 
-  it('DETECTION_MODE=corrected is accepted by the settings but refused clearly until it exists', async () => {
+  it('DETECTION_MODE=corrected: findings marked corrected, baseline stored in the state table and carried over days', async () => {
     process.env.DETECTION_MODE = 'corrected';
-    await expect(invoke().run).rejects.toThrow(/DETECTION_MODE=corrected is not available.*'parity'/);
-    expect(logAnalytics.requests).toHaveLength(0);
+    process.env.BASELINE_DAYS = '14';
+    // Catch up the 23rd (plain day), 24th (tricky day) and 25th (the plain day again).
+    await (await stateStore()).putCheckpoint('runCommandDetection-corrected', day('2026-11-23'), undefined);
+    const { run } = invoke();
+    await run;
+    expect((await (await stateStore()).getCheckpoint('runCommandDetection-corrected'))?.value).toBe(day('2026-11-26'));
+    const received = ingestion.received;
+    const byWindow = (d: string) => received.filter((r) => r.WindowStart === day(d));
+    expect(byWindow('2026-11-23').length).toBeGreaterThan(0);
+    // The 25th repeats the scripts of the 23rd: all in the baseline, nothing new.
+    expect(byWindow('2026-11-25')).toEqual([]);
+    for (const r of received) {
+      expect(r).toMatchObject({ DetectionMode: 'corrected' });
+      expect(r.ExtendedProperties).toMatchObject({ BaselineDays: 14, LastSeenBeforeHorizon: null });
+    }
+    // The baseline, in the state table: one entity per fingerprint, last seen on the 25th for the plain day's.
+    const entities = (await stateStore()).entities;
+    const stored: Array<{ rowKey: string; properties: Record<string, unknown> }> = [];
+    for await (const e of entities.listPartition('baseline')) stored.push(e);
+    const firstDay = new Set(byWindow('2026-11-23').map((r) => r.ScriptFingerprintHash as string));
+    for (const fingerprint of firstDay) {
+      const entry = stored.find((e) => e.rowKey === fingerprint);
+      expect(entry?.properties).toMatchObject({ FirstSeen: expect.stringMatching(/^2026-11-23T/) });
+      expect(String(entry?.properties.LastSeen)).toMatch(/^2026-11-25T/);
+      expect(Number(entry?.properties.Count)).toBeGreaterThanOrEqual(2);
+    }
+    // The push-down of corrected mode: every case of RunCommandExtension.exe.
+    expect(logAnalytics.requestsFor('DeviceFileEvents')[0]!.query).toContain('InitiatingProcessFileName =~ ');
   });
 });
 

@@ -207,7 +207,7 @@ describe('runDetectionJob', () => {
       enrichment: { ok: 1 },
     });
     expect(Object.keys(summaries[0].data?.durationsMs as object).sort()).toEqual(
-      ['checkpoint', 'detect', 'enrich', 'pull', 'write'].sort(),
+      ['baseline', 'checkpoint', 'detect', 'enrich', 'pull', 'write'].sort(),
     );
     expect(h.log[0].data).toMatchObject({ isPastDue: true });
   });
@@ -263,6 +263,35 @@ describe('runDetectionJob', () => {
     const result = await h.run('2026-11-25T03:00:00Z');
     expect(result.failed?.phase).toBe('write');
     expect(await h.checkpoint()).toBeUndefined();
+  });
+
+  it('stores the baseline after the write and before the checkpoint; a baseline failure leaves the checkpoint', async () => {
+    const order: string[] = [];
+    const ports = h.ports();
+    const write = ports.writer.write;
+    ports.writer.write = async (records) => {
+      order.push('write');
+      return write(records);
+    };
+    let failBaseline = true;
+    ports.recordBaseline = async (w) => {
+      order.push(`baseline ${w.start}`);
+      if (failBaseline) throw new Error('state table unavailable');
+    };
+    const options = {
+      now: () => new Date('2026-11-25T03:00:00Z'),
+      ingestionDelayMinutes: 15,
+      maxCatchupDays: 14,
+      detectionMode: 'corrected',
+      log: h.logger(),
+    };
+    const failed = await runDetectionJob(ports, options);
+    expect(failed.failed?.phase).toBe('baseline');
+    expect(await h.checkpoint()).toBeUndefined();
+    failBaseline = false;
+    await runDetectionJob(ports, options);
+    expect(order).toEqual(['write', `baseline ${day('2026-11-24')}`, 'write', `baseline ${day('2026-11-24')}`]);
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
   });
 
   it('skips windows beyond MAX_CATCHUP_DAYS and says so', async () => {
