@@ -11,7 +11,7 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { TableName } from '../detection/schema';
 import { InputError, jsonExcerpt } from './errors';
-import { mayMatter } from './prefilter';
+import { hitPositions, mayMatter } from './prefilter';
 import type { RawRowSink } from './rawRows';
 
 const CHUNK = 8 << 20;
@@ -71,7 +71,11 @@ export function readJsonFile(
 /**
  * Streams the elements of a top-level JSON array. Tracks only what is needed to find
  * element boundaries: nesting depth, and whether we are inside a string (and after a
- * backslash there). Each element's bytes are then checked and parsed on their own.
+ * backslash there). The pre-filter's needles are found by native searches over each
+ * chunk; an element that lies inside one chunk is parsed only if a needle starts in
+ * it. An element that spans chunks (a needle might straddle the boundary) is checked
+ * on its own bytes with `mayMatter`. No line-aligned chunks: a minified array is one
+ * long line.
  */
 function readJsonArray(
   file: string,
@@ -80,21 +84,12 @@ function readJsonArray(
   prefilter: boolean,
   chunkBytes: number,
 ): JsonReadResult {
-  const fd = openSync(file, 'r');
   let rows = 0;
   let parsed = 0;
-  let line = 1;
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let closed = false;
-  let pending: Buffer[] = []; // bytes of the current element from earlier chunks
-  let elementStart = -1; // in the current chunk, or 0 when continuing a pending element
-  let elementLine = 0;
 
-  const element = (bytes: Buffer, atLine: number): void => {
+  const element = (bytes: Buffer, atLine: number, hit: boolean): void => {
     rows++;
-    if (prefilter && !mayMatter(table, bytes)) return;
+    if (prefilter && !hit) return;
     parsed++;
     const text = bytes.toString('utf8').trim();
     let value: unknown;
@@ -117,24 +112,45 @@ function readJsonArray(
     onRow(value as Record<string, unknown>, () => ({ line: atLine, label }));
   };
 
+  // The scanning state lives in plain locals that no closure captures, so that the
+  // byte loop below runs on registers: it is the hot path for large arrays.
+  let line = 1;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let closed = false;
+  let pending: Buffer[] = []; // bytes of the current element from earlier chunks
+  let elementLine = 0;
+  const fd = openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(chunkBytes);
     let n: number;
     let fileOffset = 0;
     while ((n = readSync(fd, buf, 0, chunkBytes, null)) > 0) {
-      let i = 0;
-      if (fileOffset === 0 && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
-      if (pending.length > 0) elementStart = 0;
+      const hits = prefilter ? hitPositions(table, buf.subarray(0, n)) : [];
+      let h = 0; // first hit not before the current element
+      let elementStart = pending.length > 0 ? 0 : -1;
+      let i = fileOffset === 0 && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
       for (; i < n; i++) {
-        const b = buf[i];
-        if (b === 0x0a) line++;
+        let b = buf[i];
         if (inString) {
-          if (escaped) escaped = false;
-          else if (b === 0x5c) escaped = true;
+          if (escaped) {
+            escaped = false;
+            continue;
+          }
+          // String contents are the bulk of the bytes: skip plain ones in a tight loop.
+          while (b !== 0x22 && b !== 0x5c && b !== 0x0a && ++i < n) b = buf[i];
+          if (i >= n) break;
+          if (b === 0x5c) escaped = true;
           else if (b === 0x22) inString = false;
+          else line++;
           continue;
         }
-        if (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) continue;
+        if (b === 0x0a) {
+          line++;
+          continue;
+        }
+        if (b === 0x20 || b === 0x0d || b === 0x09) continue;
         if (closed) throw new InputError(file, line, 'unexpected text after the closing "]" of the array; remove it');
         if (depth === 0) {
           if (b !== 0x5b) throw new InputError(file, line, 'expected "[" to open the array of rows');
@@ -142,55 +158,59 @@ function readJsonArray(
           continue;
         }
         if (depth === 1 && elementStart < 0) {
-          if (b === 0x5d /* ] */ || b === 0x2c /* , */) {
-            if (b === 0x5d) {
-              closed = true;
-              depth = 0;
-              continue;
-            }
-            throw new InputError(file, line, 'empty array element (",," or "[,"); remove the extra comma');
+          if (b === 0x5d /* ] */) {
+            closed = true;
+            depth = 0;
+            continue;
           }
+          if (b === 0x2c /* , */)
+            throw new InputError(file, line, 'empty array element (",," or "[,"); remove the extra comma');
           elementStart = i;
           elementLine = line;
         }
+        let end = -1;
         if (b === 0x22) inString = true;
         else if (b === 0x7b || b === 0x5b) depth++;
         else if (b === 0x7d || b === 0x5d) {
           if (depth > 1) depth--;
           else {
-            // "]" closing the array right after an element
-            finish(i);
+            end = i; // "]" closing the array right after an element
             closed = true;
             depth = 0;
           }
-        } else if (b === 0x2c && depth === 1) finish(i);
+        } else if (b === 0x2c && depth === 1) end = i;
+        if (end >= 0) {
+          const part = buf.subarray(elementStart, end);
+          let bytes = part;
+          let hit = false;
+          if (pending.length > 0) {
+            // It began in an earlier chunk: a needle may straddle the boundary, so test its own bytes.
+            bytes = Buffer.concat([...pending, part]);
+            hit = prefilter && mayMatter(table, bytes);
+            pending = [];
+          } else if (prefilter) {
+            while (h < hits.length && hits[h] < elementStart) h++;
+            hit = h < hits.length && hits[h] < end;
+          }
+          elementStart = -1;
+          element(bytes, elementLine, hit);
+        }
       }
-      if (elementStart >= 0) {
-        pending.push(Buffer.from(buf.subarray(elementStart, n)));
-        elementStart = -1;
-      }
+      if (elementStart >= 0) pending.push(Buffer.from(buf.subarray(elementStart, n)));
       fileOffset += n;
-    }
-    if (!closed)
-      throw new InputError(
-        file,
-        line,
-        depth === 0
-          ? 'the file holds no JSON array'
-          : 'the array is not closed ("]" missing): the file looks cut off; export the table again',
-      );
-    return { rows, parsed };
-
-    function finish(end: number): void {
-      const part = buf.subarray(elementStart, end);
-      const bytes = pending.length > 0 ? Buffer.concat([...pending, part]) : part;
-      pending = [];
-      elementStart = -1;
-      element(bytes, elementLine);
     }
   } finally {
     closeSync(fd);
   }
+  if (!closed)
+    throw new InputError(
+      file,
+      line,
+      depth === 0
+        ? 'the file holds no JSON array'
+        : 'the array is not closed ("]" missing): the file looks cut off; export the table again',
+    );
+  return { rows, parsed };
 }
 
 interface ApiColumn {

@@ -169,7 +169,7 @@ function nextFileScriptPs1(chunk: Buffer, from: number): number {
     if (!bytesAt(chunk, script, SCRIPT)) continue;
     for (const ws of whiteSpaceLengths(chunk, script)) {
       const dash = script - ws - DASH_FILE.length;
-      if (bytesAt(chunk, dash, DASH_FILE)) return dash;
+      if (dash >= from && bytesAt(chunk, dash, DASH_FILE)) return dash;
     }
   }
   return -1;
@@ -216,4 +216,19 @@ export function forEachCandidateLine(
     if (nextAnchor >= 0 && nextAnchor <= end) nextAnchor = next(chunk, end + 1);
     if (nextEscape >= 0 && nextEscape <= end) nextEscape = nextUnicodeEscape(chunk, end + 1);
   }
+}
+
+/**
+ * Where in `chunk` a needle of `table` or a `\u` escape starts, in
+ * ascending order: a row whose bytes hold none of these positions cannot matter. For
+ * readers whose rows are not lines (JSON array elements), which check each row's span.
+ */
+export function hitPositions(table: TableName, chunk: Buffer): number[] {
+  const next = NEEDLES[table];
+  const needles: number[] = [];
+  for (let at = next(chunk, 0); at >= 0; at = next(chunk, at + 1)) needles.push(at);
+  const escapes: number[] = [];
+  for (let at = nextUnicodeEscape(chunk, 0); at >= 0; at = nextUnicodeEscape(chunk, at + 1)) escapes.push(at);
+  if (escapes.length === 0) return needles;
+  return [...needles, ...escapes].sort((a, b) => a - b);
 }
