@@ -13,6 +13,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   detect: { summary: 'run the rule over exported table files', load: () => import('./detect') },
   export: { summary: 'export the rows the rule reads from Log Analytics (NDJSON)', load: () => import('./export') },
   run: { summary: 'pull a window from Log Analytics and run the rule (writes nothing)', load: () => import('./run') },
+  verify: { summary: "compare parity mode with the rule's KQL run in Log Analytics", load: () => import('./verify') },
+  replay: {
+    summary: 'run the job over past days in memory (no checkpoint, no writes)',
+    load: () => import('./replay'),
+  },
 };
 
 export function usage(): string {

@@ -22,6 +22,9 @@ import { join } from 'node:path';
 import { coerceRow, CorrectedDetection, ParityDetection } from '../../src/detection';
 import { parseKqlDateTime, toUnixTicks } from '../../src/detection/datetime';
 import { TABLE_NAMES, type TableName } from '../../src/detection/schema';
+import { FINDING_COLUMNS, type RunCommandFinding } from '../../src/detection/schema';
+import { buildServerRuleQuery } from '../../src/logAnalytics/ruleQuery';
+import { referenceQuery } from '../reference/parityReference';
 import { LOG_ANALYTICS_TABLES } from './kusto';
 import { testCertificate } from './tls';
 
@@ -70,6 +73,9 @@ export function readFixtureDay(dir: string): FixtureTables {
   }
   return out;
 }
+
+/** The rule's own query, as `verify` sends it (the repository text plus the ticks-preserving step). */
+const RULE_QUERY = buildServerRuleQuery();
 
 const QUERY_HEAD =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?(?:\n\| project ([^\n]+))?$/;
@@ -127,6 +133,11 @@ export class LogAnalyticsStandIn {
   capMode: 'partialError' | 'silentTruncation' = 'partialError';
   /** Hold each answer this long, so that concurrent requests overlap. */
   responseDelayMs = 0;
+  /**
+   * Perturbs the rule's answer (the `verify` query) before it is sent: e.g. drop a row,
+   * or change a column of one, so that a difference with parity mode shows.
+   */
+  perturbRuleRows?: (rows: RunCommandFinding[]) => RunCommandFinding[];
   /** Requests being answered now, and the most there ever were at once. */
   inFlight = 0;
   maxInFlight = 0;
@@ -233,6 +244,7 @@ export class LogAnalyticsStandIn {
     }
     record.query = parsed.query ?? '';
     record.timespan = parsed.timespan;
+    if (record.query === RULE_QUERY) return this.answerRuleQuery(record, parsed.timespan, res);
     const q = QUERY_HEAD.exec(record.query);
     const table = q?.[1] as TableName | undefined;
     const filterSteps = q?.[4] ?? '';
@@ -351,5 +363,35 @@ export class LogAnalyticsStandIn {
     record.status = 200;
     record.rows = rows.length;
     this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }], ...(error ? { error } : {}) });
+  }
+
+  /**
+   * The rule query, answered by running the reference implementation (test/reference)
+   * over the fixture rows inside the timespan `[start, end)`, with the output types of
+   * the query: the datetimes, the command list and Scope as text (the final `extend`).
+   */
+  private answerRuleQuery(record: RecordedRequest, timespan: string | undefined, res: ServerResponse): void {
+    const [a, b] = (timespan ?? '').split('/');
+    const t0 = a ? parseKqlDateTime(a) : null;
+    const t1 = b ? parseKqlDateTime(b) : null;
+    if (!t0 || !t1) {
+      record.status = 400;
+      return this.send(res, 400, { error: { code: 'BadArgumentError', message: `Bad timespan '${timespan}'` } });
+    }
+    const lo = toUnixTicks(t0);
+    const hi = toUnixTicks(t1);
+    const rowsOf = <T extends TableName>(table: T) =>
+      this.indexed(table)
+        .filter((r) => r.ticks >= lo && r.ticks < hi)
+        .map((r) => coerceRow(table, r.raw).row);
+    let findings = referenceQuery(rowsOf('AzureActivity'), rowsOf('DeviceFileEvents'), rowsOf('DeviceEvents')).findings;
+    if (this.perturbRuleRows) findings = this.perturbRuleRows(findings.map((f) => ({ ...f })));
+    const asText = new Set(['timestamp', 'StartTime', 'EndTime', 'PowershellScriptCommands', 'Scope']);
+    const columns = FINDING_COLUMNS.map(([name, type]) => ({ name, type: asText.has(name) ? 'string' : type }));
+    const rows = findings.map((f) =>
+      FINDING_COLUMNS.map(([name]) => (name === 'PowershellScriptCommands' ? JSON.stringify(f[name]) : f[name])),
+    );
+    Object.assign(record, { status: 200, rows: rows.length, outcome: 'rows', start: t0, end: t1 });
+    this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }] });
   }
 }
