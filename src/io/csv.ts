@@ -15,10 +15,11 @@
  * An empty cell is an empty string, or null in a long or datetime column.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { parseKqlDateTime } from '../detection/datetime';
 import { InputError, excerpt } from './errors';
 import type { RawRowSink } from './rawRows';
+import { hitPositions } from './prefilter';
+import type { TableName } from '../detection/schema';
 
 const CHUNK = 8 << 20;
 
@@ -61,116 +62,159 @@ export function portalDateTimeToIso(cell: string): string {
 }
 
 /**
- * Streams the records of a CSV file. `onRecord(fields, line)` gets each record's
- * fields and the line it starts on.
+ * Streams the records of a CSV file: `onRecord(fields, line)` gets each record's
+ * fields and the line it starts on. Scans bytes (the structural characters `"` `,`
+ * CR LF are ASCII and never occur inside a UTF-8 multi-byte character) and decodes
+ * each field on its own, so no field keeps a whole chunk alive in memory.
+ *
+ * With `hitsOf`, a data record (not the header) is decoded only if one of the
+ * positions `hitsOf(chunk)` returns falls inside it; the others are only counted.
+ * Returns the number of records after the header.
  */
 export function forEachCsvRecord(
   file: string,
   onRecord: (fields: string[], line: number) => void,
   chunkBytes = CHUNK,
-): void {
+  hitsOf?: (chunk: Buffer) => number[],
+): number {
   const fd = openSync(file, 'r');
-  const decoder = new StringDecoder('utf8');
-  let fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let quoteSeen = false; // just read a '"' inside quotes: either the closing quote or the first of '""'
+  let records = 0;
+  let header = true;
   let line = 1;
-  let recordLine = 1;
-  let first = true;
-  let fieldHasData = false;
-  const endField = (): void => {
-    fields.push(field);
-    field = '';
-    fieldHasData = false;
-  };
-  const endRecord = (): void => {
-    endField();
-    if (!(fields.length === 1 && fields[0] === '')) onRecord(fields, recordLine);
-    fields = [];
-  };
   try {
-    const buf = Buffer.allocUnsafe(chunkBytes);
-    let n: number;
-    while ((n = readSync(fd, buf, 0, chunkBytes, null)) > 0) {
-      let text = decoder.write(buf.subarray(0, n));
-      if (first) {
-        first = false;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    let buf = Buffer.allocUnsafe(chunkBytes);
+    let filled = 0; // bytes in buf: a carried partial record, then what was read
+    let fileOffset = 0; // file offset of buf[0]
+    let eof = false;
+    while (!eof) {
+      if (filled === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
       }
-      let runStart = 0; // start of plain characters not yet appended to `field`
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
+      const got = readSync(fd, buf, filled, buf.length - filled, null);
+      if (got === 0) eof = true;
+      const n = filled + got;
+      const hits = hitsOf ? hitsOf(buf.subarray(0, n)) : undefined;
+      let h = 0;
+      let start = fileOffset === 0 && n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+      // Scan whole records from `start`; stop at the first incomplete one.
+      let recordLine = line;
+      let i = start;
+      let inQuotes = false;
+      let fieldEnds: number[] = [];
+      let complete = -1; // end of the record found, or -1
+      for (; i < n; i++) {
+        const c = buf[i];
         if (inQuotes) {
-          if (quoteSeen) {
-            quoteSeen = false;
-            if (c === 0x22) {
-              runStart = i; // '""' → one '"': keep this second quote as data
-              continue;
-            }
-            inQuotes = false; // that was the closing quote; handle c below
-          } else {
-            if (c === 0x22) {
-              field += text.slice(runStart, i);
-              quoteSeen = true;
-              runStart = i + 1;
-            } else if (c === 0x0a) line++;
-            continue;
-          }
+          if (c === 0x22) {
+            if (i + 1 >= n && !eof) break; // cannot tell '"' from '""' yet
+            if (i + 1 < n && buf[i + 1] === 0x22) i++;
+            else inQuotes = false;
+          } else if (c === 0x0a) line++;
+          continue;
         }
-        if (c === 0x2c /* , */) {
-          field += text.slice(runStart, i);
-          endField();
-          runStart = i + 1;
-        } else if (c === 0x0a) {
-          field += text.slice(runStart, i);
-          if (field.endsWith('\r')) field = field.slice(0, -1);
-          endRecord();
-          line++;
-          recordLine = line;
-          runStart = i + 1;
-        } else if (c === 0x22) {
-          if (fieldHasData || field !== '' || i > runStart)
+        if (c === 0x2c) fieldEnds.push(i);
+        else if (c === 0x22) {
+          const fieldStart = fieldEnds.length > 0 ? fieldEnds[fieldEnds.length - 1] + 1 : start;
+          if (i !== fieldStart)
             throw new InputError(
               file,
               line,
               'a double quote inside an unquoted field; quote the whole field and double the quote ("a ""b"" c")',
             );
           inQuotes = true;
-          fieldHasData = true;
-          runStart = i + 1;
+        } else if (c === 0x0a) complete = i;
+        if (complete < 0) continue;
+        // A record [start, complete): emit it, then go on after its newline.
+        const end = complete > start && buf[complete - 1] === 0x0d ? complete - 1 : complete;
+        let wanted = header || hits === undefined;
+        if (!wanted && hits !== undefined) {
+          while (h < hits.length && hits[h] < start) h++;
+          wanted = h < hits.length && hits[h] < end;
         }
+        if (end > start || fieldEnds.length > 0) {
+          if (!header) records++;
+          if (wanted) onRecord(decodeFields(file, buf, start, end, fieldEnds, recordLine), recordLine);
+          header = false;
+        }
+        line++;
+        start = complete + 1;
+        recordLine = line;
+        fieldEnds = [];
+        complete = -1;
       }
-      field += text.slice(runStart);
-    }
-    field += decoder.end();
-    if (inQuotes && !quoteSeen)
-      throw new InputError(
-        file,
-        recordLine,
-        'a quoted field is never closed: the file looks cut off or a quote is missing; export the table again',
-      );
-    if (field !== '' || fields.length > 0 || fieldHasData) {
-      let last = field;
-      if (last.endsWith('\r')) last = last.slice(0, -1);
-      field = last;
-      endRecord();
+      if (eof) {
+        if (inQuotes)
+          throw new InputError(
+            file,
+            recordLine,
+            'a quoted field is never closed: the file looks cut off or a quote is missing; export the table again',
+          );
+        if (start < n) {
+          const end = buf[n - 1] === 0x0d ? n - 1 : n;
+          let wanted = header || hits === undefined;
+          if (!wanted && hits !== undefined) {
+            while (h < hits.length && hits[h] < start) h++;
+            wanted = h < hits.length && hits[h] < end;
+          }
+          if (!header) records++;
+          if (wanted) onRecord(decodeFields(file, buf, start, end, fieldEnds, recordLine), recordLine);
+        }
+        break;
+      }
+      // Carry the incomplete record to the front and read on; it is scanned again.
+      buf.copy(buf, 0, start, n);
+      fileOffset += start;
+      filled = n - start;
+      line = recordLine;
     }
   } finally {
     closeSync(fd);
   }
+  return records;
+}
+
+/** The fields of the record `buf[start, end)`, split at `fieldEnds`, unquoted. */
+function decodeFields(
+  file: string,
+  buf: Buffer,
+  start: number,
+  end: number,
+  fieldEnds: readonly number[],
+  line: number,
+): string[] {
+  const fields: string[] = [];
+  let s = start;
+  for (let k = 0; k <= fieldEnds.length; k++) {
+    const e = k < fieldEnds.length ? fieldEnds[k] : end;
+    if (buf[s] === 0x22 && e > s) {
+      if (e - s < 2 || buf[e - 1] !== 0x22)
+        throw new InputError(file, line, 'text after the closing quote of a field; quote the whole field');
+      const text = buf.toString('utf8', s + 1, e - 1);
+      fields.push(text.includes('"') ? text.replace(/""/g, '"') : text);
+    } else fields.push(buf.toString('utf8', s, e));
+    s = e + 1;
+  }
+  return fields;
+}
+
+export interface CsvReadOptions {
+  chunkBytes?: number;
+  /** Skip, undecoded, the records that cannot matter to the rule for this table. */
+  prefilter?: TableName;
 }
 
 export function readCsvFile(
   file: string,
   datetimeColumns: ReadonlySet<string>,
   onRow: RawRowSink,
-  chunkBytes = CHUNK,
+  options: CsvReadOptions = {},
 ): CsvReadResult {
   let header: string[] | undefined;
   let isDateTime: boolean[] = [];
-  let rows = 0;
-  forEachCsvRecord(
+  const table = options.prefilter;
+  const rows = forEachCsvRecord(
     file,
     (fields, line) => {
       if (!header) {
@@ -187,7 +231,6 @@ export function readCsvFile(
         isDateTime = header.map((name) => datetimeColumns.has(name));
         return;
       }
-      rows++;
       if (fields.length !== header.length)
         throw new InputError(
           file,
@@ -200,8 +243,8 @@ export function readCsvFile(
         raw[header[c]] = isDateTime[c] ? portalDateTimeToIso(fields[c]) : fields[c];
       onRow(raw, () => ({ line }));
     },
-    chunkBytes,
+    options.chunkBytes ?? CHUNK,
+    table === undefined ? undefined : (chunk) => hitPositions(table, chunk),
   );
-  if (!header) return { rows: 0 };
   return { rows };
 }

@@ -1,6 +1,7 @@
 /**
  * A byte-level pre-filter for rows held as JSON text (an NDJSON line, or one element
- * of a JSON array): it says, before `JSON.parse`, whether a row CAN matter to the rule.
+ * of a JSON array) or CSV text: it says, before `JSON.parse` or decoding, whether a row
+ * CAN matter to the rule.
  * Rows it drops are never parsed, coerced or validated: on a 1 GB day nine rows in
  * ten are unrelated operations, files and events, and parsing them is what would
  * cost the time.
@@ -46,6 +47,11 @@
  * characters that case-map into ASCII are ı→I, ſ→S, K (Kelvin)→k and ligatures that
  * expand, none of which touch `runcommand`), so a matching value holds those ASCII
  * letters, in some case, consecutively.
+ *
+ * CSV records (./csv) use the same needles: a CSV field is the cell's text as is, but
+ * for a quote written `""`, and no needle holds a quote. Their white space before
+ * `script` is the raw character, so raw TAB..CR bytes are accepted there too (in
+ * JSON they cannot occur raw, so this only widens the JSON test).
  *
  * The property test (test/unit/io/prefilter.test.ts) checks the implication against
  * the engine's own per-table filters, on random rows under random JSON encodings.
@@ -140,7 +146,7 @@ function whiteSpaceLengths(buf: Buffer, end: number): number[] {
   const b1 = buf[end - 1];
   const b2 = buf[end - 2];
   const b3 = buf[end - 3];
-  if (b1 === 0x20) lengths.push(1);
+  if (b1 === 0x20 || (b1 >= 0x09 && b1 <= 0x0d)) lengths.push(1); // raw: space; TAB..CR in CSV
   if (b2 === 0x5c && (b1 === 0x74 || b1 === 0x6e || b1 === 0x66 || b1 === 0x72)) lengths.push(2);
   if (b2 === 0xc2 && (b1 === 0x85 || b1 === 0xa0)) lengths.push(2);
   if (

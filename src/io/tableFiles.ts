@@ -153,7 +153,7 @@ export function readTableFile<T extends TableName>(
         rowsRead = readJsonFile(path, table, sink, { prefilter }).rows;
         break;
       case 'csv':
-        rowsRead = readCsvFile(path, DATETIME_COLUMNS[table], sink).rows;
+        rowsRead = readCsvFile(path, DATETIME_COLUMNS[table], sink, { prefilter: prefilter ? table : undefined }).rows;
         if (rowsRead === 0 && !options.allowEmpty)
           throw new InputError(
             path,
