@@ -32,7 +32,7 @@ const TABLE_COLUMNS: ReadonlyArray<readonly [string, number, (f: RunCommandFindi
   ['StartTime', 28, (f) => f.StartTime],
   ['VirtualMachineName', 20, (f) => f.VirtualMachineName],
   ['PowershellFileName', 20, (f) => f.PowershellFileName],
-  ['Caller', 32, (f) => f.Caller],
+  ['Caller', 40, (f) => f.Caller], // fits a UPN or an object id (36)
   ['CallerIpAddress', 24, (f) => f.CallerIpAddress],
   ['Size', 6, (f) => (f.PowershellFileSize === null ? '' : String(f.PowershellFileSize))],
   ['Prevalence', 10, (f) => formatPrevalence(f.Prevalence)],
