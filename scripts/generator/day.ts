@@ -105,6 +105,26 @@ export interface GeneratorOptions {
   uniqueScriptShare?: number;
   /** Virtual machines in the tenant (default: one per four operations, at least 12). */
   vmCount?: number;
+  /**
+   * Run-once scripts planted per day (default 0): each is a successful operation running
+   * a script whose command list (with its own `Invoke-RunOnce…` function) occurs nowhere
+   * else in the whole run, recorded in the day's summary (`planted`), so that what a
+   * detection finds over many days can be checked against a known set.
+   */
+  runOnceScriptsPerDay?: number;
+}
+
+/** A planted run-once script: where and when it ran, and what it ran. */
+export interface PlantedScript {
+  day: string;
+  correlationId: string;
+  /** The VM's ARM name and the name Defender reports it under. */
+  armName: string;
+  deviceName: string;
+  scriptName: string;
+  /** The commands as PowerShell logs them (before `toupper`); the first is the marker `Invoke-RunOnce…`. */
+  commands: string[];
+  size: number;
 }
 
 /** What was generated: rows per table and the operations by how they ended, per day. */
@@ -112,6 +132,8 @@ export interface GeneratedDaySummary {
   day: string;
   rows: Record<GeneratedTable, number>;
   operations: { succeeded: number; failed: number; unfinished: number; uniqueScripts: number };
+  /** The run-once scripts planted this day (only with `runOnceScriptsPerDay`). */
+  planted?: PlantedScript[];
 }
 
 const TICKS_PER_SECOND = 10_000_000;
@@ -231,8 +253,11 @@ class DayWriter {
     return this.options.tricky && this.rng.chance(p);
   }
 
-  /** One Run Command operation with its activity events, script file and PowerShell events. */
-  runCommandOperation(): void {
+  /**
+   * One Run Command operation with its activity events, script file and PowerShell
+   * events. With `planted`, a successful run of that script (recorded in the summary).
+   */
+  runCommandOperation(planted?: { marker: string }): void {
     const rng = this.rng;
     const vm = rng.pick(this.tenant.vms);
     const callerEntry = rng.pick(this.tenant.callers);
@@ -240,11 +265,13 @@ class DayWriter {
     if (this.tricky(0.01)) caller = '';
     const ip = this.tricky(0.03) ? '' : rng.pick(callerEntry.ipAddresses);
     const family = rng.pick(STATUS_FAMILIES);
-    const outcome = rng.weighted<'succeeded' | 'failed' | 'unfinished'>([
-      ['succeeded', 88],
-      ['failed', 8],
-      ['unfinished', 4],
-    ]);
+    const outcome = planted
+      ? 'succeeded'
+      : rng.weighted<'succeeded' | 'failed' | 'unfinished'>([
+          ['succeeded', 88],
+          ['failed', 8],
+          ['unfinished', 4],
+        ]);
     this.summary.operations[outcome]++;
     const subMs = this.tricky(0.06);
     const correlationId = rng.uuid();
@@ -260,11 +287,27 @@ class DayWriter {
     // The Authorization text of the last event changes (another role assignment matched).
     const drift = this.tricky(0.01);
 
-    const script: Script = rng.chance(this.options.uniqueScriptShare)
-      ? this.oneOffScript()
-      : rng.pick(this.tenant.routineScripts);
+    let script: Script;
+    if (planted) {
+      const body = randomScript(rng, 6);
+      const commands = [planted.marker, ...body.commands];
+      script = { commands, size: body.size + Buffer.byteLength(planted.marker) + 2 };
+    } else {
+      script = rng.chance(this.options.uniqueScriptShare) ? this.oneOffScript() : rng.pick(this.tenant.routineScripts);
+    }
     const scriptNumber = this.tricky(0.004) ? 1_000_000_000 + rng.int(0, 999_999_999) : vm.nextScriptNumber++;
     const scriptName = `script${scriptNumber}.ps1`;
+    if (planted) {
+      (this.summary.planted ??= []).push({
+        day: this.day,
+        correlationId,
+        armName: vm.armName,
+        deviceName: vm.deviceName,
+        scriptName,
+        commands: script.commands,
+        size: script.size,
+      });
+    }
 
     // Timeline in ticks after midnight; operations end before midnight.
     const start = rng.int(0, TICKS_PER_DAY - 40 * 60 * TICKS_PER_SECOND);
@@ -516,6 +559,7 @@ function resolveOptions(options: GeneratorOptions) {
     tricky: options.tricky ?? true,
     uniqueScriptShare: options.uniqueScriptShare ?? 0.25,
     vmCount: options.vmCount ?? Math.max(12, Math.ceil(options.operations / 4)),
+    runOnceScriptsPerDay: options.runOnceScriptsPerDay ?? 0,
   };
 }
 
@@ -547,6 +591,9 @@ export function generateDays(options: GeneratorOptions, sinkForDay: (day: string
       for (; noiseFiles >= 1; noiseFiles--) writer.unrelatedFile();
       for (; noiseEvents >= 1; noiseEvents--) writer.unrelatedEvent();
       if (o.tricky && rng.chance(0.02)) writer.lookalikeLocalScript();
+    }
+    for (let i = 0; i < o.runOnceScriptsPerDay; i++) {
+      writer.runCommandOperation({ marker: `Invoke-RunOnce${day.replaceAll('-', '')}n${i}` });
     }
     summaries.push(writer.summary);
   }

@@ -12,6 +12,7 @@ export {
   type GeneratedRows,
   type GeneratedTable,
   type GeneratorOptions,
+  type PlantedScript,
   type RowSink,
 } from './day';
 export { SeededRandom } from './random';

@@ -50,11 +50,20 @@ export const RULE_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } 
  * The row filters of a corrected-mode source (DETECTION_MODE=corrected): the rule's,
  * except where corrected mode reads rows the rule drops. Trap 4: the rule's
  * `InitiatingProcessFileName == "RunCommandExtension.exe"` is case-sensitive, and
- * corrected mode also needs `runcommandextension.exe`, so the server filter is `=~`.
+ * corrected mode also needs `runcommandextension.exe`, so the server filter is `=~`;
+ * and it reads `-file scriptN.ps1` too, so the `extract` is case-insensitive.
  */
 export const CORRECTED_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } = {
   ...RULE_ROW_FILTERS,
   DeviceFileEvents: ['where InitiatingProcessFileName =~ "RunCommandExtension.exe"'],
+  // The script name after -File in any case of the parameter (src/detection/corrected/devices.ts).
+  DeviceEvents: [
+    'where InitiatingProcessCommandLine has "-File"',
+    'extend PowershellFileName = extract(@"(?i)\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
+    'where isnotempty(PowershellFileName)',
+    'extend PSCommand = tostring(parse_json(AdditionalFields).Command)',
+    'where PSCommand !~ PowershellFileName',
+  ],
 };
 
 /** Which detection mode the pulled rows are for: its row filters are pushed down. */

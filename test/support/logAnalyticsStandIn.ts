@@ -285,9 +285,9 @@ export class LogAnalyticsStandIn {
     const thi = toUnixTicks(ts1);
     const schema = new Map(LOG_ANALYTICS_TABLES[table]!.map(([n, t]) => [n, t as string]));
     // The rule's row filters when the query pushes them down; none for a whole-table query.
-    // (Corrected mode's push-down differs only by `InitiatingProcessFileName =~ ...`.)
+    // Corrected mode's push-down: `InitiatingProcessFileName =~ ...`, and a `(?i)` extract.
     const filtered = filterSteps.includes('| where ');
-    const corrected = filterSteps.includes('InitiatingProcessFileName =~ ');
+    const corrected = filterSteps.includes('InitiatingProcessFileName =~ ') || filterSteps.includes('(?i)');
     const matching = this.indexed(table)
       .filter(
         (r) =>

@@ -15,6 +15,10 @@
  * 6. `Prevalence` is the share of this window's executions that carry the finding's
  *    fingerprint (the rule's is always 100 / totals).
  *
+ * And, beyond the listed traps: the script name after `-File` is matched in any case
+ * of the parameter (`-file`), and an operation keeps all its events when the
+ * Authorization text changes between them (see ./operations).
+ *
  * Each operation is tied to the script file created on its VM during it, and to the
  * PowerShell commands of that script run on that same device within the operation's
  * window [StartTime, EndTime]. Pure: no I/O, no clock.
@@ -30,10 +34,9 @@ import type {
 } from '../schema';
 import { arrayIndex, hashSha256, ordinalCompare, split, tostring } from '../kql';
 import { isRunCommandActivity } from '../parity/azureActivity';
-import { toScriptCommand } from '../parity/deviceEvents';
 import { isKnown, type Baseline, type BaselineEntry } from './baseline';
 import { CorrectedOperations } from './operations';
-import { DeviceActivity, hostKey, isRunCommandExtensionFileAnyCase } from './devices';
+import { DeviceActivity, hostKey, isRunCommandExtensionFileAnyCase, toCorrectedScriptCommand } from './devices';
 
 /** One Run Command execution: an operation, the script file it wrote, and the commands that script ran. */
 export interface ScriptExecution {
@@ -133,7 +136,7 @@ export class CorrectedDetection {
       case 'DeviceFileEvents':
         return isRunCommandExtensionFileAnyCase(row as DeviceFileEventsRow);
       case 'DeviceEvents':
-        return toScriptCommand(row as DeviceEventsRow) !== null;
+        return toCorrectedScriptCommand(row as DeviceEventsRow) !== null;
       default:
         throw new TypeError(`unknown table ${String(table)}`);
     }

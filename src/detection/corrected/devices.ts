@@ -10,12 +10,22 @@
  *   Windows file names are case-insensitive and Defender reports either case.
  * - The DeviceEvents side (trap 2) keeps the device: commands are grouped per device
  *   and script name, never pooled across VMs.
+ * - Beyond the listed traps: `-file script3.ps1` (any case of the parameter) is read too.
  */
 import type { KqlDateTime } from '../datetime';
 import type { DeviceEventsRow, DeviceFileEventsRow } from '../schema';
-import { caseFold, equalsIgnoreCase } from '../kql';
+import {
+  caseFold,
+  equalsIgnoreCase,
+  getProperty,
+  has,
+  isnotempty,
+  parseJson,
+  SCRIPT_NAME_PATTERN,
+  tostring,
+  toupper,
+} from '../kql';
 import { RUN_COMMAND_EXTENSION, virtualMachineNameOfDevice } from '../parity/deviceFileEvents';
-import { toScriptCommand } from '../parity/deviceEvents';
 
 /** The short host name, folded: `Web01` and `web01.contoso.com` both give `WEB01`. */
 export function hostKey(name: string): string {
@@ -39,6 +49,43 @@ export interface DeviceScriptCommand {
   /** `toupper(PSCommand)` */
   PSCommand: string;
   TimeGenerated: KqlDateTime;
+}
+
+/**
+ * `extract(@"(?i)\-File\s(script[0-9]{1,9}\.ps1)", 1, InitiatingProcessCommandLine)`:
+ * the rule's regex, case-insensitive. PowerShell parameter names are case-insensitive
+ * (`-file script3.ps1` runs the script), and the rule's own `has "-File"` already
+ * accepts `-file`; its case-sensitive `extract` then drops the row.
+ */
+const SCRIPT_NAME_ANY_CASE = new RegExp(SCRIPT_NAME_PATTERN.source, 'i');
+
+/** One PowerShell command of a Run Command script, as corrected mode reads it. */
+export interface CorrectedScriptCommand {
+  PowershellFileName: string;
+  /** `toupper(PSCommand)` */
+  PSCommand: string;
+  TimeGenerated: KqlDateTime | null;
+}
+
+/**
+ * The rule's DeviceEvents filters with the script name matched case-insensitively:
+ * ```kql
+ * | where InitiatingProcessCommandLine has "-File"
+ * | extend PowershellFileName = extract(@"(?i)\-File\s(script[0-9]{1,9}\.ps1)", 1, InitiatingProcessCommandLine)
+ * | where isnotempty(PowershellFileName)
+ * | extend PSCommand = tostring(parse_json(AdditionalFields).Command)
+ * | where PSCommand !~ PowershellFileName
+ * | extend PSCommand = toupper(PSCommand)
+ * ```
+ */
+export function toCorrectedScriptCommand(row: DeviceEventsRow): CorrectedScriptCommand | null {
+  const commandLine = row.InitiatingProcessCommandLine;
+  if (!has(commandLine, '-File')) return null;
+  const PowershellFileName = SCRIPT_NAME_ANY_CASE.exec(commandLine)?.[1] ?? '';
+  if (!isnotempty(PowershellFileName)) return null;
+  const PSCommand = tostring(getProperty(parseJson(row.AdditionalFields), 'Command'));
+  if (equalsIgnoreCase(PSCommand, PowershellFileName)) return null;
+  return { PowershellFileName, PSCommand: toupper(PSCommand), TimeGenerated: row.TimeGenerated };
 }
 
 /** Script files by host, and PowerShell commands by host and script name. */
@@ -66,12 +113,12 @@ export class DeviceActivity {
   }
 
   /**
-   * The rule's DeviceEvents filters, unchanged (`has "-File"`, the `extract` of the
-   * script name, `isnotempty`, `PSCommand != PowershellFileName`, `toupper`), keyed by
-   * device and script name instead of script name and command line.
+   * The rule's DeviceEvents filters, script name in any case (see
+   * {@link toCorrectedScriptCommand}), keyed by device and script name instead of script
+   * name and command line.
    */
   addEvent(row: DeviceEventsRow): boolean {
-    const command = toScriptCommand(row);
+    const command = toCorrectedScriptCommand(row);
     if (command === null || command.TimeGenerated === null) return false;
     const key = commandKey(hostKey(row.DeviceName), command.PowershellFileName);
     const entry = { PSCommand: command.PSCommand, TimeGenerated: command.TimeGenerated };

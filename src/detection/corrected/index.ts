@@ -20,4 +20,4 @@ export {
   type Baseline,
   type BaselineEntry,
 } from './baseline';
-export { hostKey, isRunCommandExtensionFileAnyCase } from './devices';
+export { hostKey, isRunCommandExtensionFileAnyCase, toCorrectedScriptCommand } from './devices';

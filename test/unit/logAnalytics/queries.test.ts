@@ -57,8 +57,13 @@ describe('the KQL sent to Log Analytics', () => {
       '| where InitiatingProcessFileName =~ "RunCommandExtension.exe"',
     );
     expect(buildTableQuery('DeviceFileEvents', slice, 'corrected')).not.toContain('==');
-    for (const table of ['AzureActivity', 'DeviceEvents'] as const)
-      expect(buildTableQuery(table, slice, 'corrected')).toBe(buildTableQuery(table, slice));
+    expect(buildTableQuery('AzureActivity', slice, 'corrected')).toBe(buildTableQuery('AzureActivity', slice));
+    // -file in any case: the rule's extract with (?i), and the script's own event compared with !~.
+    const events = buildTableQuery('DeviceEvents', slice, 'corrected');
+    expect(events).toContain(
+      '| extend PowershellFileName = extract(@"(?i)\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
+    );
+    expect(events).toContain('| where PSCommand !~ PowershellFileName');
   });
 
   it('does no summarize or join on the server', () => {

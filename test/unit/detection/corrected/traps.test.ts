@@ -35,6 +35,7 @@ interface RunSpec {
   size?: number;
   extensionProcess?: string;
   correlationId?: string;
+  commandLine?: string;
 }
 
 /** Adds one successful Run Command operation with its script file and PowerShell events. */
@@ -74,7 +75,7 @@ function runCommand(t: Tables, spec: RunSpec): void {
     t.DeviceEvents.push({
       TimeGenerated: at(12 + i),
       DeviceName: device,
-      InitiatingProcessCommandLine: `powershell  -ExecutionPolicy Unrestricted -File ${script}`,
+      InitiatingProcessCommandLine: spec.commandLine ?? `powershell  -ExecutionPolicy Unrestricted -File ${script}`,
       AdditionalFields: { Command: command },
     }),
   );
@@ -221,5 +222,26 @@ describe('corrected mode fixes the traps of the published rule', () => {
     ]);
     expect(r.findings[0]!.details).toMatchObject({ FingerprintExecutionsInWindow: 3, ExecutionsInWindow: 4 });
     expect(r.stages).toMatchObject({ executions: 4, fingerprints: 2, knownExecutions: 1, findings: 3 });
+  });
+
+  it('beyond the listed traps: -file (any case of the parameter) and an Authorization text that changes', () => {
+    const t = empty();
+    runCommand(t, {
+      at: '04:00',
+      armName: 'web01',
+      commands: ['Get-Process'],
+      commandLine: 'powershell -ExecutionPolicy Unrestricted -file script0.ps1',
+    });
+    // The last event of an operation carries another role in its Authorization text.
+    runCommand(t, { at: '05:00', armName: 'sql01', script: 'script4.ps1', commands: ['Get-Disk'] });
+    const last = t.AzureActivity[5]!;
+    last.Authorization = JSON.stringify({ action: OP, scope: scopeOf('sql01'), evidence: { role: 'Owner' } });
+    expect(detectParity(t)).toEqual([]);
+    expect(
+      corrected(t).findings.map((f) => [f.finding.VirtualMachineName, f.finding.PowershellScriptCommands]),
+    ).toEqual([
+      ['web01', ['GET-PROCESS']],
+      ['sql01', ['GET-DISK']],
+    ]);
   });
 });

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+/**
+ * `npm run compare-modes -- [--days 30] [--operations 150] [--seed 7] [--run-once 2] [--baseline-days 14] [--noise 2]`
+ *
+ * Generates a multi-day synthetic tenant (scripts/generator) with a known set of
+ * planted run-once scripts (`--run-once` per day, each with a command list that occurs
+ * nowhere else in the month), replays it day by day through the job's window loop in
+ * both modes (src/job/replay: parity, then corrected with its baseline carried over),
+ * and prints the findings per day in each mode and how many of the planted run-once
+ * scripts each mode found (a finding on the planted VM whose commands hold the
+ * script's marker). No Azure involved.
+ */
+import { CorrectedDetection, coerceRow, ParityDetection } from '../src/detection';
+import { toupper } from '../src/detection/kql';
+import { TABLE_NAMES, type TableName, type TableRows } from '../src/detection/schema';
+import { replay, type ReplayResult } from '../src/job/replay';
+import type { PulledWindowPort } from '../src/job/runDetectionJob';
+import { addDays, generateDays, type PlantedScript } from './generator';
+
+export interface CompareModesOptions {
+  days: number;
+  operations: number;
+  seed: number;
+  runOncePerDay: number;
+  baselineDays: number;
+  noiseFactor: number;
+  firstDay?: string;
+}
+
+export interface ModeOutcome {
+  findingsPerDay: number[];
+  total: number;
+  /** Planted run-once scripts found (on their own VM, with their marker command). */
+  plantedFound: number;
+}
+
+export interface CompareModesResult {
+  days: string[];
+  planted: PlantedScript[];
+  parity: ModeOutcome;
+  corrected: ModeOutcome;
+  /** Rows kept per day (those either mode can use), per table. */
+  rowsPerDay: Array<Record<TableName, number>>;
+}
+
+type DayTables = PulledWindowPort['tables'];
+
+export async function compareModes(o: CompareModesOptions): Promise<CompareModesResult> {
+  const firstDay = o.firstDay ?? '2026-11-01';
+  const tablesByDay = new Map<string, DayTables>();
+  const summaries = generateDays(
+    {
+      seed: o.seed,
+      operations: o.operations,
+      day: firstDay,
+      days: o.days,
+      noiseFactor: o.noiseFactor,
+      runOnceScriptsPerDay: o.runOncePerDay,
+    },
+    (day) => {
+      const tables: DayTables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] };
+      tablesByDay.set(day, tables);
+      return {
+        row(table, raw) {
+          const row = coerceRow(table, raw as unknown as Record<string, unknown>).row;
+          // Keep only what either mode can use (the push-down filters of both sources).
+          if (!ParityDetection.isRelevant(table, row) && !CorrectedDetection.isRelevant(table, row)) return;
+          (tables[table] as TableRows[TableName][]).push(row);
+        },
+      };
+    },
+  );
+  const planted = summaries.flatMap((s) => s.planted ?? []);
+  const days = summaries.map((s) => s.day);
+  const source = {
+    pullWindow: async (window: { start: string }): Promise<PulledWindowPort> => {
+      const tables = tablesByDay.get(window.start.slice(0, 10));
+      if (!tables) throw new Error(`no generated day for ${window.start}`);
+      const stats = Object.fromEntries(TABLE_NAMES.map((t) => [t, { rows: tables[t].length, slices: 1 }]));
+      return { tables, stats: stats as PulledWindowPort['stats'] };
+    },
+  };
+  const from = `${firstDay}T00:00:00.0000000Z`;
+  const to = `${addDays(firstDay, o.days)}T00:00:00.0000000Z`;
+  const outcome = (r: ReplayResult): ModeOutcome => {
+    if (r.failed) throw r.failed.error;
+    const found = planted.filter((p) =>
+      r.findings.some(
+        (f) =>
+          f.window.start.startsWith(p.day) &&
+          f.finding.VirtualMachineName.toLowerCase() === p.armName.toLowerCase() &&
+          f.finding.PowershellScriptCommands.includes(toupper(p.commands[0]!)),
+      ),
+    );
+    return {
+      findingsPerDay: r.days.map((d) => d.findings),
+      total: r.findings.length,
+      plantedFound: found.length,
+    };
+  };
+  const parity = outcome(await replay({ from, to, mode: 'parity', source }));
+  const corrected = outcome(await replay({ from, to, mode: 'corrected', baselineDays: o.baselineDays, source }));
+  const rowsPerDay = days.map((d) => {
+    const t = tablesByDay.get(d)!;
+    return Object.fromEntries(TABLE_NAMES.map((n) => [n, t[n].length])) as Record<TableName, number>;
+  });
+  return { days, planted, parity, corrected, rowsPerDay };
+}
+
+export function formatComparison(r: CompareModesResult, o: CompareModesOptions): string {
+  const lines = [
+    `Generated tenant: ${r.days.length} days from ${r.days[0]}, ${o.operations} Run Command operations a day, seed ${o.seed}, ` +
+      `${o.runOncePerDay} planted run-once script(s) a day; corrected mode with BASELINE_DAYS=${o.baselineDays}.`,
+    '',
+    'Day         parity  corrected  planted',
+  ];
+  r.days.forEach((d, i) => {
+    const planted = r.planted.filter((p) => p.day === d).length;
+    lines.push(
+      `${d}  ${String(r.parity.findingsPerDay[i]).padStart(6)}  ${String(r.corrected.findingsPerDay[i]).padStart(9)}  ${String(planted).padStart(7)}`,
+    );
+  });
+  lines.push(
+    `total       ${String(r.parity.total).padStart(6)}  ${String(r.corrected.total).padStart(9)}  ${String(r.planted.length).padStart(7)}`,
+    '',
+    `Planted run-once scripts found: parity ${r.parity.plantedFound} of ${r.planted.length}, ` +
+      `corrected ${r.corrected.plantedFound} of ${r.planted.length}.`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+function parseArgs(argv: string[]): CompareModesOptions {
+  const o: CompareModesOptions = {
+    days: 30,
+    operations: 150,
+    seed: 7,
+    runOncePerDay: 2,
+    baselineDays: 14,
+    noiseFactor: 2,
+  };
+  const flags: Record<string, keyof CompareModesOptions> = {
+    '--days': 'days',
+    '--operations': 'operations',
+    '--seed': 'seed',
+    '--run-once': 'runOncePerDay',
+    '--baseline-days': 'baselineDays',
+    '--noise': 'noiseFactor',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const key = flags[argv[i]!];
+    const v = Number(argv[i + 1]);
+    if (!key || !Number.isFinite(v) || v < 0) {
+      throw new Error(
+        `compare-modes: bad argument '${argv[i]} ${argv[i + 1] ?? ''}' (options: ${Object.keys(flags).join(', ')})`,
+      );
+    }
+    (o as unknown as Record<string, number>)[key] = v;
+    i++;
+  }
+  return o;
+}
+
+if (require.main === module) {
+  let options: CompareModesOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  compareModes(options).then(
+    (r) => process.stdout.write(formatComparison(r, options)),
+    (e: unknown) => {
+      process.stderr.write(`compare-modes: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
