@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { ParityDetection, type StageCounts, type TableName } from '../detection';
 import { InputError } from '../io/errors';
+import { readTableDirectoryInParallel } from '../io/parallel';
 import { readTableDirectory, type TableReadStats } from '../io/tableFiles';
 import type { CliIo } from './io';
 import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
@@ -28,6 +29,8 @@ Options:
   --allow-empty     accept an empty table file as a table with no rows
                     (default: an empty file is an error, as it usually means a
                     failed export)
+  --threads N       1: read the files one after the other on one thread;
+                    2 (default): read DeviceEvents in a worker thread meanwhile
   --validate-all    parse and check every row; by default JSON rows that cannot
                     match the rule (no "runcommand" / "RunCommandExtension.exe" /
                     "-File scriptN.ps1" text and no \\u escape) are skipped unread,
@@ -46,6 +49,7 @@ interface DetectOptions {
   format: FindingsFormat;
   allowEmpty: boolean;
   validateAll: boolean;
+  threads: 1 | 2;
 }
 
 function parseArgs(argv: string[]): DetectOptions | 'help' {
@@ -54,6 +58,7 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
   let format: FindingsFormat = 'ndjson';
   let allowEmpty = false;
   let validateAll = false;
+  let threads: 1 | 2 = 2;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -87,12 +92,18 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
       case '--validate-all':
         validateAll = true;
         break;
+      case '--threads': {
+        const t = value();
+        if (t !== '1' && t !== '2') throw new UsageError(`--threads must be 1 or 2, not '${t}'`);
+        threads = t === '1' ? 1 : 2;
+        break;
+      }
       default:
         throw new UsageError(flag.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
     }
   }
   if (input === undefined) throw new UsageError('--input DIR is required');
-  return { input, output, format, allowEmpty, validateAll };
+  return { input, output, format, allowEmpty, validateAll, threads };
 }
 
 function summary(stats: readonly TableReadStats[], stages: StageCounts): string {
@@ -122,10 +133,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const detection = new ParityDetection();
   let stats: TableReadStats[];
   try {
-    stats = readTableDirectory(options.input, detection, {
-      allowEmpty: options.allowEmpty,
-      prefilter: !options.validateAll,
-    });
+    const readOptions = { allowEmpty: options.allowEmpty, prefilter: !options.validateAll };
+    stats =
+      options.threads === 2
+        ? await readTableDirectoryInParallel(options.input, detection, readOptions)
+        : readTableDirectory(options.input, detection, readOptions);
   } catch (err) {
     if (err instanceof InputError) {
       io.stderr.write(`${err.message}\n`);

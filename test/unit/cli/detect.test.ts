@@ -49,11 +49,14 @@ describe('detect over the example days', () => {
       expect(stderr).toMatch(/\d+ findings?/);
     });
 
-    it(`${day}: --validate-all (no pre-filter) gives the same findings`, async () => {
+    it(`${day}: --validate-all (no pre-filter) and --threads 1 give the same findings`, async () => {
       const fast = await detect('--input', join(EXAMPLES, day));
       const full = await detect('--input', join(EXAMPLES, day), '--validate-all');
+      const single = await detect('--input', join(EXAMPLES, day), '--threads', '1');
       expect(full.code).toBe(0);
+      expect(single.code).toBe(0);
       expect(full.stdout).toBe(fast.stdout);
+      expect(single.stdout).toBe(fast.stdout);
     });
   }
 
@@ -216,12 +219,14 @@ describe('detect input errors: exit 1 with file:line and what to do', () => {
     );
   });
 
-  it('invalid JSON in a line that can matter', async () => {
-    const { code, stderr } = await detect('--input', bad('invalid-json'));
-    expect(code).toBe(1);
-    expect(stderr).toMatch(
-      /invalid-json\/DeviceEvents\.ndjson:2: not valid JSON \(.*\): each line must be one JSON object/,
-    );
+  it('invalid JSON in a line that can matter (read in the worker thread, and without it)', async () => {
+    for (const threads of ['2', '1']) {
+      const { code, stderr } = await detect('--input', bad('invalid-json'), '--threads', threads);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /invalid-json\/DeviceEvents\.ndjson:2: not valid JSON \(.*\): each line must be one JSON object/,
+      );
+    }
   });
 
   it('a line that is not an object', async () => {
@@ -286,6 +291,7 @@ describe('detect usage', () => {
     [['--input', EXAMPLES, '--bogus'], /unknown option '--bogus'/],
     [['--input', EXAMPLES, '--format', 'xml'], /--format must be one of ndjson, json, table, not 'xml'/],
     [['--input', EXAMPLES, 'extra'], /unexpected argument 'extra'/],
+    [['--input', EXAMPLES, '--threads', '3'], /--threads must be 1 or 2, not '3'/],
   ])('%j is a usage error: exit 2 with the usage', async (argv, message) => {
     const { code, stderr, stdout } = await detect(...(argv as string[]));
     expect(code).toBe(2);
