@@ -164,10 +164,12 @@ function correctedPorts(
 } {
   const details = new WeakMap<RunCommandFinding, CorrectedFindingDetails>();
   let pending: { window: QueryWindow; baseline: Map<string, BaselineEntry>; observations: BaselineEntry[] } | undefined;
+  // The baseline as stored after the last window of this run (catch-up reads it once).
+  let stored: Map<string, BaselineEntry> | undefined;
   return {
     details,
     async detect(tables, window) {
-      const baseline = await store.load();
+      const baseline = stored ?? (await store.load());
       const detection = new CorrectedDetection();
       for (const table of TABLE_NAMES) {
         for (const row of tables[table] as TableRows[TableName][]) detection.add(table, row);
@@ -187,6 +189,7 @@ function correctedPorts(
         baselineDays,
       );
       pending = undefined;
+      stored = baseline;
       log?.info('Baseline updated', { window, written, pruned, entries: baseline.size });
     },
   };

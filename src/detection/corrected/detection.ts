@@ -36,7 +36,13 @@ import { arrayIndex, hashSha256, ordinalCompare, split, tostring } from '../kql'
 import { isRunCommandActivity } from '../parity/azureActivity';
 import { isKnown, type Baseline, type BaselineEntry } from './baseline';
 import { CorrectedOperations } from './operations';
-import { DeviceActivity, hostKey, isRunCommandExtensionFileAnyCase, toCorrectedScriptCommand } from './devices';
+import {
+  DeviceActivity,
+  hostKey,
+  isRunCommandExtensionFileAnyCase,
+  isScriptFileName,
+  toCorrectedScriptCommand,
+} from './devices';
 
 /** One Run Command execution: an operation, the script file it wrote, and the commands that script ran. */
 export interface ScriptExecution {
@@ -162,11 +168,24 @@ export class CorrectedDetection {
   /** The executions of the window (no baseline involved). */
   executions(): { executions: ScriptExecution[]; succeededOperations: number } {
     const executions: ScriptExecution[] = [];
-    let succeededOperations = 0;
-    for (const op of this.operations.succeeded()) {
-      succeededOperations++;
+    const succeeded = [...this.operations.succeeded()];
+    /**
+     * One script file per operation (a Run Command action runs one script): on each VM,
+     * operations in order of StartTime each take the earliest script file created in
+     * their window that no earlier operation took. Without this, two overlapping
+     * operations on one VM would each claim both scripts.
+     */
+    const taken = new Set<object>();
+    const fileOf = (host: string, op: (typeof succeeded)[number]) =>
+      this.devices.filesOn(host, op.StartTime, op.EndTime).find((f) => !taken.has(f) && isScriptFileName(f.FileName));
+    succeeded.sort(
+      (a, b) => ordinalCompare(a.StartTime, b.StartTime) || ordinalCompare(a.CorrelationId, b.CorrelationId),
+    );
+    for (const op of succeeded) {
       const host = hostKey(op.VirtualMachineName);
-      for (const file of this.devices.filesOn(host, op.StartTime, op.EndTime)) {
+      const file = fileOf(host, op);
+      if (file) {
+        taken.add(file);
         const commands = this.devices.commandsOf(host, file.FileName, op.StartTime, op.EndTime);
         if (commands.length === 0) continue;
         const list = commands.map((c) => c.PSCommand).sort(ordinalCompare);
@@ -195,7 +214,7 @@ export class CorrectedDetection {
         });
       }
     }
-    return { executions, succeededOperations };
+    return { executions, succeededOperations: succeeded.length };
   }
 
   /** Joins, fingerprints, and the baseline test. */

@@ -20,6 +20,7 @@ import {
   getProperty,
   has,
   isnotempty,
+  ordinalCompare,
   parseJson,
   SCRIPT_NAME_PATTERN,
   tostring,
@@ -88,6 +89,11 @@ export function toCorrectedScriptCommand(row: DeviceEventsRow): CorrectedScriptC
   return { PowershellFileName, PSCommand: toupper(PSCommand), TimeGenerated: row.TimeGenerated };
 }
 
+/** A file name the Run Command extension gives a downloaded script: `script<N>.ps1` (not its `<N>.status` files). */
+export function isScriptFileName(fileName: string): boolean {
+  return /^script[0-9]{1,9}\.ps1$/i.test(fileName);
+}
+
 /** Script files by host, and PowerShell commands by host and script name. */
 export class DeviceActivity {
   private readonly files = new Map<string, DeviceScriptFile[]>();
@@ -129,9 +135,11 @@ export class DeviceActivity {
     return true;
   }
 
-  /** Script files written on `host` between `start` and `end` (inclusive, as `between`). */
+  /** Script files written on `host` between `start` and `end` (inclusive, as `between`), oldest first. */
   filesOn(host: string, start: KqlDateTime, end: KqlDateTime): DeviceScriptFile[] {
-    return (this.files.get(host) ?? []).filter((f) => start <= f.created && f.created <= end);
+    return (this.files.get(host) ?? [])
+      .filter((f) => start <= f.created && f.created <= end)
+      .sort((a, b) => ordinalCompare(a.created, b.created) || ordinalCompare(a.FileName, b.FileName));
   }
 
   /** Commands of script `fileName` run on `host` between `start` and `end` (inclusive). */

@@ -244,4 +244,21 @@ describe('corrected mode fixes the traps of the published rule', () => {
       ['sql01', ['GET-DISK']],
     ]);
   });
+
+  it('two overlapping operations on one VM: each takes its own script file, the earliest in its window', () => {
+    const t = empty();
+    runCommand(t, { at: '04:00', armName: 'web01', script: 'script5.ps1', commands: ['Get-Service'] });
+    runCommand(t, { at: '04:00', armName: 'web01', script: 'script6.ps1', commands: ['Get-Disk'], correlationId: 'b' });
+    // The second operation's events, file and commands come a few seconds after the first's.
+    const shift = (x: string) =>
+      x.replace(/:(\d\d)\.0000000Z$/, (_, sec: string) => `:${String(Number(sec) + 5).padStart(2, '0')}.0000000Z`);
+    for (const r of t.AzureActivity.slice(3)) r.TimeGenerated = shift(r.TimeGenerated!);
+    t.DeviceFileEvents[1]!.TimeGenerated = shift(t.DeviceFileEvents[1]!.TimeGenerated!);
+    for (const r of t.DeviceEvents.slice(2)) r.TimeGenerated = shift(r.TimeGenerated!);
+    const r = corrected(t);
+    expect(r.executions.map((e) => [e.CorrelationId, e.PowershellFileName, e.PowershellScriptCommands])).toEqual([
+      ['2026-11-25-04:00-web01', 'script5.ps1', ['GET-SERVICE']],
+      ['b', 'script6.ps1', ['GET-DISK']],
+    ]);
+  });
 });
