@@ -13,6 +13,7 @@ import type { CliIo } from './io';
 import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
 
 export const DETECT_USAGE = `Usage: runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table]
+                                [--allow-empty] [--threads 1|2] [--validate-all]
 
 Runs the Sentinel rule "Azure VM Run Command operations executing a unique PowerShell
 script" over exported tables and prints its findings.
@@ -31,8 +32,8 @@ Options:
                     failed export)
   --threads N       1: read the files one after the other on one thread;
                     2 (default): read DeviceEvents in a worker thread meanwhile
-  --validate-all    parse and check every row; by default JSON rows that cannot
-                    match the rule (no "runcommand" / "RunCommandExtension.exe" /
+  --validate-all    parse and check every row; by default rows that cannot match
+                    the rule (no "runcommand" / "RunCommandExtension.exe" /
                     "-File scriptN.ps1" text and no \\u escape) are skipped unread,
                     so errors in them are not reported
   -h, --help        show this help
