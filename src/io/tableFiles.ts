@@ -1,12 +1,14 @@
 /**
  * The one reader of table files, for every caller (`detect`, the demo, the bench, and
  * whatever reads back what `export` wrote): finds `DIR/<Table>.<ext>` for the three
- * tables the rule reads, reads each in its format, types each row as KQL would
- * (`coerceRow`), and hands on only the rows that pass their table's own filters
- * (`ParityDetection.isRelevant`).
+ * tables the rule reads, reads each in its format, and types each row as KQL would
+ * (`coerceRow`). Rows the byte pre-filter (./prefilter) proves irrelevant are dropped
+ * unparsed; the others are handed on, and the consumer (`ParityDetection.add`)
+ * applies the table's own filters.
  *
- * A cell of the wrong type in a row that matters is an error naming file and line; in
- * a row the rule drops anyway it is ignored, like the columns the rule does not read.
+ * A cell of the wrong type in a row that matters (`ParityDetection.isRelevant`) is an
+ * error naming file and line; in a row the rule drops anyway it is ignored, like the
+ * columns the rule does not read.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
