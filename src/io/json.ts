@@ -8,13 +8,16 @@
  *   "rows":[[…],…]}]}`: read whole (the query API caps a response at 64 MB and
  *   500,000 rows), each row array mapped to its column names.
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import type { TableName } from '../detection/schema';
 import { InputError, jsonExcerpt } from './errors';
 import { hitPositions, mayMatter } from './prefilter';
 import type { RawRowSink } from './rawRows';
 
 const CHUNK = 8 << 20;
+
+/** The query API answers at most 64 MB; anything much bigger was not one response. */
+const MAX_RESPONSE_BYTES = 256 << 20;
 
 export interface JsonReadResult {
   /** Rows (array elements, or response rows) in the file. */
@@ -220,6 +223,13 @@ interface ApiColumn {
 
 /** A query API response: rows are arrays in column order; map them to named cells. */
 function readQueryApiResponse(file: string, table: TableName, onRow: RawRowSink): JsonReadResult {
+  if (statSync(file).size > MAX_RESPONSE_BYTES)
+    throw new InputError(
+      file,
+      undefined,
+      `a query API response is read whole, and this one is over ${MAX_RESPONSE_BYTES >> 20} MB; ` +
+        'export the table as NDJSON (runcommand-detect export) or as a JSON array instead',
+    );
   let doc: unknown;
   const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   try {
