@@ -61,8 +61,12 @@ export function locateTableFiles(dir: string): Record<TableName, TableFile> {
       return dot > 0 && name.slice(0, dot) === table && name.slice(dot).toLowerCase() in EXTENSIONS;
     });
     const expected = `${table}.ndjson, .jsonl, .json or .csv`;
-    if (candidates.length === 0)
-      throw new InputError(dir, undefined, `no file for table ${table}: expected ${expected} in this directory`);
+    if (candidates.length === 0) {
+      const nearly = names.find((name) => name.toLowerCase().startsWith(table.toLowerCase() + '.'));
+      const hint =
+        nearly === undefined ? '' : ` (found ${nearly}: the name is case-sensitive, the extension one of those)`;
+      throw new InputError(dir, undefined, `no file for table ${table}: expected ${expected} in this directory${hint}`);
+    }
     if (candidates.length > 1)
       throw new InputError(
         dir,

@@ -241,6 +241,21 @@ describe('detect input errors: exit 1 with file:line and what to do', () => {
     expect(stderr).toMatch(/missing-table: no file for table DeviceFileEvents: expected DeviceFileEvents\.ndjson/);
   });
 
+  it('a table file named in the wrong case is pointed out', async () => {
+    const dir = join(tmp, 'wrong-case');
+    mkdirSync(dir, { recursive: true });
+    for (const t of TABLES)
+      copyFileSync(
+        join(EXAMPLES, 'plain-day', `${t}.ndjson`),
+        join(dir, t === 'DeviceEvents' ? 'deviceevents.ndjson' : `${t}.ndjson`),
+      );
+    const { code, stderr } = await detect('--input', dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /no file for table DeviceEvents: .* \(found deviceevents\.ndjson: the name is case-sensitive/,
+    );
+  });
+
   it('two files for one table', async () => {
     const { code, stderr } = await detect('--input', bad('two-files-for-a-table'));
     expect(code).toBe(1);
