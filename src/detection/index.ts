@@ -15,4 +15,10 @@ export { compareFindings } from './parity/uniqueness';
 export * from './schema';
 export * from './datetime';
 export * as corrected from './corrected';
-export { CorrectedDetection, detectCorrected, MemoryBaseline, type BaselineEntry, type CorrectedFinding } from './corrected';
+export {
+  CorrectedDetection,
+  detectCorrected,
+  MemoryBaseline,
+  type BaselineEntry,
+  type CorrectedFinding,
+} from './corrected';
