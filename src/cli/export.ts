@@ -6,8 +6,12 @@
  * [from, to) and writes them as `DIR/<Table>.ndjson`, in the shape `detect --input DIR`
  * reads: the same column names, datetimes as 7-digit KQL text. Nothing is written
  * unless every slice of every table arrived.
+ *
+ * A table with no rows in the window is written as `DIR/<Table>.json` holding `[]`:
+ * `detect` reads an empty file as a failed export (and refuses it without
+ * --allow-empty), but an empty JSON array as a table that had no rows.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TABLE_NAMES } from '../detection/schema';
 import {
@@ -34,7 +38,8 @@ ready for 'runcommand-detect detect --input DIR'. Writes nothing to Azure.
 Options:
 ${LOG_ANALYTICS_OPTIONS_HELP}
   --out DIR         directory to write the three files to (created if missing;
-                    existing files of these names are replaced)
+                    existing files of these names are replaced). A table with
+                    no rows in the window is written as <Table>.json holding []
   -h, --help        show this help
 
 Exit status: 0 exported, 1 Azure or file error (nothing written), 2 usage error.
@@ -81,11 +86,14 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
   try {
     mkdirSync(dir, { recursive: true });
     for (const table of TABLE_NAMES) {
-      const file = join(dir, `${table}.ndjson`);
       const rows = pulled.tables[table] as unknown[];
+      const [file, stale] =
+        rows.length > 0 ? [`${table}.ndjson`, `${table}.json`] : [`${table}.json`, `${table}.ndjson`];
+      const text = rows.length > 0 ? rows.map((r) => JSON.stringify(r) + '\n').join('') : '[]\n';
       // Written beside, then renamed: a reader never sees half a file.
-      writeFileSync(`${file}.partial`, rows.map((r) => JSON.stringify(r) + '\n').join(''));
-      renameSync(`${file}.partial`, file);
+      writeFileSync(join(dir, `${file}.partial`), text);
+      renameSync(join(dir, `${file}.partial`), join(dir, file));
+      rmSync(join(dir, stale), { force: true }); // from an earlier export: detect takes one file per table
     }
   } catch (err) {
     const why = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : String(err);

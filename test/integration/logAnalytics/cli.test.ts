@@ -117,6 +117,33 @@ describe.each(['plain-day', 'tricky-day'])('run and export over %s', (day) => {
   });
 });
 
+describe('export of a window with no Run Command rows', () => {
+  it('writes [] for the empty tables, which detect reads as no rows (not as a failed export)', async () => {
+    const days = readFixtureDay(join(FIXTURES, 'plain-day'));
+    const standIn = await LogAnalyticsStandIn.start({
+      workspaceId: WORKSPACE,
+      tables: { ...days, DeviceFileEvents: [] },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'rcd-export-empty-'));
+    try {
+      const deps: LogAnalyticsCliDeps = {
+        credential: new FakeCredential(),
+        clientOptions: { tlsOptions: { ca: standIn.ca } },
+      };
+      const c = capture({ LOG_ANALYTICS_ENDPOINT: standIn.endpoint });
+      expect(await exportCommand(['--workspace', WORKSPACE, ...WINDOW, '--out', dir], c.io, deps)).toBe(0);
+      expect(readFileSync(join(dir, 'DeviceFileEvents.json'), 'utf8').trim()).toBe('[]');
+      expect(existsSync(join(dir, 'DeviceFileEvents.ndjson'))).toBe(false);
+      const d = capture();
+      expect(await detect(['--input', dir], d.io)).toBe(0);
+      expect(d.out()).toBe(''); // no script files: no operation joins, no findings
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await standIn.stop();
+    }
+  });
+});
+
 describe('run and export options', () => {
   let standIn: LogAnalyticsStandIn;
   beforeAll(async () => {
