@@ -16,16 +16,12 @@ import { join } from 'node:path';
 import { TABLE_NAMES } from '../detection/schema';
 import {
   LOG_ANALYTICS_OPTIONS_HELP,
-  parseLogAnalyticsArgs,
-  progressReporter,
+  parseCommandArgs,
+  pullForCommand,
   pullSummary,
-  sourceOptions,
   UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
-import { LogAnalyticsError } from '../logAnalytics/errors';
-import { InvalidWindowError } from '../logAnalytics/slices';
-import { LogAnalyticsSource } from '../logAnalytics/source';
 import type { CliIo } from './io';
 
 export const EXPORT_USAGE = `Usage: runcommand-detect export --workspace ID --from T --to T --out DIR
@@ -47,41 +43,25 @@ Exit status: 0 exported, 1 Azure or file error (nothing written), 2 usage error.
 
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
   let out: string | undefined;
-  let options: ReturnType<typeof parseLogAnalyticsArgs>;
-  try {
-    options = parseLogAnalyticsArgs(
-      argv,
-      io.env,
-      deps.now?.() ?? new Date(),
-      (flag, value) => {
-        if (flag !== '--out') return false;
-        out = value();
-        return true;
-      },
-      true,
-    );
-    if (options !== 'help' && out === undefined) throw new UsageError('--out DIR is required');
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof InvalidWindowError)) throw err;
-    io.stderr.write(`runcommand-detect export: ${err.message}\n\n${EXPORT_USAGE}`);
-    return 2;
-  }
-  if (options === 'help') {
-    io.stdout.write(EXPORT_USAGE);
-    return 0;
-  }
-  const progress = progressReporter(io, 'export');
-  let pulled;
-  try {
-    const source = new LogAnalyticsSource(sourceOptions(options, io.env, deps));
-    pulled = await source.pullWindow(options.window, progress.onProgress);
-  } catch (err) {
-    progress.done();
-    if (!(err instanceof LogAnalyticsError)) throw err;
-    io.stderr.write(`runcommand-detect export: ${err.message}\n`);
-    return 1;
-  }
-  progress.done();
+  const options = parseCommandArgs(
+    'export',
+    EXPORT_USAGE,
+    argv,
+    io,
+    deps,
+    (flag, value) => {
+      if (flag !== '--out') return false;
+      out = value();
+      return true;
+    },
+    true,
+    () => {
+      if (out === undefined) throw new UsageError('--out DIR is required');
+    },
+  );
+  if (typeof options === 'number') return options;
+  const pulled = await pullForCommand('export', options, io, deps);
+  if (pulled === undefined) return 1;
   const dir = out!;
   try {
     mkdirSync(dir, { recursive: true });

@@ -9,13 +9,12 @@
 import { FINDING_COLUMNS, TABLE_NAMES } from '../detection/schema';
 import {
   LOG_ANALYTICS_OPTIONS_HELP,
-  parseLogAnalyticsArgs,
+  parseCommandArgs,
   sourceOptions,
   UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
 import { LogAnalyticsError } from '../logAnalytics/errors';
-import { InvalidWindowError } from '../logAnalytics/slices';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { replay, ReplayWindowError, type ReplayMode, type ReplayResult } from '../job/replay';
 import { formatFindingsTable } from './format';
@@ -59,41 +58,32 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
   let mode: ReplayMode = 'parity';
   let baselineDays = 14;
   let format: 'table' | 'ndjson' = 'table';
-  let options: ReturnType<typeof parseLogAnalyticsArgs>;
-  try {
-    options = parseLogAnalyticsArgs(
-      argv,
-      io.env,
-      deps.now?.() ?? new Date(),
-      (flag, value) => {
-        if (flag === '--mode') {
-          const m = value();
-          if (m !== 'parity' && m !== 'corrected')
-            throw new UsageError(`--mode must be parity or corrected, not '${m}'`);
-          mode = m;
-        } else if (flag === '--baseline-days') {
-          const v = value();
-          baselineDays = Number(v);
-          if (!/^\d+$/.test(v) || baselineDays < 1 || baselineDays > 90)
-            throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
-        } else if (flag === '--format') {
-          const f = value();
-          if (f !== 'table' && f !== 'ndjson') throw new UsageError(`--format must be table or ndjson, not '${f}'`);
-          format = f;
-        } else return false;
-        return true;
-      },
-      true,
-    );
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof InvalidWindowError)) throw err;
-    io.stderr.write(`runcommand-detect replay: ${err.message}\n\n${REPLAY_USAGE}`);
-    return 2;
-  }
-  if (options === 'help') {
-    io.stdout.write(REPLAY_USAGE);
-    return 0;
-  }
+  const options = parseCommandArgs(
+    'replay',
+    REPLAY_USAGE,
+    argv,
+    io,
+    deps,
+    (flag, value) => {
+      if (flag === '--mode') {
+        const m = value();
+        if (m !== 'parity' && m !== 'corrected') throw new UsageError(`--mode must be parity or corrected, not '${m}'`);
+        mode = m;
+      } else if (flag === '--baseline-days') {
+        const v = value();
+        baselineDays = Number(v);
+        if (!/^\d+$/.test(v) || baselineDays < 1 || baselineDays > 90)
+          throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
+      } else if (flag === '--format') {
+        const f = value();
+        if (f !== 'table' && f !== 'ndjson') throw new UsageError(`--format must be table or ndjson, not '${f}'`);
+        format = f;
+      } else return false;
+      return true;
+    },
+    true,
+  );
+  if (typeof options === 'number') return options;
   let result: ReplayResult;
   try {
     const source = new LogAnalyticsSource({ ...sourceOptions(options, io.env, deps), mode });

@@ -6,20 +6,15 @@
  * the same rows. Writes nothing to Azure: no findings table, no checkpoint.
  */
 import { writeFileSync } from 'node:fs';
-import { ParityDetection } from '../detection';
-import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import {
   LOG_ANALYTICS_OPTIONS_HELP,
-  parseLogAnalyticsArgs,
-  progressReporter,
+  parseCommandArgs,
+  parityFindings,
+  pullForCommand,
   pullSummary,
-  sourceOptions,
   UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
-import { LogAnalyticsError } from '../logAnalytics/errors';
-import { InvalidWindowError } from '../logAnalytics/slices';
-import { LogAnalyticsSource } from '../logAnalytics/source';
 import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
 import type { CliIo } from './io';
 
@@ -43,51 +38,28 @@ written), 2 usage error.
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
   let output: string | undefined;
   let format: FindingsFormat = 'ndjson';
-  let options: ReturnType<typeof parseLogAnalyticsArgs>;
-  try {
-    options = parseLogAnalyticsArgs(
-      argv,
-      io.env,
-      deps.now?.() ?? new Date(),
-      (flag, value) => {
-        if (flag === '--output') output = value();
-        else if (flag === '--format') {
-          const f = value();
-          if (!(FINDINGS_FORMATS as readonly string[]).includes(f))
-            throw new UsageError(`--format must be one of ${FINDINGS_FORMATS.join(', ')}, not '${f}'`);
-          format = f as FindingsFormat;
-        } else return false;
-        return true;
-      },
-      false,
-    );
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof InvalidWindowError)) throw err;
-    io.stderr.write(`runcommand-detect run: ${err.message}\n\n${RUN_USAGE}`);
-    return 2;
-  }
-  if (options === 'help') {
-    io.stdout.write(RUN_USAGE);
-    return 0;
-  }
-  const progress = progressReporter(io, 'run');
-  let pulled;
-  try {
-    const source = new LogAnalyticsSource(sourceOptions(options, io.env, deps));
-    pulled = await source.pullWindow(options.window, progress.onProgress);
-  } catch (err) {
-    progress.done();
-    if (!(err instanceof LogAnalyticsError)) throw err;
-    io.stderr.write(`runcommand-detect run: ${err.message}\n`);
-    return 1;
-  }
-  progress.done();
-  // The same engine, fed the same typed rows, as `detect` feeds it from files.
-  const detection = new ParityDetection();
-  for (const table of TABLE_NAMES) {
-    for (const row of pulled.tables[table] as TableRows[TableName][]) detection.add(table, row);
-  }
-  const { findings } = detection.finish();
+  const options = parseCommandArgs(
+    'run',
+    RUN_USAGE,
+    argv,
+    io,
+    deps,
+    (flag, value) => {
+      if (flag === '--output') output = value();
+      else if (flag === '--format') {
+        const f = value();
+        if (!(FINDINGS_FORMATS as readonly string[]).includes(f))
+          throw new UsageError(`--format must be one of ${FINDINGS_FORMATS.join(', ')}, not '${f}'`);
+        format = f as FindingsFormat;
+      } else return false;
+      return true;
+    },
+    false,
+  );
+  if (typeof options === 'number') return options;
+  const pulled = await pullForCommand('run', options, io, deps);
+  if (pulled === undefined) return 1;
+  const findings = parityFindings(pulled);
   const text = formatFindings(findings, format);
   if (output !== undefined) {
     try {

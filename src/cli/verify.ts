@@ -6,25 +6,18 @@
  * parity mode client-side (as `run` does), and compares the two sets of rows column by
  * column. Prints the differences as a table; exit 1 on any difference.
  */
-import { ParityDetection } from '../detection';
-import {
-  FINDING_COLUMNS,
-  TABLE_NAMES,
-  type RunCommandFinding,
-  type TableName,
-  type TableRows,
-} from '../detection/schema';
+import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
 import {
   LOG_ANALYTICS_OPTIONS_HELP,
-  parseLogAnalyticsArgs,
+  parseCommandArgs,
+  parityFindings,
   pullSummary,
   sourceOptions,
-  UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
 import { LogAnalyticsError } from '../logAnalytics/errors';
 import { runRuleQuery } from '../logAnalytics/ruleQuery';
-import { describeSlice, InvalidWindowError } from '../logAnalytics/slices';
+import { describeSlice } from '../logAnalytics/slices';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import type { CliIo } from './io';
 
@@ -124,18 +117,8 @@ export function formatDiff(d: FindingsDiff): string {
 }
 
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
-  let options: ReturnType<typeof parseLogAnalyticsArgs>;
-  try {
-    options = parseLogAnalyticsArgs(argv, io.env, deps.now?.() ?? new Date(), () => false, true);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof InvalidWindowError)) throw err;
-    io.stderr.write(`runcommand-detect verify: ${err.message}\n\n${VERIFY_USAGE}`);
-    return 2;
-  }
-  if (options === 'help') {
-    io.stdout.write(VERIFY_USAGE);
-    return 0;
-  }
+  const options = parseCommandArgs('verify', VERIFY_USAGE, argv, io, deps, () => false, true);
+  if (typeof options === 'number') return options;
   const sourceOpts = sourceOptions(options, io.env, deps);
   let server: RunCommandFinding[];
   let client: RunCommandFinding[];
@@ -154,12 +137,8 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
       ),
       source.pullWindow(options.window),
     ]);
-    const detection = new ParityDetection();
-    for (const table of TABLE_NAMES) {
-      for (const row of pulled.tables[table] as TableRows[TableName][]) detection.add(table, row);
-    }
     server = serverRows;
-    client = detection.finish().findings;
+    client = parityFindings(pulled);
     summary = pullSummary(pulled);
   } catch (err) {
     if (!(err instanceof LogAnalyticsError)) throw err;

@@ -1,12 +1,17 @@
 /**
- * What the `export` and `run` subcommands share: their Log Analytics options, the
- * credential, and the progress line on stderr.
+ * What the Log Analytics subcommands (`export`, `run`, `verify`, `replay`) share: their
+ * options and usage errors, the credential, the pull with its progress line on stderr,
+ * and parity detection over the pulled rows.
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
 import type { CliIo } from '../cli/io';
-import { lastCompleteUtcDay, parseWindow, type TimeWindow } from './slices';
+import { ParityDetection } from '../detection';
+import type { RunCommandFinding, TableName, TableRows } from '../detection/schema';
+import { LogAnalyticsError } from './errors';
+import { InvalidWindowError, lastCompleteUtcDay, parseWindow, type TimeWindow } from './slices';
+import { LogAnalyticsSource } from './source';
 import type { LogAnalyticsSourceOptions, PullLogger, PullProgress, PulledWindow, RetryOptions } from './source';
 import { TABLE_NAMES } from '../detection/schema';
 
@@ -154,4 +159,71 @@ export function pullSummary(pulled: PulledWindow): string {
     const s = pulled.stats[t];
     return `${t} ${s.rows} rows (${s.bytes} bytes, ${s.slices} slices, ${s.queries} queries, ${s.retries} retries)`;
   }).join(', ');
+}
+
+/**
+ * Parses a subcommand's arguments (see `parseLogAnalyticsArgs`; `check` may refuse the
+ * result with a UsageError). A usage error is printed with the usage (exit 2), `--help`
+ * prints the usage (exit 0): returns the options, or the exit code to return.
+ */
+export function parseCommandArgs(
+  command: string,
+  usage: string,
+  argv: string[],
+  io: CliIo,
+  deps: LogAnalyticsCliDeps,
+  other: (flag: string, value: () => string) => boolean,
+  requireWindow: boolean,
+  check?: (options: LogAnalyticsCliOptions) => void,
+): LogAnalyticsCliOptions | number {
+  try {
+    const options = parseLogAnalyticsArgs(argv, io.env, deps.now?.() ?? new Date(), other, requireWindow);
+    if (options === 'help') {
+      io.stdout.write(usage);
+      return 0;
+    }
+    check?.(options);
+    return options;
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof InvalidWindowError)) throw err;
+    io.stderr.write(`runcommand-detect ${command}: ${err.message}\n\n${usage}`);
+    return 2;
+  }
+}
+
+/**
+ * Pulls the window with a progress line on a terminal. A Log Analytics error (a slice
+ * that could not be fetched, a refusal) is printed and gives undefined: the command
+ * exits 1 and produces nothing from incomplete data.
+ */
+export async function pullForCommand(
+  command: string,
+  options: LogAnalyticsCliOptions,
+  io: CliIo,
+  deps: LogAnalyticsCliDeps,
+): Promise<PulledWindow | undefined> {
+  const progress = progressReporter(io, command);
+  let pulled: PulledWindow;
+  try {
+    pulled = await new LogAnalyticsSource(sourceOptions(options, io.env, deps)).pullWindow(
+      options.window,
+      progress.onProgress,
+    );
+  } catch (err) {
+    progress.done();
+    if (!(err instanceof LogAnalyticsError)) throw err;
+    io.stderr.write(`runcommand-detect ${command}: ${err.message}\n`);
+    return undefined;
+  }
+  progress.done();
+  return pulled;
+}
+
+/** Parity mode over pulled rows: the same engine, fed the same typed rows, as `detect` feeds it from files. */
+export function parityFindings(pulled: PulledWindow): RunCommandFinding[] {
+  const detection = new ParityDetection();
+  for (const table of TABLE_NAMES) {
+    for (const row of pulled.tables[table] as TableRows[TableName][]) detection.add(table, row);
+  }
+  return detection.finish().findings;
 }
