@@ -1,31 +1,32 @@
 /**
- * The three tables read on two cores: one table file in a worker thread, the other
- * two on the main thread, at the same time. The rows all go to the one consumer on
- * the main thread; the worker's arrive in file order, after the main thread's tables.
- * The rule's branches only meet in `finish` (the joins), so the order in which the
- * tables' rows are added does not change the findings.
+ * The three tables read on two cores. A worker thread reads some table files (by
+ * default DeviceFileEvents and DeviceEvents, about half the bytes) into its own
+ * `ParityDetection`, so those tables' branches of the rule (their `where`s, `extend`s
+ * and first `summarize`) run there too; the main thread meanwhile reads the other
+ * table (AzureActivity) into the caller's detection. The worker then posts each branch's
+ * state, a few thousand groups rather than its rows, and the main thread merges it
+ * (`ParityDetection.mergeBranch`). The rule's branches only meet in `finish` (the
+ * joins), so where a table's branch ran does not change the findings.
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { ParityDetection } from '../detection/parity/detection';
 import { TABLE_NAMES, type TableName } from '../detection/schema';
 import { InputError } from './errors';
-import {
-  locateTableFiles,
-  readTableFile,
-  type ReadTableOptions,
-  type RowConsumer,
-  type TableReadStats,
-} from './tableFiles';
+import { locateTableFiles, readTableFile, type ReadTableOptions, type TableReadStats } from './tableFiles';
 import type { TableWorkerData, TableWorkerMessage } from './tableWorker';
 
 export interface ParallelReadOptions extends ReadTableOptions {
   /**
-   * The table read in the worker thread. Default DeviceEvents: a third to a half of
-   * the work, and its rows are small to pass between threads (offloading
-   * AzureActivity is about as fast but holds ~40 MB more in flight).
+   * The tables read in the worker thread. Default DeviceFileEvents and DeviceEvents:
+   * their branches keep little (script files, command lists), and together they are
+   * about as much work as AzureActivity, which the main thread reads meanwhile.
    */
-  offload?: TableName;
+  offload?: readonly TableName[];
 }
+
+/** The worker's branches are merged into the caller's detection. */
+export type BranchMergingConsumer = Pick<ParityDetection, 'add' | 'mergeBranch'>;
 
 /**
  * Starts the worker. From the compiled build it runs `tableWorker.js`; from the
@@ -49,57 +50,80 @@ function startWorker(data: TableWorkerData): Worker {
   return new Worker(bootstrap, { eval: true, workerData: data });
 }
 
+/** A table's input error, to report the one the sequential reader would have met first. */
+type TableError = { table: TableName; error: InputError };
+
 /**
- * Like `readTableDirectory`, with one table read in a worker thread. Errors are the
- * same `InputError`s; when both sides fail, the main thread's error is reported.
+ * Like `readTableDirectory`, with some tables read in a worker thread. The result, the
+ * statistics and the errors are the same: when files of both threads are bad, the error
+ * reported is the one of the earlier table in the rule's order, as reading one table
+ * after the other would have reported.
  */
 export async function readTableDirectoryInParallel(
   dir: string,
-  consumer: RowConsumer,
+  detection: BranchMergingConsumer,
   options: ParallelReadOptions = {},
 ): Promise<TableReadStats[]> {
   const files = locateTableFiles(dir);
-  const offload = options.offload ?? 'DeviceEvents';
+  const offload = new Set<TableName>(options.offload ?? ['DeviceFileEvents', 'DeviceEvents']);
   const readOptions: ReadTableOptions = { prefilter: options.prefilter, allowEmpty: options.allowEmpty };
-  const worker = startWorker({ file: files[offload], options: readOptions });
-  const offloaded = new Promise<TableReadStats>((resolve, reject) => {
+  const worker = startWorker({
+    files: TABLE_NAMES.filter((table) => offload.has(table)).map((table) => files[table]),
+    options: readOptions,
+  });
+  const offloaded = new Promise<{ stats: TableReadStats[] } | TableError>((resolve, reject) => {
     worker.on('message', (message: TableWorkerMessage) => {
       switch (message.kind) {
-        case 'rows':
+        case 'done':
           try {
-            for (const row of message.rows) consumer.add(offload, row as never);
+            for (const branch of message.branches) detection.mergeBranch(branch);
+            resolve({ stats: message.stats });
           } catch (err) {
             reject(err);
           }
           return;
-        case 'done':
-          resolve(message.stats);
-          return;
         case 'inputError':
-          reject(new InputError(message.file, message.line, message.detail));
+          resolve({ table: message.table, error: new InputError(message.file, message.line, message.detail) });
           return;
         case 'failure':
-          reject(new Error(`reading ${files[offload].path} failed in a worker thread: ${message.message}`));
+          reject(new Error(`reading table files in a worker thread failed: ${message.message}`));
           return;
       }
     });
     worker.on('error', reject);
     // Messages posted before the worker ends are delivered first; one tick more for safety.
     worker.on('exit', (code) =>
-      setImmediate(() => reject(new Error(`the worker reading ${files[offload].path} stopped (exit code ${code})`))),
+      setImmediate(() => reject(new Error(`the worker reading table files stopped (exit code ${code})`))),
     );
   });
   offloaded.catch(() => undefined); // handled below; a rejection before we await it is not "unhandled"
   const stats = new Map<TableName, TableReadStats>();
+  let mainError: TableError | undefined;
   try {
     for (const table of TABLE_NAMES) {
-      if (table === offload) continue;
-      stats.set(
-        table,
-        readTableFile(files[table], (row) => consumer.add(table, row), readOptions),
-      );
+      if (offload.has(table)) continue;
+      try {
+        stats.set(
+          table,
+          readTableFile(files[table], (row) => detection.add(table, row), readOptions),
+        );
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        mainError = { table, error: err };
+        break;
+      }
     }
-    stats.set(offload, await offloaded);
+    // A failure of the worker itself matters only when the main thread's tables were fine.
+    const outcome = await offloaded.catch((err: unknown) => {
+      if (mainError) return undefined;
+      throw err;
+    });
+    const workerError = outcome && 'error' in outcome ? outcome : undefined;
+    const first = [mainError, workerError]
+      .filter((e): e is TableError => e !== undefined)
+      .sort((a, b) => TABLE_NAMES.indexOf(a.table) - TABLE_NAMES.indexOf(b.table))[0];
+    if (first) throw first.error;
+    if (outcome && 'stats' in outcome) for (const s of outcome.stats) stats.set(s.table, s);
   } finally {
     await worker.terminate();
   }

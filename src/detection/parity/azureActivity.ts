@@ -77,36 +77,42 @@ export class RunCommandOperations {
   private readonly groups = new Map<string, Map<string, Map<string, RunCommandOperation>>>();
   private count = 0;
 
-  private groupOf(row: AzureActivityRow): RunCommandOperation {
-    let byAuthorization = this.groups.get(row.CorrelationId);
+  /** The group of these keys; a new one starts with `callerIpAddress` as its max. */
+  private groupOf(
+    CorrelationId: string,
+    Authorization: string,
+    Caller: string,
+    callerIpAddress: string,
+  ): RunCommandOperation {
+    let byAuthorization = this.groups.get(CorrelationId);
     if (!byAuthorization) {
       byAuthorization = new Map();
-      this.groups.set(row.CorrelationId, byAuthorization);
+      this.groups.set(CorrelationId, byAuthorization);
     }
-    let byCaller = byAuthorization.get(row.Authorization);
+    let byCaller = byAuthorization.get(Authorization);
     if (!byCaller) {
       byCaller = new Map();
-      byAuthorization.set(row.Authorization, byCaller);
+      byAuthorization.set(Authorization, byCaller);
     }
-    let group = byCaller.get(row.Caller);
+    let group = byCaller.get(Caller);
     if (!group) {
       group = {
-        CorrelationId: row.CorrelationId,
-        Authorization: row.Authorization,
-        Caller: row.Caller,
+        CorrelationId,
+        Authorization,
+        Caller,
         StartTime: null,
         EndTime: null,
-        max_CallerIpAddress: row.CallerIpAddress,
+        max_CallerIpAddress: callerIpAddress,
         list_ActivityStatusValue: [],
       };
-      byCaller.set(row.Caller, group);
+      byCaller.set(Caller, group);
       this.count++;
     }
     return group;
   }
 
   add(row: AzureActivityRow): void {
-    const group = this.groupOf(row);
+    const group = this.groupOf(row.CorrelationId, row.Authorization, row.Caller, row.CallerIpAddress);
     const t = row.TimeGenerated;
     if (t !== null) {
       if (group.StartTime === null || t < group.StartTime) group.StartTime = t;
@@ -114,6 +120,19 @@ export class RunCommandOperations {
     }
     if (row.CallerIpAddress > group.max_CallerIpAddress) group.max_CallerIpAddress = row.CallerIpAddress;
     group.list_ActivityStatusValue.push(row.ActivityStatusValue);
+  }
+
+  /**
+   * Adds a group summarized elsewhere (rows of this table read in another thread): the
+   * same as adding its rows here, since min, max and make_list combine group by group.
+   */
+  merge(other: RunCommandOperation): void {
+    const group = this.groupOf(other.CorrelationId, other.Authorization, other.Caller, other.max_CallerIpAddress);
+    const { StartTime, EndTime } = other;
+    if (StartTime !== null && (group.StartTime === null || StartTime < group.StartTime)) group.StartTime = StartTime;
+    if (EndTime !== null && (group.EndTime === null || EndTime > group.EndTime)) group.EndTime = EndTime;
+    if (other.max_CallerIpAddress > group.max_CallerIpAddress) group.max_CallerIpAddress = other.max_CallerIpAddress;
+    for (const status of other.list_ActivityStatusValue) group.list_ActivityStatusValue.push(status);
   }
 
   get size(): number {

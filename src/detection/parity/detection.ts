@@ -13,8 +13,14 @@ import type {
   TableName,
   TableRows,
 } from '../schema';
-import { isRunCommandActivity, isSucceeded, RunCommandOperations, toExecution } from './azureActivity';
-import { isRunCommandExtensionFile, toScriptFile } from './deviceFileEvents';
+import {
+  isRunCommandActivity,
+  isSucceeded,
+  RunCommandOperations,
+  toExecution,
+  type RunCommandOperation,
+} from './azureActivity';
+import { isRunCommandExtensionFile, toScriptFile, type RunCommandScriptFile } from './deviceFileEvents';
 import { ScriptCommandLists, toScriptCommand, type ScriptCommandList } from './deviceEvents';
 import { joinCommandLists, joinScriptFiles, ScriptFilesByVirtualMachine, type RunCommandDataRow } from './joins';
 import { uniqueFindings } from './uniqueness';
@@ -72,6 +78,16 @@ export interface ParityResult {
   findings: RunCommandFinding[];
   stages: StageCounts;
 }
+
+/**
+ * What `add` has kept of one table's rows, as plain data that can be posted between
+ * threads: a table's branch can run in a worker thread (./io/parallel) and be merged
+ * here with `mergeBranch`, with the same result as adding its rows here.
+ */
+export type BranchState =
+  | { table: 'AzureActivity'; rowsRead: number; keptRows: number; operations: RunCommandOperation[] }
+  | { table: 'DeviceFileEvents'; rowsRead: number; files: RunCommandScriptFile[] }
+  | { table: 'DeviceEvents'; rowsRead: number; keptRows: number; commandLists: ScriptCommandList[] };
 
 export class ParityDetection {
   private readonly read: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
@@ -134,6 +150,39 @@ export class ParityDetection {
     if (command === null) return;
     this.scriptCommandRows++;
     this.commandLists.add(command);
+  }
+
+  /** This detection's state for `table`'s branch (see {@link BranchState}). */
+  exportBranch(table: TableName): BranchState {
+    const rowsRead = this.read[table];
+    switch (table) {
+      case 'AzureActivity':
+        return { table, rowsRead, keptRows: this.runCommandActivityRows, operations: [...this.operations.values()] };
+      case 'DeviceFileEvents':
+        return { table, rowsRead, files: this.files.all() };
+      case 'DeviceEvents':
+        return { table, rowsRead, keptRows: this.scriptCommandRows, commandLists: this.commandLists.all() };
+      default:
+        throw new TypeError(`unknown table ${String(table)}`);
+    }
+  }
+
+  /** Adds another detection's branch state, as if its rows had been added here. */
+  mergeBranch(state: BranchState): void {
+    this.read[state.table] += state.rowsRead;
+    switch (state.table) {
+      case 'AzureActivity':
+        this.runCommandActivityRows += state.keptRows;
+        for (const operation of state.operations) this.operations.merge(operation);
+        return;
+      case 'DeviceFileEvents':
+        for (const file of state.files) this.files.add(file);
+        return;
+      case 'DeviceEvents':
+        this.scriptCommandRows += state.keptRows;
+        for (const list of state.commandLists) this.commandLists.merge(list);
+        return;
+    }
   }
 
   /** Runs the joins and the uniqueness test over everything added so far. */

@@ -79,23 +79,28 @@ export class ScriptCommandLists {
   private readonly groups = new Map<string, Map<string, ScriptCommandList>>();
   private sorted = true;
 
-  add(command: ScriptCommand): void {
-    let byCommandLine = this.groups.get(command.PowershellFileName);
+  private groupOf(PowershellFileName: string, InitiatingProcessCommandLine: string): ScriptCommandList {
+    let byCommandLine = this.groups.get(PowershellFileName);
     if (!byCommandLine) {
       byCommandLine = new Map();
-      this.groups.set(command.PowershellFileName, byCommandLine);
+      this.groups.set(PowershellFileName, byCommandLine);
     }
-    let group = byCommandLine.get(command.InitiatingProcessCommandLine);
+    let group = byCommandLine.get(InitiatingProcessCommandLine);
     if (!group) {
       group = {
-        PowershellFileName: command.PowershellFileName,
-        InitiatingProcessCommandLine: command.InitiatingProcessCommandLine,
+        PowershellFileName,
+        InitiatingProcessCommandLine,
         PowershellExecStartTime: null,
         PowershellExecEnd: null,
         list_PSCommand: [],
       };
-      byCommandLine.set(command.InitiatingProcessCommandLine, group);
+      byCommandLine.set(InitiatingProcessCommandLine, group);
     }
+    return group;
+  }
+
+  add(command: ScriptCommand): void {
+    const group = this.groupOf(command.PowershellFileName, command.InitiatingProcessCommandLine);
     const t = command.TimeGenerated;
     if (t !== null) {
       if (group.PowershellExecStartTime === null || t < group.PowershellExecStartTime)
@@ -112,6 +117,30 @@ export class ScriptCommandLists {
       for (const group of byCommandLine.values()) group.list_PSCommand.sort(ordinalCompare);
     }
     this.sorted = true;
+  }
+
+  /**
+   * Adds a group summarized elsewhere (rows of this table read in another thread): the
+   * same as adding its rows here, since min, max and the sorted list combine group by group.
+   */
+  merge(other: ScriptCommandList): void {
+    const group = this.groupOf(other.PowershellFileName, other.InitiatingProcessCommandLine);
+    const start = other.PowershellExecStartTime;
+    const end = other.PowershellExecEnd;
+    if (start !== null && (group.PowershellExecStartTime === null || start < group.PowershellExecStartTime))
+      group.PowershellExecStartTime = start;
+    if (end !== null && (group.PowershellExecEnd === null || end > group.PowershellExecEnd))
+      group.PowershellExecEnd = end;
+    for (const command of other.list_PSCommand) group.list_PSCommand.push(command);
+    this.sorted = false; // (sorting lists that arrive sorted costs one comparison per element)
+  }
+
+  /** Every group, each list sorted (to hand the branch to another thread). */
+  all(): ScriptCommandList[] {
+    this.sortLists();
+    const out: ScriptCommandList[] = [];
+    for (const byCommandLine of this.groups.values()) for (const group of byCommandLine.values()) out.push(group);
+    return out;
   }
 
   /** The groups whose `PowershellFileName` is `fileName` (the inner join's lookup). */

@@ -35,6 +35,13 @@ export class ScriptFilesByVirtualMachine {
     this.count++;
   }
 
+  /** Every file, grouped by VirtualMachineName (to hand the branch to another thread). */
+  all(): RunCommandScriptFile[] {
+    const out: RunCommandScriptFile[] = [];
+    for (const list of this.byName.values()) for (const file of list) out.push(file);
+    return out;
+  }
+
   /** Files whose `VirtualMachineName` equals `name` (`==`, case-sensitive: trap 3). */
   on(name: string): readonly RunCommandScriptFile[] {
     return this.byName.get(name) ?? [];
