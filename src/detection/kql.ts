@@ -145,10 +145,20 @@ function codePointAt(s: string, i: number): number {
  */
 export function has(haystack: string, needle: string): boolean {
   if (needle === '' || needle.length > haystack.length) return false;
-  const h = caseFold(haystack);
-  const n = caseFold(needle);
   const checkStart = isAlphanumericCodePoint(needle.codePointAt(0) as number);
   const checkEnd = isAlphanumericCodePoint(codePointBefore(needle, needle.length));
+  // Fast path for an ASCII needle (all the rule's): a hit in the needle's own case is a
+  // hit in any case (folding keeps positions, and only ASCII folds to ASCII), so one
+  // that stands as a whole term needs no case-folded copy of the haystack.
+  if (isAscii(needle)) {
+    for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + 1)) {
+      const startOk = !checkStart || !isAlphanumericCodePoint(codePointBefore(haystack, at));
+      const endOk = !checkEnd || !isAlphanumericCodePoint(codePointAt(haystack, at + needle.length));
+      if (startOk && endOk) return true;
+    }
+  }
+  const h = caseFold(haystack);
+  const n = caseFold(needle);
   let at = h.indexOf(n);
   while (at !== -1) {
     const end = at + n.length;
@@ -158,6 +168,11 @@ export function has(haystack: string, needle: string): boolean {
     at = h.indexOf(n, at + 1);
   }
   return false;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
 }
 
 /** `s has_any (n1, n2, ...)`: `s has` any of the needles. */

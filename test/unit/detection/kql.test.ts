@@ -51,6 +51,10 @@ describe('has', () => {
     ['powershell -File', '-File', true],
     ['', '-File', false],
     ['abc', '', false],
+    // A hit in the needle's own case that is not a whole term, then a whole-term hit in another case.
+    ['virtualMachinesX /VIRTUALMACHINES/', 'virtualMachines', true],
+    ['x-Files -FILE y', '-File', true],
+    ['virtualMachinesX', 'virtualMachines', false],
   ])('%j has %j is %s', (haystack, needle, expected) => {
     expect(has(haystack, needle)).toBe(expected);
   });
