@@ -153,9 +153,27 @@ export class RunCommandOperations {
  */
 export function isSucceeded(operation: RunCommandOperation): boolean {
   for (const status of operation.list_ActivityStatusValue) {
-    if (hasAny(JSON.stringify(status), SUCCEEDED_STATUSES)) return true;
+    if (statusHasSucceeded(status)) return true;
   }
   return false;
+}
+
+/**
+ * One element's test, remembered per status text: a day has a handful of distinct
+ * statuses (Start, Accept, Succeeded, ...), each in thousands of lists. Bounded, and
+ * simply cleared when full.
+ */
+const statusMemo = new Map<string, boolean>();
+const STATUS_MEMO_LIMIT = 1_000;
+
+function statusHasSucceeded(status: string): boolean {
+  let result = statusMemo.get(status);
+  if (result === undefined) {
+    result = hasAny(JSON.stringify(status), SUCCEEDED_STATUSES);
+    if (statusMemo.size >= STATUS_MEMO_LIMIT) statusMemo.clear();
+    statusMemo.set(status, result);
+  }
+  return result;
 }
 
 /** One row of the branch's final `project`. */

@@ -22,8 +22,8 @@ import {
 } from './azureActivity';
 import { isRunCommandExtensionFile, toScriptFile, type RunCommandScriptFile } from './deviceFileEvents';
 import { ScriptCommandLists, toScriptCommand, type ScriptCommandList } from './deviceEvents';
-import { joinCommandLists, joinScriptFiles, ScriptFilesByVirtualMachine, type RunCommandDataRow } from './joins';
-import { uniqueFindings } from './uniqueness';
+import { joinCommandListGroups, joinScriptFiles, ScriptFilesByVirtualMachine, type ExecutionWithFile } from './joins';
+import { uniqueFindingsOfGroups } from './uniqueness';
 
 /** Rows read per table and rows left after each stage of the query. */
 export interface StageCounts {
@@ -189,17 +189,20 @@ export class ParityDetection {
   finish(): ParityResult {
     let succeededOperations = 0;
     let operationsWithScriptFile = 0;
-    const runCommandData: RunCommandDataRow[] = [];
-    const hashes = new Map<ScriptCommandList, string>();
+    // The executions with their script file, by FileName: the left side of the second join.
+    const executionsByFileName = new Map<string, ExecutionWithFile[]>();
     for (const operation of this.operations.values()) {
       if (!isSucceeded(operation)) continue;
       succeededOperations++;
       for (const withFile of joinScriptFiles(toExecution(operation), this.files)) {
         operationsWithScriptFile++;
-        for (const row of joinCommandLists(withFile, this.commandLists, hashes)) runCommandData.push(row);
+        const executions = executionsByFileName.get(withFile.FileName);
+        if (executions) executions.push(withFile);
+        else executionsByFileName.set(withFile.FileName, [withFile]);
       }
     }
-    const findings = uniqueFindings(runCommandData);
+    const runCommandData = joinCommandListGroups(executionsByFileName, this.commandLists);
+    const { findings, totals } = uniqueFindingsOfGroups(runCommandData);
     return {
       findings,
       stages: {
@@ -211,7 +214,7 @@ export class ParityDetection {
         scriptCommandRows: this.scriptCommandRows,
         scriptCommandLists: this.commandLists.size,
         operationsWithScriptFile,
-        runCommandData: runCommandData.length,
+        runCommandData: totals,
         findings: findings.length,
       },
     };

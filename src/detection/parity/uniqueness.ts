@@ -15,7 +15,7 @@
  */
 import type { RunCommandFinding } from '../schema';
 import { arrayIndex, ordinalCompare, split, tostring } from '../kql';
-import type { RunCommandDataRow } from './joins';
+import { runCommandDataRow, type RunCommandDataGroup, type RunCommandDataRow } from './joins';
 
 /** `let hashTotals = RunCommandData | summarize HashCount=count() by ScriptFingerprintHash;` */
 export function hashTotals(rows: readonly RunCommandDataRow[]): Map<string, number> {
@@ -73,4 +73,28 @@ export function uniqueFindings(rows: readonly RunCommandDataRow[]): RunCommandFi
     findings.push(toFinding(row, prevalence(HashCount, totals)));
   }
   return findings.sort(compareFindings);
+}
+
+/**
+ * {@link uniqueFindings} over `RunCommandData` kept grouped (see `RunCommandDataGroup`):
+ * `totals` and `hashTotals` add up group sizes, and a fingerprint that occurs once is
+ * one group with one execution, the only row built.
+ */
+export function uniqueFindingsOfGroups(groups: readonly RunCommandDataGroup[]): {
+  findings: RunCommandFinding[];
+  totals: number;
+} {
+  let totals = 0;
+  const counts = new Map<string, number>();
+  for (const { executions, hash } of groups) {
+    totals += executions.length;
+    counts.set(hash, (counts.get(hash) ?? 0) + executions.length);
+  }
+  const findings: RunCommandFinding[] = [];
+  for (const { list, executions, hash } of groups) {
+    const HashCount = counts.get(hash) as number;
+    if (HashCount !== 1) continue;
+    findings.push(toFinding(runCommandDataRow(executions[0], list, hash), prevalence(HashCount, totals)));
+  }
+  return { findings: findings.sort(compareFindings), totals };
 }

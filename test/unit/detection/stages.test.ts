@@ -16,13 +16,14 @@ import {
 } from '../../../src/detection/parity/deviceFileEvents';
 import { ScriptCommandLists, toScriptCommand } from '../../../src/detection/parity/deviceEvents';
 import {
+  joinCommandListGroups,
   joinCommandLists,
   joinScriptFiles,
   scriptFingerprintHash,
   ScriptFilesByVirtualMachine,
   type RunCommandDataRow,
 } from '../../../src/detection/parity/joins';
-import { uniqueFindings } from '../../../src/detection/parity/uniqueness';
+import { uniqueFindings, uniqueFindingsOfGroups } from '../../../src/detection/parity/uniqueness';
 import { detectParity, entityMappings, ParityDetection, RULE } from '../../../src/detection';
 import type { AzureActivityRow, DeviceEventsRow, DeviceFileEventsRow } from '../../../src/detection/schema';
 
@@ -300,6 +301,38 @@ describe('uniqueness and the final project', () => {
     expect(findings.map((f) => f.ScriptFingerprintHash)).toEqual(['h3', 'h1']); // sorted by StartTime
     expect(findings.map((f) => f.Prevalence)).toEqual([25, 25]);
     expect(uniqueFindings([row('h1'), row('h2'), row('h3')])[0].Prevalence).toBe((1 / 3) * 100);
+  });
+
+  it('grouped RunCommandData (a command list with its executions) gives the same findings and totals as its rows', () => {
+    // Three lists: one joined by two executions (its hash occurs twice), two joined by one
+    // each, of which one shares its commands (so its hash) with the first list.
+    const files = new ScriptFilesByVirtualMachine();
+    files.add(toScriptFile(file({ FileName: 'script0.ps1' })));
+    files.add(toScriptFile(file({ FileName: 'script0.ps1', TimeGenerated: T('04:00:02.0000000') })));
+    files.add(toScriptFile(file({ FileName: 'script1.ps1', TimeGenerated: T('04:00:03.0000000') })));
+    files.add(toScriptFile(file({ FileName: 'script2.ps1', TimeGenerated: T('04:00:04.0000000') })));
+    const execution = toExecution({
+      CorrelationId: 'c1',
+      Authorization: activity().Authorization,
+      Caller: 'alice@contoso.com',
+      StartTime: T('04:00:00.0000000'),
+      EndTime: T('04:00:10.0000000'),
+      max_CallerIpAddress: '10.0.0.1',
+      list_ActivityStatusValue: ['Succeeded'],
+    });
+    const lists = new ScriptCommandLists();
+    lists.add(toScriptCommand(event('a', { InitiatingProcessCommandLine: 'pwsh -File script0.ps1' }))!);
+    lists.add(toScriptCommand(event('b', { InitiatingProcessCommandLine: 'pwsh -File script1.ps1' }))!);
+    lists.add(toScriptCommand(event('a', { InitiatingProcessCommandLine: 'pwsh -File script2.ps1' }))!);
+    lists.add(toScriptCommand(event('c', { InitiatingProcessCommandLine: 'pwsh -File script2.ps1 ' }))!);
+    const withFiles = joinScriptFiles(execution, files);
+    const rows = withFiles.flatMap((w) => joinCommandLists(w, lists, new Map()));
+    const byFileName = new Map<string, typeof withFiles>();
+    for (const w of withFiles) byFileName.set(w.FileName, [...(byFileName.get(w.FileName) ?? []), w]);
+    const grouped = uniqueFindingsOfGroups(joinCommandListGroups(byFileName, lists));
+    expect(grouped.totals).toBe(rows.length);
+    expect(grouped.findings).toEqual(uniqueFindings(rows));
+    expect(grouped.findings.map((f) => f.PowershellScriptCommands).sort()).toEqual([['B'], ['C']]);
   });
 
   it('splits Caller at "@" and prints Scope as text', () => {
