@@ -136,49 +136,50 @@ function bytesAt(buf: Buffer, at: number, needle: Buffer): boolean {
 }
 
 /**
- * Length of the raw JSON form of one White_Space character ending just before `end`,
- * or 0: a space; `\t` `\n` `\f` `\r` (any backslash + letter: a superset); or the
- * UTF-8 bytes of U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
- * U+205F, U+3000. Several lengths may fit; all are tried by the caller.
+ * Length of the raw JSON form of one White_Space character starting at `at`, or 0: a
+ * space; `\t` `\n` `\f` `\r` (any backslash + one of those letters); the UTF-8 bytes of
+ * U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000; or, for
+ * CSV, a raw TAB..CR byte. The forms start with different bytes, so one length fits.
  */
-function whiteSpaceLengths(buf: Buffer, end: number): number[] {
-  const lengths: number[] = [];
-  const b1 = buf[end - 1];
-  const b2 = buf[end - 2];
-  const b3 = buf[end - 3];
-  if (b1 === 0x20 || (b1 >= 0x09 && b1 <= 0x0d)) lengths.push(1); // raw: space; TAB..CR in CSV
-  if (b2 === 0x5c && (b1 === 0x74 || b1 === 0x6e || b1 === 0x66 || b1 === 0x72)) lengths.push(2);
-  if (b2 === 0xc2 && (b1 === 0x85 || b1 === 0xa0)) lengths.push(2);
+function whiteSpaceLength(buf: Buffer, at: number): number {
+  const b0 = buf[at];
+  const b1 = buf[at + 1];
+  const b2 = buf[at + 2];
+  if (b0 === 0x20 || (b0 >= 0x09 && b0 <= 0x0d)) return 1; // raw: space; TAB..CR in CSV
+  if (b0 === 0x5c) return b1 === 0x74 || b1 === 0x6e || b1 === 0x66 || b1 === 0x72 ? 2 : 0;
+  if (b0 === 0xc2) return b1 === 0x85 || b1 === 0xa0 ? 2 : 0;
   if (
-    (b3 === 0xe1 && b2 === 0x9a && b1 === 0x80) ||
-    (b3 === 0xe2 && b2 === 0x80 && ((b1 >= 0x80 && b1 <= 0x8a) || b1 === 0xa8 || b1 === 0xa9 || b1 === 0xaf)) ||
-    (b3 === 0xe2 && b2 === 0x81 && b1 === 0x9f) ||
-    (b3 === 0xe3 && b2 === 0x80 && b1 === 0x80)
+    (b0 === 0xe1 && b1 === 0x9a && b2 === 0x80) ||
+    (b0 === 0xe2 && b1 === 0x80 && ((b2 >= 0x80 && b2 <= 0x8a) || b2 === 0xa8 || b2 === 0xa9 || b2 === 0xaf)) ||
+    (b0 === 0xe2 && b1 === 0x81 && b2 === 0x9f) ||
+    (b0 === 0xe3 && b1 === 0x80 && b2 === 0x80)
   )
-    lengths.push(3);
-  return lengths;
+    return 3;
+  return 0;
 }
 
 /**
  * The next `-File<white space>script<1-9 digits>.ps1` in raw bytes: found by a native
- * search for `.ps1`, then checked backwards byte by byte. With more than nine digits
- * before `.ps1`, the nine nearest are preceded by a digit, not by `script`: no match,
- * as in the regex.
+ * search for `-File` (it has fewer false starts in command lines than `.ps1`), then
+ * checked forwards byte by byte. With more than nine digits before `.ps1` there is no
+ * match at that `script`, as in the regex (the ninth digit is followed by a digit, not `.`).
  */
 function nextFileScriptPs1(chunk: Buffer, from: number): number {
-  for (let dot = chunk.indexOf(PS1, from); dot >= 0; dot = chunk.indexOf(PS1, dot + 1)) {
-    let digits = 0;
-    while (digits < 10 && dot - digits - 1 >= 0 && chunk[dot - digits - 1] >= 0x30 && chunk[dot - digits - 1] <= 0x39)
-      digits++;
-    if (digits < 1 || digits > 9) continue;
-    const script = dot - digits - SCRIPT.length;
+  for (let dash = chunk.indexOf(DASH_FILE, from); dash >= 0; dash = chunk.indexOf(DASH_FILE, dash + 1)) {
+    const ws = whiteSpaceLength(chunk, dash + DASH_FILE.length);
+    if (ws === 0) continue;
+    const script = dash + DASH_FILE.length + ws;
     if (!bytesAt(chunk, script, SCRIPT)) continue;
-    for (const ws of whiteSpaceLengths(chunk, script)) {
-      const dash = script - ws - DASH_FILE.length;
-      if (dash >= from && bytesAt(chunk, dash, DASH_FILE)) return dash;
-    }
+    const firstDigit = script + SCRIPT.length;
+    let digits = 0;
+    while (digits < 10 && firstDigit + digits < chunk.length && isDigit(chunk[firstDigit + digits])) digits++;
+    if (digits >= 1 && digits <= 9 && bytesAt(chunk, firstDigit + digits, PS1)) return dash;
   }
   return -1;
+}
+
+function isDigit(b: number): boolean {
+  return b >= 0x30 && b <= 0x39;
 }
 
 const NEEDLES: { readonly [T in TableName]: NeedleSearch } = {
