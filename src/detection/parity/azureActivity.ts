@@ -30,25 +30,8 @@ export function isRunCommandActivity(row: AzureActivityRow): boolean {
   return (
     row.OperationNameValue.length === RUN_COMMAND_OPERATION.length &&
     equalsIgnoreCase(row.OperationNameValue, RUN_COMMAND_OPERATION) &&
-    authorizationHasVirtualMachines(row.Authorization)
+    has(row.Authorization, 'virtualMachines')
   );
-}
-
-/**
- * `Authorization has "virtualMachines"`, remembered per Authorization text: the events of
- * one operation repeat the same text. The memo is bounded and simply cleared when full.
- */
-const authorizationMemo = new Map<string, boolean>();
-const AUTHORIZATION_MEMO_LIMIT = 10_000;
-
-function authorizationHasVirtualMachines(authorization: string): boolean {
-  let result = authorizationMemo.get(authorization);
-  if (result === undefined) {
-    result = has(authorization, 'virtualMachines');
-    if (authorizationMemo.size >= AUTHORIZATION_MEMO_LIMIT) authorizationMemo.clear();
-    authorizationMemo.set(authorization, result);
-  }
-  return result;
 }
 
 /** One row of the `summarize ... by CorrelationId, Authorization, Caller`. */
@@ -73,8 +56,15 @@ export interface RunCommandOperation {
  * min/max ignore null TimeGenerated; keys compare case-sensitively.
  */
 export class RunCommandOperations {
-  /** CorrelationId → Authorization → Caller → group. */
-  private readonly groups = new Map<string, Map<string, Map<string, RunCommandOperation>>>();
+  /**
+   * CorrelationId → its groups. An operation has one CorrelationId and nearly always
+   * one Authorization and Caller, so a row's group is found by comparing those along a
+   * short list, which is cheaper than hashing the long Authorization text of every row
+   * as a map key. A CorrelationId with more than SHORT_LIST groups has them indexed in
+   * `crowded` as well, so that no input makes the lookup quadratic.
+   */
+  private readonly groups = new Map<string, RunCommandOperation[]>();
+  private readonly crowded = new Map<string, RunCommandOperation>();
   private count = 0;
 
   /** The group of these keys; a new one starts with `callerIpAddress` as its max. */
@@ -84,29 +74,31 @@ export class RunCommandOperations {
     Caller: string,
     callerIpAddress: string,
   ): RunCommandOperation {
-    let byAuthorization = this.groups.get(CorrelationId);
-    if (!byAuthorization) {
-      byAuthorization = new Map();
-      this.groups.set(CorrelationId, byAuthorization);
+    let list = this.groups.get(CorrelationId);
+    if (!list) {
+      list = [];
+      this.groups.set(CorrelationId, list);
     }
-    let byCaller = byAuthorization.get(Authorization);
-    if (!byCaller) {
-      byCaller = new Map();
-      byAuthorization.set(Authorization, byCaller);
+    if (list.length <= SHORT_LIST) {
+      for (const group of list) if (group.Authorization === Authorization && group.Caller === Caller) return group;
+    } else {
+      const group = this.crowded.get(crowdedKey(CorrelationId, Authorization, Caller));
+      if (group) return group;
     }
-    let group = byCaller.get(Caller);
-    if (!group) {
-      group = {
-        CorrelationId,
-        Authorization,
-        Caller,
-        StartTime: null,
-        EndTime: null,
-        max_CallerIpAddress: callerIpAddress,
-        list_ActivityStatusValue: [],
-      };
-      byCaller.set(Caller, group);
-      this.count++;
+    const group: RunCommandOperation = {
+      CorrelationId,
+      Authorization,
+      Caller,
+      StartTime: null,
+      EndTime: null,
+      max_CallerIpAddress: callerIpAddress,
+      list_ActivityStatusValue: [],
+    };
+    list.push(group);
+    this.count++;
+    if (list.length > SHORT_LIST) {
+      const toIndex = list.length === SHORT_LIST + 1 ? list : [group];
+      for (const g of toIndex) this.crowded.set(crowdedKey(g.CorrelationId, g.Authorization, g.Caller), g);
     }
     return group;
   }
@@ -140,10 +132,16 @@ export class RunCommandOperations {
   }
 
   *values(): IterableIterator<RunCommandOperation> {
-    for (const byAuthorization of this.groups.values()) {
-      for (const byCaller of byAuthorization.values()) yield* byCaller.values();
-    }
+    for (const list of this.groups.values()) yield* list;
   }
+}
+
+/** Groups of one CorrelationId compared along a list, up to this many. */
+const SHORT_LIST = 16;
+
+/** An unambiguous map key for the three group keys (lengths first). */
+function crowdedKey(CorrelationId: string, Authorization: string, Caller: string): string {
+  return `${CorrelationId.length}:${Authorization.length}:${CorrelationId}${Authorization}${Caller}`;
 }
 
 /**

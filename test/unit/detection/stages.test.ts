@@ -104,6 +104,21 @@ describe('AzureActivity branch', () => {
     });
   });
 
+  it('keeps groups apart when one CorrelationId has many (Authorization, Caller) pairs, rows in any order', () => {
+    // Past 16 groups a CorrelationId's groups are also indexed by key: both ways must agree.
+    const ops = new RunCommandOperations();
+    const keys: Array<[string, string]> = [];
+    for (let a = 0; a < 6; a++) for (let c = 0; c < 7; c++) keys.push([`{"scope":"/vm${a}"}`, `user${c}`]);
+    for (const round of ['Started', 'Succeeded'])
+      for (const [Authorization, Caller] of round === 'Started' ? keys : [...keys].reverse())
+        ops.add(activity({ CorrelationId: 'same', Authorization, Caller, ActivityStatusValue: round }));
+    ops.add(activity({ CorrelationId: 'other', Authorization: keys[0][0], Caller: keys[0][1] }));
+    expect(ops.size).toBe(keys.length + 1);
+    const groups = [...ops.values()].filter((g) => g.CorrelationId === 'same');
+    expect(groups.map((g) => [g.Authorization, g.Caller])).toEqual(keys);
+    for (const g of groups) expect(g.list_ActivityStatusValue).toEqual(['Started', 'Succeeded']);
+  });
+
   it('gives a null StartTime/EndTime when every TimeGenerated is null', () => {
     const ops = new RunCommandOperations();
     ops.add(activity({ TimeGenerated: null }));
