@@ -32,8 +32,9 @@ import type {
   TableName,
   TableRows,
 } from '../schema';
-import { arrayIndex, hashSha256, ordinalCompare, split, tostring } from '../kql';
+import { hashSha256, ordinalCompare, tostring } from '../kql';
 import { isRunCommandActivity } from '../parity/azureActivity';
+import { toFinding } from '../parity/uniqueness';
 import { isKnown, type Baseline, type BaselineEntry } from './baseline';
 import { CorrectedOperations } from './operations';
 import {
@@ -294,27 +295,6 @@ export function compareCorrectedFindings(a: RunCommandFinding, b: RunCommandFind
     ordinalCompare(a.VirtualMachineName, b.VirtualMachineName) ||
     ordinalCompare(a.PowershellFileName, b.PowershellFileName)
   );
-}
-
-/** The rule's 14 output columns for an execution (same names and meaning; see the module comment for what differs). */
-function toFinding(e: ScriptExecution, Prevalence: number): RunCommandFinding {
-  const callerParts = split(e.Caller, '@');
-  return {
-    timestamp: e.StartTime,
-    StartTime: e.StartTime,
-    EndTime: e.EndTime,
-    PowershellFileName: e.PowershellFileName,
-    VirtualMachineName: e.VirtualMachineName,
-    Caller: e.Caller,
-    CallerName: tostring(arrayIndex(callerParts, 0)),
-    CallerUPNSuffix: tostring(arrayIndex(callerParts, 1)),
-    CallerIpAddress: e.CallerIpAddress,
-    PowershellScriptCommands: [...e.PowershellScriptCommands],
-    PowershellFileSize: e.PowershellFileSize,
-    ScriptFingerprintHash: e.ScriptFingerprintHash,
-    Prevalence,
-    Scope: e.Scope,
-  };
 }
 
 /** Corrected mode over three whole tables. */

@@ -29,12 +29,27 @@ export function prevalence(hashCount: number, totals: number): number {
   return (hashCount / totals) * 100;
 }
 
+/** The columns of a `RunCommandData` row that the final `project` reads (corrected mode's executions have them too). */
+export type FinalProjectColumns = Pick<
+  RunCommandDataRow,
+  | 'StartTime'
+  | 'EndTime'
+  | 'PowershellFileName'
+  | 'VirtualMachineName'
+  | 'Caller'
+  | 'CallerIpAddress'
+  | 'PowershellScriptCommands'
+  | 'PowershellFileSize'
+  | 'ScriptFingerprintHash'
+  | 'Scope'
+>;
+
 /**
  * `| extend timestamp = StartTime`
  * `| extend CallerName = tostring(split(Caller, "@")[0]), CallerUPNSuffix = tostring(split(Caller, "@")[1])`
  * `| project timestamp, StartTime, ..., Scope` (Scope, dynamic in KQL, is output as its `tostring`).
  */
-export function toFinding(row: RunCommandDataRow, Prevalence: number): RunCommandFinding {
+export function toFinding(row: FinalProjectColumns, Prevalence: number): RunCommandFinding {
   const callerParts = split(row.Caller, '@');
   return {
     timestamp: row.StartTime,
