@@ -9,6 +9,7 @@ import { ParityDetection, type StageCounts, type TableName } from '../detection'
 import { InputError } from '../io/errors';
 import { readTableDirectoryInParallel } from '../io/parallel';
 import { readTableDirectory, type TableReadStats } from '../io/tableFiles';
+import { UsageError, walkArgs } from './args';
 import type { CliIo } from './io';
 import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
 
@@ -42,8 +43,6 @@ Exit status: 0 findings written (possibly none), 1 input error (printed as
 file:line: what is wrong), 2 usage error.
 `;
 
-class UsageError extends Error {}
-
 interface DetectOptions {
   input: string;
   output?: string;
@@ -60,49 +59,38 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
   let allowEmpty = false;
   let validateAll = false;
   let threads: 1 | 2 = 2;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const next = argv[++i];
-      if (next === undefined || next === '') throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
+  const help = walkArgs(argv, (flag, value) => {
     switch (flag) {
-      case '-h':
-      case '--help':
-        return 'help';
       case '--input':
         input = value();
-        break;
+        return true;
       case '--output':
         output = value();
-        break;
+        return true;
       case '--format': {
         const f = value();
         if (!(FINDINGS_FORMATS as readonly string[]).includes(f))
           throw new UsageError(`--format must be one of ${FINDINGS_FORMATS.join(', ')}, not '${f}'`);
         format = f as FindingsFormat;
-        break;
+        return true;
       }
       case '--allow-empty':
         allowEmpty = true;
-        break;
+        return true;
       case '--validate-all':
         validateAll = true;
-        break;
+        return true;
       case '--threads': {
         const t = value();
         if (t !== '1' && t !== '2') throw new UsageError(`--threads must be 1 or 2, not '${t}'`);
         threads = t === '1' ? 1 : 2;
-        break;
+        return true;
       }
       default:
-        throw new UsageError(flag.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
+        return false;
     }
-  }
+  });
+  if (help) return help;
   if (input === undefined) throw new UsageError('--input DIR is required');
   return { input, output, format, allowEmpty, validateAll, threads };
 }

@@ -19,9 +19,9 @@ import {
   parseCommandArgs,
   pullForCommand,
   pullSummary,
-  UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
+import { UsageError } from './args';
 import type { CliIo } from './io';
 
 export const EXPORT_USAGE = `Usage: runcommand-detect export --workspace ID --from T --to T --out DIR

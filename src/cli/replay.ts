@@ -11,13 +11,13 @@ import {
   LOG_ANALYTICS_OPTIONS_HELP,
   parseCommandArgs,
   sourceOptions,
-  UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
 import { LogAnalyticsError } from '../logAnalytics/errors';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { replay, ReplayWindowError, type ReplayMode, type ReplayResult } from '../job/replay';
 import { formatFindingsTable } from './format';
+import { UsageError } from './args';
 import type { CliIo } from './io';
 
 export const REPLAY_USAGE = `Usage: runcommand-detect replay --workspace ID --from DAY --to DAY [--mode parity|corrected] [--baseline-days N] [--format table|ndjson]

@@ -12,10 +12,10 @@ import {
   parityFindings,
   pullForCommand,
   pullSummary,
-  UsageError,
   type LogAnalyticsCliDeps,
 } from '../logAnalytics/cli';
 import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
+import { UsageError } from './args';
 import type { CliIo } from './io';
 
 export const RUN_USAGE = `Usage: runcommand-detect run --workspace ID [--from T --to T] [--output FILE] [--format ndjson|json|table]

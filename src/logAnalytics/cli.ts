@@ -6,6 +6,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
+import { UsageError, walkArgs } from '../cli/args';
 import type { CliIo } from '../cli/io';
 import { ParityDetection } from '../detection';
 import type { RunCommandFinding, TableName, TableRows } from '../detection/schema';
@@ -14,10 +15,6 @@ import { InvalidWindowError, lastCompleteUtcDay, parseWindow, type TimeWindow } 
 import { LogAnalyticsSource } from './source';
 import type { LogAnalyticsSourceOptions, PullLogger, PullProgress, PulledWindow, RetryOptions } from './source';
 import { TABLE_NAMES } from '../detection/schema';
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 /** Injected by tests (a fake credential, the stand-in's CA); the CLI itself passes nothing. */
 export interface LogAnalyticsCliDeps {
@@ -71,44 +68,31 @@ export function parseLogAnalyticsArgs(
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, not '${v}'`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const next = argv[++i];
-      if (next === undefined || next === '') throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
+  const help = walkArgs(argv, (flag, value) => {
     switch (flag) {
-      case '-h':
-      case '--help':
-        return 'help';
       case '--workspace':
         workspaceId = value();
-        break;
+        return true;
       case '--endpoint':
         endpoint = value();
-        break;
+        return true;
       case '--from':
         from = value();
-        break;
+        return true;
       case '--to':
         to = value();
-        break;
+        return true;
       case '--max-concurrency':
         maxConcurrency = positiveInt(flag, value());
-        break;
+        return true;
       case '--row-cap':
         rowCap = positiveInt(flag, value());
-        break;
+        return true;
       default:
-        if (!other(flag, value)) {
-          throw new UsageError(flag.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
-        }
+        return other(flag, value);
     }
-  }
+  });
+  if (help) return help;
   if (!workspaceId) throw new UsageError('--workspace ID is required (or set LOG_ANALYTICS_WORKSPACE_ID)');
   if ((from === undefined) !== (to === undefined)) throw new UsageError('give both --from and --to, or neither');
   if (from === undefined && requireWindow) throw new UsageError('--from and --to are required');

@@ -1,0 +1,32 @@
+/** Command-line arguments, the same way for every subcommand. */
+
+/** A wrong command line: the subcommand prints the message with its usage and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Walks `argv`, `--flag value` or `--flag=value`, calling `onFlag(flag, value)` for each
+ * flag; `value()` takes the flag's value (a missing or empty one is a UsageError).
+ * Returns 'help' at `-h`/`--help`. An argument `onFlag` does not take (it returns
+ * false) is a UsageError naming it.
+ */
+export function walkArgs(
+  argv: readonly string[],
+  onFlag: (flag: string, value: () => string) => boolean,
+): 'help' | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (flag === '-h' || flag === '--help') return 'help';
+    const value = (): string => {
+      const given = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (given === undefined || given === '') throw new UsageError(`${flag} needs a value`);
+      return given;
+    };
+    if (!onFlag(flag, value))
+      throw new UsageError(flag.startsWith('-') ? `unknown option '${flag}'` : `unexpected argument '${arg}'`);
+  }
+  return undefined;
+}
