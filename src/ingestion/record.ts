@@ -52,23 +52,14 @@ export interface FindingEnrichment {
   osType?: string;
 }
 
-/** One row of RunCommandFindings_CL, keys exactly the table's columns, in its order. */
-export type FindingRecord = {
-  TimeGenerated: KqlDateTime;
-  timestamp: KqlDateTime;
-  StartTime: KqlDateTime;
-  EndTime: KqlDateTime;
-  PowershellFileName: string;
-  VirtualMachineName: string;
-  Caller: string;
-  CallerName: string;
-  CallerUPNSuffix: string;
-  CallerIpAddress: string;
-  PowershellScriptCommands: string[];
-  PowershellFileSize: number | null;
-  ScriptFingerprintHash: string;
-  Prevalence: number;
-  Scope: string;
+/**
+ * One row of RunCommandFindings_CL: TimeGenerated, the rule's 14 output columns
+ * (`RunCommandFinding`), then ours. `toFindingRecord` writes the keys in the table's
+ * column order.
+ */
+export type FindingRecord = { TimeGenerated: KqlDateTime } & {
+  [C in keyof RunCommandFinding]: RunCommandFinding[C];
+} & {
   FindingId: string;
   RuleId: string;
   RuleName: string;
