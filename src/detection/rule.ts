@@ -3,6 +3,19 @@
  */
 import type { RunCommandFinding } from './schema';
 
+/** What the project keeps of a Sentinel scheduled rule's definition. */
+export interface RuleMetadata {
+  id: string;
+  name: string;
+  version: string;
+  severity: string;
+  tactics: readonly string[];
+  techniques: readonly string[];
+  queryFrequency: string;
+  queryPeriod: string;
+  description: string;
+}
+
 export const RULE = {
   id: '5239248b-abfb-4c6a-8177-b104ade5db56',
   name: 'Azure VM Run Command operations executing a unique PowerShell script',
@@ -15,17 +28,7 @@ export const RULE = {
   description:
     'Identifies when Azure Run command is used to execute a PowerShell script on a VM that is unique.\n' +
     'The uniqueness of the PowerShell script is determined by taking a combined hash of the cmdLets it imports and the file size of the PowerShell script. Alerts from this detection indicate a unique PowerShell was executed in your environment.',
-} as const satisfies {
-  id: string;
-  name: string;
-  version: string;
-  severity: string;
-  tactics: readonly string[];
-  techniques: readonly string[];
-  queryFrequency: string;
-  queryPeriod: string;
-  description: string;
-};
+} as const satisfies RuleMetadata;
 
 export interface FindingEntities {
   Account: { FullName: string; Name: string; UPNSuffix: string };

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import table from '../../infra/findings-table.json';
 import type { KqlDateTime } from '../detection/datetime';
 import { RULE, entityMappings } from '../detection';
+import type { RuleMetadata } from '../detection/rule';
 import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
 import { fitToFieldLimit } from './fieldLimit';
 
@@ -27,14 +28,7 @@ export const FINDINGS_TABLE: {
 export type DetectionMode = 'parity' | 'corrected';
 
 /** The Sentinel rule reproduced (`RULE` of src/detection carries these). */
-export interface RuleIdentity {
-  id: string;
-  name: string;
-  version: string;
-  severity: string;
-  tactics: readonly string[];
-  techniques: readonly string[];
-}
+export type RuleIdentity = Pick<RuleMetadata, 'id' | 'name' | 'version' | 'severity' | 'tactics' | 'techniques'>;
 
 /** An entity of SecurityAlert.Entities: `$id`, `Type` and the entity's identifiers. */
 export type AlertEntity =
