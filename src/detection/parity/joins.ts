@@ -128,6 +128,10 @@ export function scriptFingerprintHash(commands: readonly string[]): string {
  * ```
  * Every pair (kind=inner, not innerunique). The `order by` does not change the rows.
  * `hashes` caches the fingerprint of each command list (the same list always hashes the same).
+ *
+ * This is the row-by-row form of the join, as the KQL reads. `finish` uses the grouped
+ * form, `joinCommandListGroups`, which builds no row per pair; the stage tests check
+ * that the two give the same findings.
  */
 export function joinCommandLists(
   row: ExecutionWithFile,

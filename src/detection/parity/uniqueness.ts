@@ -77,7 +77,11 @@ export function compareFindings(a: RunCommandFinding, b: RunCommandFinding): num
   return ordinalCompare(a.StartTime, b.StartTime) || ordinalCompare(a.ScriptFingerprintHash, b.ScriptFingerprintHash);
 }
 
-/** totals, hashTotals, the join, Prevalence, `where HashCount == 1` and the final project. */
+/**
+ * totals, hashTotals, the join, Prevalence, `where HashCount == 1` and the final project,
+ * over `RunCommandData` rows as the KQL reads; `finish` uses the grouped form below,
+ * which the stage tests check against this one.
+ */
 export function uniqueFindings(rows: readonly RunCommandDataRow[]): RunCommandFinding[] {
   const totals = rows.length;
   const counts = hashTotals(rows);
