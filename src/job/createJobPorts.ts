@@ -143,6 +143,7 @@ export async function createJobPorts(
           };
         },
         write: (records) => writer.write(records),
+        pruneLedger: (before) => writer.pruneLedger(before),
       },
     },
   };

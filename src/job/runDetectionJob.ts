@@ -22,6 +22,12 @@ import { TABLE_NAMES } from '../detection/schema';
 import type { VmEnrichment } from '../arm/vmEnrichment';
 import { InvalidCheckpointError, parseDayBoundary, planWindows, type QueryWindow } from './windows';
 
+/**
+ * Sent findings stay in the ledger this many days beyond MAX_CATCHUP_DAYS, so that a
+ * checkpoint set back by hand (to backfill) within that time still sends nothing twice.
+ */
+export const LEDGER_MARGIN_DAYS = 30;
+
 /** The checkpoint row the job keeps in the state store. */
 export const DEFAULT_CHECKPOINT_NAME = 'runCommandDetection-parity';
 
@@ -74,6 +80,8 @@ export interface JobPorts<R> {
     /** Sends what earlier runs spooled; returns how many went out and how many are still spooled. */
     flushSpool(): Promise<{ sent: number; remaining: number; errors?: ReadonlyArray<{ message: string }> }>;
     write(records: R[]): Promise<WriteOutcomePort>;
+    /** Forgets sent findings of windows that started before `before`; returns how many. */
+    pruneLedger?(before: KqlDateTime): Promise<number>;
   };
 }
 
@@ -173,6 +181,8 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     spool = { error: messageOf(error) };
     log.warn('Could not flush the spool; its findings stay spooled for the next run', { error: messageOf(error) });
   }
+
+  await pruneLedger(ports, options, startedAt);
 
   const checkpoint = await ports.checkpoints.getCheckpoint(checkpointName);
   let etag = checkpoint?.etag;
@@ -304,6 +314,26 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     }
   }
   return result;
+}
+
+/**
+ * The ledger of sent findings would grow forever: entries of windows older than any the
+ * job can still process (MAX_CATCHUP_DAYS, plus LEDGER_MARGIN_DAYS) are dropped. A
+ * failure here costs nothing but space, so it is a warning.
+ */
+async function pruneLedger<R>(ports: JobPorts<R>, options: JobOptions, now: Date): Promise<void> {
+  if (!ports.writer.pruneLedger) return;
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const before = fromDate(new Date(today - (options.maxCatchupDays + LEDGER_MARGIN_DAYS) * 86_400_000));
+  try {
+    const pruned = await ports.writer.pruneLedger(before);
+    if (pruned > 0) options.log.info('Ledger pruned', { before, pruned });
+  } catch (error) {
+    options.log.warn('Could not prune the ledger of sent findings; it is tried again at the next run', {
+      before,
+      error: messageOf(error),
+    });
+  }
 }
 
 function perTable(f: (t: TableName) => number): Record<TableName, number> {

@@ -64,6 +64,8 @@ class Harness {
   callersByDay = new Map<string, string[]>();
   beforeCheckpoint?: () => Promise<void>;
   enrichCalls: string[][] = [];
+  prunedBefore: string[] = [];
+  failPrune = false;
 
   constructor(readonly store: StateStore) {}
 
@@ -125,6 +127,11 @@ class Harness {
         enrichment: ctx.enrichment?.status,
       }),
       writer: {
+        pruneLedger: async (before) => {
+          this.prunedBefore.push(before);
+          if (this.failPrune) throw new Error('table unavailable');
+          return 0;
+        },
         flushSpool: async () => {
           const n = this.spool.length;
           this.sent.push(...this.spool);
@@ -356,6 +363,16 @@ describe('runDetectionJob', () => {
     const result = await h.run('2026-11-25T03:00:00Z', {}, false);
     expect(h.sent[0].enrichment).toBeUndefined();
     expect(result.processed[0].enrichment).toEqual({ disabled: 1 });
+  });
+
+  it('prunes the ledger before MAX_CATCHUP_DAYS + LEDGER_MARGIN_DAYS; a pruning failure is only a warning', async () => {
+    await h.run('2026-11-25T00:15:07Z', { maxCatchupDays: 14 });
+    expect(h.prunedBefore).toEqual([day('2026-10-12')]); // 2026-11-25 - (14 + 30) days
+    h.failPrune = true;
+    h.callersByDay.set(day('2026-11-25'), ['erin']);
+    const result = await h.run('2026-11-26T00:15:07Z', { maxCatchupDays: 14 });
+    expect(result.processed).toHaveLength(1);
+    expect(h.log.some((l) => l.level === 'warn' && l.message.startsWith('Could not prune the ledger'))).toBe(true);
   });
 
   it('refuses a checkpoint that is not a day boundary', async () => {
