@@ -13,8 +13,7 @@
 import { CorrectedDetection, coerceRow, ParityDetection } from '../src/detection';
 import { toupper } from '../src/detection/kql';
 import { TABLE_NAMES, type TableName, type TableRows } from '../src/detection/schema';
-import { replay, type ReplayResult } from '../src/job/replay';
-import type { PulledWindowPort } from '../src/job/runDetectionJob';
+import { inMemorySource, replay, type ReplayResult } from '../src/job/replay';
 import { addDays, generateDays, type PlantedScript } from './generator';
 
 export interface CompareModesOptions {
@@ -43,7 +42,7 @@ export interface CompareModesResult {
   rowsPerDay: Array<Record<TableName, number>>;
 }
 
-type DayTables = PulledWindowPort['tables'];
+type DayTables = { [T in TableName]: TableRows[T][] };
 
 export async function compareModes(o: CompareModesOptions): Promise<CompareModesResult> {
   const firstDay = o.firstDay ?? '2026-11-01';
@@ -72,14 +71,11 @@ export async function compareModes(o: CompareModesOptions): Promise<CompareModes
   );
   const planted = summaries.flatMap((s) => s.planted ?? []);
   const days = summaries.map((s) => s.day);
-  const source = {
-    pullWindow: async (window: { start: string }): Promise<PulledWindowPort> => {
-      const tables = tablesByDay.get(window.start.slice(0, 10));
-      if (!tables) throw new Error(`no generated day for ${window.start}`);
-      const stats = Object.fromEntries(TABLE_NAMES.map((t) => [t, { rows: tables[t].length, slices: 1 }]));
-      return { tables, stats: stats as PulledWindowPort['stats'] };
-    },
-  };
+  const source = inMemorySource((window) => {
+    const tables = tablesByDay.get(window.start.slice(0, 10));
+    if (!tables) throw new Error(`no generated day for ${window.start}`);
+    return tables;
+  });
   const from = `${firstDay}T00:00:00.0000000Z`;
   const to = `${addDays(firstDay, o.days)}T00:00:00.0000000Z`;
   const outcome = (r: ReplayResult): ModeOutcome => {

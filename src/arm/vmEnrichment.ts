@@ -11,6 +11,8 @@
  * Permission needed: Reader (Microsoft.Compute/virtualMachines/read) on the VMs'
  * subscriptions or resource groups for the function's managed identity.
  */
+import { mapLimit } from '../shared/pool';
+import { messageOf } from '../shared/errors';
 import { ResourceManagementClient, type ResourceManagementClientOptionalParams } from '@azure/arm-resources';
 import type { TokenCredential } from '@azure/core-auth';
 
@@ -77,16 +79,8 @@ export class VmEnricher {
   /** Enrichment for each distinct scope (keyed by the scope text as given). */
   async enrich(scopes: Iterable<string>): Promise<Map<string, VmEnrichment>> {
     const distinct = [...new Set(scopes)];
-    const result = new Map<string, VmEnrichment>();
-    let next = 0;
-    const worker = async () => {
-      while (next < distinct.length) {
-        const scope = distinct[next++];
-        result.set(scope, await this.lookup(scope));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, distinct.length) }, worker));
-    return result;
+    const found = await mapLimit(distinct, this.concurrency, (scope) => this.lookup(scope));
+    return new Map(distinct.map((scope, i) => [scope, found[i]!]));
   }
 
   /** The number of distinct VMs asked of ARM so far (cache size). */
@@ -134,7 +128,7 @@ export class VmEnricher {
 
 function failure(scope: string, err: unknown): VmEnrichment {
   const status = (err as { statusCode?: number }).statusCode;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   switch (status) {
     case 403:
       return {

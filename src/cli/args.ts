@@ -1,9 +1,8 @@
 /** Command-line arguments, the same way for every subcommand. */
+import { AppError } from '../shared/errors';
 
 /** A wrong command line: the subcommand prints the message with its usage and exits 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export class UsageError extends AppError {}
 
 /**
  * Walks `argv`, `--flag value` or `--flag=value`, calling `onFlag(flag, value)` for each

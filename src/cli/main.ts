@@ -4,6 +4,7 @@
  * Each subcommand module exports `run(argv, io): Promise<number>` (the exit code)
  * and its own `--help`. Exit codes: 0 success, 1 input or runtime error, 2 usage error.
  */
+import { messageOf } from '../shared/errors';
 import type { CliIo } from './io';
 import { defaultIo } from './io';
 
@@ -53,7 +54,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`runcommand-detect: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`runcommand-detect: ${messageOf(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -6,6 +6,7 @@
  * findings and corrected mode's baseline kept in memory (the baseline carried over from
  * day to day). Writes nothing to Azure. Prints the per-day counts, then the findings.
  */
+import { messageOf } from '../shared/errors';
 import { FINDING_COLUMNS, TABLE_NAMES } from '../detection/schema';
 import {
   LOG_ANALYTICS_OPTIONS_HELP,
@@ -15,7 +16,8 @@ import {
 } from '../logAnalytics/cli';
 import { LogAnalyticsError } from '../logAnalytics/errors';
 import { LogAnalyticsSource } from '../logAnalytics/source';
-import { replay, ReplayWindowError, type ReplayMode, type ReplayResult } from '../job/replay';
+import { replay, ReplayWindowError, type ReplayResult } from '../job/replay';
+import type { DetectionMode } from '../detection/schema';
 import { formatFindingsTable } from './format';
 import { UsageError } from './args';
 import type { CliIo } from './io';
@@ -55,7 +57,7 @@ export function formatDays(result: ReplayResult): string {
 }
 
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
-  let mode: ReplayMode = 'parity';
+  let mode: DetectionMode = 'parity';
   let baselineDays = 14;
   let format: 'table' | 'ndjson' = 'table';
   const options = parseCommandArgs(
@@ -112,7 +114,7 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
     const e = result.failed.error;
     io.stderr.write(
       `runcommand-detect replay: day ${result.failed.window.start.slice(0, 10)} failed while ${result.failed.phase}: ` +
-        `${e instanceof Error ? e.message : String(e)}\n`,
+        `${messageOf(e)}\n`,
     );
     return 1;
   }

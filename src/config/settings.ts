@@ -7,7 +7,8 @@
  * Function App's application settings; `local.settings.example.json` has them all.
  */
 
-export type DetectionMode = 'parity' | 'corrected';
+import type { DetectionMode } from '../detection/schema';
+export type { DetectionMode };
 
 /** Where the job keeps checkpoints, the idempotency ledger and the spool (Table Storage). */
 export type StateStoreLocation =

@@ -9,6 +9,19 @@
  */
 import type { KqlDateTime } from './datetime';
 
+/** The two ways the job runs the rule: `parity` (exactly the published KQL) or `corrected` (its faults fixed). */
+export type DetectionMode = 'parity' | 'corrected';
+export const DETECTION_MODES: readonly DetectionMode[] = ['parity', 'corrected'];
+
+/**
+ * A half-open time range `[start, end)` of `TimeGenerated`, as canonical KQL datetime
+ * text: the job's day windows, the source's slices, a CLI `--from/--to`.
+ */
+export interface QueryWindow {
+  readonly start: KqlDateTime;
+  readonly end: KqlDateTime;
+}
+
 export type KqlColumnType = 'string' | 'datetime' | 'long' | 'dynamic' | 'real' | 'int' | 'bool' | 'guid';
 
 export type TableName = 'AzureActivity' | 'DeviceFileEvents' | 'DeviceEvents';
@@ -96,6 +109,28 @@ export interface RunCommandFinding {
   ScriptFingerprintHash: string;
   Prevalence: number;
   Scope: string;
+}
+
+/**
+ * What identifies the event a finding stands for, independent of the rest of the day:
+ * the Run Command operation, the VM, the script file it wrote and the PowerShell
+ * execution that file joined. A day that grows (late rows, more commands for a script
+ * name) changes a finding's attributes (`Prevalence`, the command list and its hash),
+ * never these. FindingId is derived from them (src/ingestion/record.ts).
+ */
+export interface FindingIdentity {
+  /** AzureActivity `CorrelationId` of the Run Command operation. */
+  CorrelationId: string;
+  VirtualMachineName: string;
+  /** The script file: `FileName` and `PowershellFileCreatedTimestamp=TimeGenerated` of DeviceFileEvents. */
+  PowershellFileName: string;
+  PowershellFileCreatedTimestamp: KqlDateTime;
+  /**
+   * The PowerShell execution: parity joins the group `summarize … by PowershellFileName,
+   * InitiatingProcessCommandLine`, so its command line; corrected mode joins the
+   * device's commands in the operation's window, and leaves this empty.
+   */
+  InitiatingProcessCommandLine: string;
 }
 
 /** The 14 output columns of the rule, in the order of its final `project`. */

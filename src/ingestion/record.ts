@@ -15,7 +15,7 @@ import table from '../../infra/findings-table.json';
 import type { KqlDateTime } from '../detection/datetime';
 import { RULE, entityMappings } from '../detection';
 import type { RuleMetadata } from '../detection/rule';
-import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
+import { FINDING_COLUMNS, type DetectionMode, type RunCommandFinding } from '../detection/schema';
 import { fitToFieldLimit } from './fieldLimit';
 
 /** The findings table as infra/findings-table.json defines it (read once, at load). */
@@ -24,8 +24,6 @@ export const FINDINGS_TABLE: {
   streamName: string;
   columns: ReadonlyArray<{ name: string; type: string; description: string }>;
 } = table;
-
-export type DetectionMode = 'parity' | 'corrected';
 
 /** The Sentinel rule reproduced (`RULE` of src/detection carries these). */
 export type RuleIdentity = Pick<RuleMetadata, 'id' | 'name' | 'version' | 'severity' | 'tactics' | 'techniques'>;

@@ -2,6 +2,7 @@
  * Where finding records go: the findings table through the Logs Ingestion API, or an
  * NDJSON file for local runs (`--output`). Both report, per record, whether it arrived.
  */
+import { messageOf } from '../shared/errors';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
@@ -105,7 +106,7 @@ export class NdjsonFileSink implements FindingsSink {
       await appendFile(this.path, records.map((r) => JSON.stringify(r) + '\n').join(''), 'utf8');
       return { sent: records, failed: [] };
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = messageOf(e);
       return {
         sent: [],
         failed: [{ records, error: new Error(`Could not write findings to ${this.path}: ${why}`, { cause: e }) }],

@@ -13,6 +13,8 @@
  * but before it marked the findings sent; after the lease runs out another writer sends
  * them again (the Logs Ingestion API itself is not idempotent).
  */
+import { AppError, asError } from '../shared/errors';
+import { mapLimit } from '../shared/pool';
 import { randomUUID } from 'node:crypto';
 import type { EntityStore } from '../stateStore';
 import { Ledger } from './ledger';
@@ -65,7 +67,7 @@ export interface FlushResult {
 }
 
 /** Some findings could be neither sent nor kept in the spool. */
-export class FindingsNotSavedError extends Error {
+export class FindingsNotSavedError extends AppError {
   constructor(
     readonly findingIds: string[],
     readonly causes: Error[],
@@ -73,8 +75,8 @@ export class FindingsNotSavedError extends Error {
     super(
       `${findingIds.length} finding(s) could be neither sent nor kept in the spool: ` +
         `${causes.map((c) => c.message).join(' | ')}. The window will be processed again at the next run.`,
+      { cause: causes[0], retriable: true },
     );
-    this.name = 'FindingsNotSavedError';
   }
 }
 
@@ -135,7 +137,7 @@ export class FindingsWriter {
           result.spooled++;
         } catch (e) {
           notSaved.push(record.FindingId);
-          notSavedCauses.push(e instanceof Error ? e : new Error(String(e)));
+          notSavedCauses.push(asError(e));
           await this.ledger.release(record.FindingId, etags.get(record.FindingId)!).catch(() => undefined);
         }
       });
@@ -194,12 +196,4 @@ export class FindingsWriter {
 
 function problem(error: Error, records: FindingRecord[]): WriteProblem {
   return { message: error.message, findingIds: records.map((r) => r.FindingId), error };
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

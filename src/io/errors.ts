@@ -3,7 +3,9 @@
  * file (and line, where there is one) and says what to do, so the CLI can print it as
  * one line `file:line: message` without a stack trace.
  */
-export class InputError extends Error {
+import { AppError } from '../shared/errors';
+
+export class InputError extends AppError {
   constructor(
     /** The file (or directory) at fault. */
     readonly file: string,
@@ -13,7 +15,6 @@ export class InputError extends Error {
     readonly detail: string,
   ) {
     super(line === undefined ? `${file}: ${detail}` : `${file}:${line}: ${detail}`);
-    this.name = 'InputError';
   }
 }
 

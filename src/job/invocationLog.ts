@@ -5,9 +5,9 @@
  * `traces | where message startswith '{"message":"Window processed"' | extend d = parse_json(message)`.
  */
 import type { InvocationContext } from '@azure/functions';
-import type { JobLog } from './runDetectionJob';
+import type { Log } from '../shared/log';
 
-export function invocationLog(context: Pick<InvocationContext, 'info' | 'warn' | 'error'>): JobLog {
+export function invocationLog(context: Pick<InvocationContext, 'info' | 'warn' | 'error'>): Log {
   const line = (message: string, data?: Record<string, unknown>) => JSON.stringify({ message, ...data });
   return {
     info: (message, data) => context.info(line(message, data)),

@@ -5,39 +5,35 @@
  * kept in memory and carried over from day to day. Used by `runcommand-detect replay`
  * and by scripts/compare-modes.ts.
  */
-import type { RunCommandFinding } from '../detection/schema';
-import { detectParity } from '../detection';
-import { CorrectedDetection, MemoryBaseline, type CorrectedFindingDetails } from '../detection/corrected';
-import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
-import { StateStore } from '../stateStore';
-import { ConcurrencyConflictError } from '../stateStore/errors';
+import type { DetectedFinding } from '../detection/detector';
+import { MemoryBaseline } from '../detection/corrected/baseline';
+import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName, type TableRows } from '../detection/schema';
+import { AppError } from '../shared/errors';
+import { SILENT_LOG, type Log } from '../shared/log';
+import { ConcurrencyConflictError, StateStore } from '../stateStore';
+import { detectionPort, type BaselineKeeper } from './detectionPort';
 import {
   runDetectionJob,
-  type JobLog,
   type JobPorts,
-  type PulledWindowPort,
+  type PullStats,
+  type WindowSource,
   type WindowSummary,
 } from './runDetectionJob';
-import { parseDayBoundary, type QueryWindow } from './windows';
-
-export type ReplayMode = 'parity' | 'corrected';
+import { parseDayBoundary } from './windows';
 
 export interface ReplayOptions {
   /** First day (a UTC midnight, 7-digit text) and the end of the last day (exclusive). */
   from: string;
   to: string;
-  mode: ReplayMode;
+  mode: DetectionMode;
   /** Corrected mode's BASELINE_DAYS (default 14). */
   baselineDays?: number;
-  source: { pullWindow(window: QueryWindow): Promise<PulledWindowPort> };
-  log?: JobLog;
+  source: WindowSource;
+  log?: Log;
 }
 
-export interface ReplayedFinding {
+export interface ReplayedFinding extends DetectedFinding {
   window: QueryWindow;
-  finding: RunCommandFinding;
-  /** Corrected mode's details (ExtendedProperties); undefined in parity mode. */
-  details?: CorrectedFindingDetails;
 }
 
 export interface ReplayResult {
@@ -47,12 +43,40 @@ export interface ReplayResult {
   failed?: { window: QueryWindow; phase: string; error: unknown };
 }
 
-export class ReplayWindowError extends Error {
-  override readonly name = 'ReplayWindowError';
+export class ReplayWindowError extends AppError {}
+
+const DAY_MS = 86_400_000;
+
+/** A window's tables, held in memory. */
+export type WindowTables = { [T in TableName]: readonly TableRows[T][] };
+
+/** A source that serves whole tables held in memory (generated days, files, tests). */
+export function inMemorySource(tablesOf: (window: QueryWindow) => WindowTables | Promise<WindowTables>): WindowSource {
+  return {
+    async pullWindowInto(window, rows) {
+      const tables = await tablesOf(window);
+      const stats = {} as PullStats;
+      for (const table of TABLE_NAMES) {
+        for (const row of tables[table] as readonly TableRows[TableName][]) rows.add(table, row);
+        stats[table] = { rows: tables[table].length, slices: 1 };
+      }
+      return stats;
+    },
+  };
 }
 
-const SILENT: JobLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const DAY_MS = 86_400_000;
+/** Corrected mode's baseline in memory, carried from day to day. */
+function memoryKeeper(): BaselineKeeper {
+  const memory = new MemoryBaseline();
+  return {
+    load: async () => memory.current,
+    record: async (_baseline, observations, windowEnd, baselineDays) => {
+      const before = memory.current.size;
+      memory.record(observations, windowEnd, baselineDays);
+      return { baseline: memory.current, written: observations.length, pruned: before - memory.current.size };
+    },
+  };
+}
 
 export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const first = parseDayBoundary(options.from);
@@ -63,39 +87,21 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     );
   }
   const days = Math.round((end.getTime() - first.getTime()) / DAY_MS);
-  const baselineDays = options.baselineDays ?? 14;
-  const store = await StateStore.open({ memory: true });
+  const store = await StateStore.open({ kind: 'memory' });
   const checkpointName = `replay-${options.mode}`;
   await store.putCheckpoint(checkpointName, options.from, undefined);
 
-  const baseline = new MemoryBaseline();
-  const details = new WeakMap<RunCommandFinding, CorrectedFindingDetails>();
-  let pendingObservations: Parameters<MemoryBaseline['record']>[0] = [];
   const findings: ReplayedFinding[] = [];
-
   const ports: JobPorts<ReplayedFinding> = {
     checkpoints: store,
     isConcurrencyConflict: (e) => e instanceof ConcurrencyConflictError,
     source: options.source,
-    detect(tables, window) {
-      if (options.mode === 'parity') return detectParity(tables);
-      const detection = new CorrectedDetection();
-      for (const table of TABLE_NAMES) {
-        for (const row of tables[table] as TableRows[TableName][]) detection.add(table, row);
-      }
-      const result = detection.finish({ windowStart: window.start, baselineDays, baseline: baseline.current });
-      pendingObservations = result.observations;
-      for (const f of result.findings) details.set(f.finding, f.details);
-      return result.findings.map((f) => f.finding);
-    },
-    recordBaseline:
-      options.mode === 'corrected'
-        ? async (window) => {
-            baseline.record(pendingObservations, window.end, baselineDays);
-            pendingObservations = [];
-          }
-        : undefined,
-    toRecord: (finding, { window }) => ({ window, finding, details: details.get(finding) }),
+    detection: detectionPort({
+      mode: options.mode,
+      baselineDays: options.baselineDays ?? 14,
+      baseline: memoryKeeper(),
+    }),
+    toRecord: (detected, { window }) => ({ window, ...detected }),
     writer: {
       flushSpool: async () => ({ sent: 0, remaining: 0 }),
       write: async (records) => {
@@ -109,13 +115,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     now: () => end,
     ingestionDelayMinutes: 0,
     maxCatchupDays: days,
-    detectionMode: options.mode,
     checkpointName,
-    log: options.log ?? SILENT,
+    log: options.log ?? SILENT_LOG,
   });
   return {
     days: result.processed,
     findings,
-    ...(result.failed ? { failed: result.failed } : {}),
+    ...(result.outcome === 'failed'
+      ? { failed: { window: result.window, phase: result.phase, error: result.error } }
+      : {}),
   };
 }

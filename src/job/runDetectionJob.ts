@@ -13,14 +13,22 @@
  *   advanced only if its ETag is unchanged since it was read, so one invocation
  *   advances it and the other stops.
  *
+ * A run is a short loop over windows; each window ends in one `WindowOutcome`
+ * (processed, yielded to another invocation, or failed in a phase), and the run's
+ * `JobRunResult` says which of these ended it.
+ *
  * Every collaborator is passed in (see JobPorts), so the job is the same code in the
  * Functions host, in tests and on the command line; the clock is injected too.
  */
-import { fromDate, type KqlDateTime } from '../detection/datetime';
-import type { RunCommandFinding, TableName, TableRows } from '../detection/schema';
-import { TABLE_NAMES } from '../detection/schema';
 import type { VmEnrichment } from '../arm/vmEnrichment';
-import { InvalidCheckpointError, parseDayBoundary, planWindows, type QueryWindow } from './windows';
+import type { KqlDateTime } from '../detection/datetime';
+import type { DetectedFinding, Detector, RowSink } from '../detection/detector';
+import type { BaselineEntry } from '../detection/corrected/baseline';
+import { fromDate } from '../detection/datetime';
+import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName } from '../detection/schema';
+import { AppError, errorTypeOf, messageOf } from '../shared/errors';
+import type { Log } from '../shared/log';
+import { InvalidCheckpointError, parseDayBoundary, planWindows, type SkippedDays } from './windows';
 
 /**
  * Sent findings stay in the ledger this many days beyond MAX_CATCHUP_DAYS, so that a
@@ -37,9 +45,24 @@ export interface CheckpointPort {
   putCheckpoint(name: string, value: string, expectedEtag: string | undefined): Promise<string>;
 }
 
-export interface PulledWindowPort {
-  tables: { [T in TableName]: TableRows[T][] };
-  stats: { [T in TableName]: { rows: number; slices: number } };
+/** Rows and slices a pull delivered, per table. */
+export type PullStats = { [T in TableName]: { rows: number; slices: number } };
+
+/** Where a window's rows come from: they are added to `rows` as they arrive. */
+export interface WindowSource {
+  pullWindowInto(window: QueryWindow, rows: RowSink): Promise<PullStats>;
+}
+
+/** How the job runs the rule: a fresh Detector per window, and corrected mode's baseline. */
+export interface DetectionPort {
+  readonly mode: DetectionMode;
+  /** The detector for `window` (corrected mode reads the baseline as it stands before it). */
+  detectorFor(window: QueryWindow): Promise<Detector>;
+  /**
+   * Corrected mode: stores the window's observations in the baseline, after its findings
+   * were written and before the checkpoint moves (a failure leaves the window to be retried).
+   */
+  recordBaseline?(window: QueryWindow, observations: readonly BaselineEntry[]): Promise<void>;
 }
 
 export interface WriteOutcomePort {
@@ -57,25 +80,24 @@ export interface WriteOutcomePort {
   errors?: ReadonlyArray<{ message: string }>;
 }
 
+/** The context a findings record is built in. */
+export interface RecordContext {
+  window: QueryWindow;
+  mode: DetectionMode;
+  timeGenerated: KqlDateTime;
+  enrichment: VmEnrichment | undefined;
+}
+
 export interface JobPorts<R> {
   checkpoints: CheckpointPort;
   /** True when `error` is the state store's "someone else changed the checkpoint" (409/412). */
   isConcurrencyConflict(error: unknown): boolean;
-  source: { pullWindow(window: QueryWindow): Promise<PulledWindowPort> };
-  /** The findings of one window (parity: the rule; corrected: new fingerprints against the baseline). */
-  detect(tables: PulledWindowPort['tables'], window: QueryWindow): RunCommandFinding[] | Promise<RunCommandFinding[]>;
-  /**
-   * Corrected mode: stores the window's observations in the baseline, after its findings
-   * were written and before the checkpoint moves (a failure leaves the window to be retried).
-   */
-  recordBaseline?: (window: QueryWindow) => Promise<void>;
+  source: WindowSource;
+  detection: DetectionPort;
   /** ARM enrichment per distinct Scope; absent when ENRICHMENT_ENABLED=false. */
   enrich?: (scopes: string[]) => Promise<Map<string, VmEnrichment>>;
   /** The findings record of one finding (src/ingestion toFindingRecord). */
-  toRecord(
-    finding: RunCommandFinding,
-    context: { window: QueryWindow; timeGenerated: KqlDateTime; enrichment: VmEnrichment | undefined },
-  ): R;
+  toRecord(detected: DetectedFinding, context: RecordContext): R;
   writer: {
     /** Sends what earlier runs spooled; returns how many went out and how many are still spooled. */
     flushSpool(): Promise<{ sent: number; remaining: number; errors?: ReadonlyArray<{ message: string }> }>;
@@ -85,23 +107,14 @@ export interface JobPorts<R> {
   };
 }
 
-/** What the job logs to; the Functions handler passes the InvocationContext's (see invocationLog.ts). */
-export interface JobLog {
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
-  error(message: string, data?: Record<string, unknown>): void;
-}
-
 export interface JobOptions {
   now: () => Date;
   ingestionDelayMinutes: number;
   maxCatchupDays: number;
-  /** 'parity' or 'corrected': written to the log. */
-  detectionMode: string;
   checkpointName?: string;
   /** From the timer binding: logged only. */
   isPastDue?: boolean;
-  log: JobLog;
+  log: Log;
 }
 
 export type JobPhase = 'pull' | 'detect' | 'enrich' | 'write' | 'baseline' | 'checkpoint';
@@ -119,20 +132,32 @@ export interface WindowSummary {
   durationsMs: Record<JobPhase, number>;
 }
 
-export interface JobRunResult {
+/** How one window ended. */
+export type WindowOutcome =
+  | { kind: 'processed'; summary: WindowSummary; etag: string }
+  /** Another invocation is writing this window's findings, or advanced the checkpoint first. */
+  | { kind: 'yielded'; window: QueryWindow; reason: 'findingsInFlight' | 'checkpointMoved' }
+  | { kind: 'failed'; window: QueryWindow; phase: JobPhase; error: unknown };
+
+export type SpoolFlush = { sent: number; remaining: number } | { error: string };
+
+/** What a run did; `outcome` says how it ended. */
+export type JobRunResult = {
   /** Windows processed and checkpointed by this run, oldest first. */
   processed: WindowSummary[];
-  skipped?: { start: KqlDateTime; end: KqlDateTime; days: number };
-  /** Set when another invocation advanced the checkpoint first: this run stopped without error. */
-  yieldedTo?: { window: QueryWindow };
-  /** Set when a window failed: the checkpoint still points at its start. */
-  failed?: { window: QueryWindow; phase: JobPhase; error: unknown };
-  spool: { sent: number; remaining: number } | { error: string };
-}
+  /** Due windows older than MAX_CATCHUP_DAYS, not processed; null when none. */
+  skipped: SkippedDays | null;
+  spool: SpoolFlush;
+} & (
+  | { outcome: 'completed' }
+  /** Another invocation took over: this run stopped without error. */
+  | { outcome: 'yielded'; window: QueryWindow }
+  /** A window failed: the checkpoint still points at its start. */
+  | { outcome: 'failed'; window: QueryWindow; phase: JobPhase; error: unknown }
+);
 
 /** Thrown by the Functions handler when a run failed, so the invocation shows as failed. */
-export class WindowFailedError extends Error {
-  override readonly name = 'WindowFailedError';
+export class WindowFailedError extends AppError {
   constructor(
     readonly window: QueryWindow,
     readonly phase: JobPhase,
@@ -155,10 +180,6 @@ const PHASE_WORDS: Record<JobPhase, string> = {
   checkpoint: 'advancing the checkpoint',
 };
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions): Promise<JobRunResult> {
   const { log } = options;
   const checkpointName = options.checkpointName ?? DEFAULT_CHECKPOINT_NAME;
@@ -166,154 +187,195 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
   log.info('Run Command detection run started', {
     now: startedAt.toISOString(),
     isPastDue: options.isPastDue ?? null,
-    detectionMode: options.detectionMode,
+    detectionMode: ports.detection.mode,
   });
-
-  // Spooled findings of earlier runs go first. A failure here is not the windows' fault:
-  // the writer keeps them spooled, and this run carries on.
-  let spool: JobRunResult['spool'];
-  try {
-    const flushed = await ports.writer.flushSpool();
-    spool = { sent: flushed.sent, remaining: flushed.remaining };
-    if (flushed.sent > 0 || flushed.remaining > 0) log.info('Spooled findings flushed', { ...spool });
-    for (const e of flushed.errors ?? []) log.warn(`Spooled findings still refused: ${e.message}`);
-  } catch (error) {
-    spool = { error: messageOf(error) };
-    log.warn('Could not flush the spool; its findings stay spooled for the next run', { error: messageOf(error) });
-  }
-
+  const spool = await flushSpool(ports, log);
   await pruneLedger(ports, options, startedAt);
 
   const checkpoint = await ports.checkpoints.getCheckpoint(checkpointName);
-  let etag = checkpoint?.etag;
-  let checkpointStart: Date | undefined;
-  if (checkpoint) {
-    checkpointStart = parseDayBoundary(checkpoint.value);
-    if (!checkpointStart) throw new InvalidCheckpointError(checkpointName, checkpoint.value);
-  }
   const plan = planWindows({
-    checkpoint: checkpointStart,
+    checkpoint: checkpoint ? checkpointDay(checkpointName, checkpoint.value) : undefined,
     now: startedAt,
     ingestionDelayMinutes: options.ingestionDelayMinutes,
     maxCatchupDays: options.maxCatchupDays,
   });
-  const result: JobRunResult = { processed: [], spool };
-  if (plan.skipped) {
-    result.skipped = plan.skipped;
-    log.warn(
-      `Skipping ${plan.skipped.days} day window(s) [${plan.skipped.start}, ${plan.skipped.end}): more than ` +
-        `MAX_CATCHUP_DAYS=${options.maxCatchupDays} days behind; their findings are not written. To see them, run ` +
-        `'runcommand-detect run --from ${plan.skipped.start} --to ${plan.skipped.end}' (prints, writes nothing). ` +
-        `To have the job write them, raise MAX_CATCHUP_DAYS and set the Value of checkpoint '${checkpointName}' ` +
-        `(state table, partition 'checkpoint') back to ${plan.skipped.start}.`,
-      { ...plan.skipped },
-    );
-  }
+  if (plan.skipped) warnSkipped(log, plan.skipped, checkpointName, options.maxCatchupDays);
   log.info(`${plan.windows.length} window(s) due`, {
     checkpoint: checkpoint?.value ?? null,
     windows: plan.windows.map((w) => w.start),
   });
 
+  const processed: WindowSummary[] = [];
+  const base = { processed, skipped: plan.skipped ?? null, spool };
+  let etag = checkpoint?.etag;
   for (const window of plan.windows) {
-    const durationsMs: Record<JobPhase, number> = {
-      pull: 0,
-      detect: 0,
-      enrich: 0,
-      write: 0,
-      baseline: 0,
-      checkpoint: 0,
-    };
-    let phase: JobPhase = 'pull';
-    const timed = async <T>(p: JobPhase, work: () => Promise<T> | T): Promise<T> => {
-      phase = p;
-      const t0 = performance.now();
-      try {
-        return await work();
-      } finally {
-        durationsMs[p] = Math.round(performance.now() - t0);
-      }
-    };
-    try {
-      const pulled = await timed('pull', () => ports.source.pullWindow(window));
-      const findings = await timed('detect', () => ports.detect(pulled.tables, window));
-      const enrichment = await timed('enrich', () =>
-        ports.enrich ? ports.enrich([...new Set(findings.map((f) => f.Scope))]) : new Map<string, VmEnrichment>(),
-      );
-      const timeGenerated = fromDate(options.now());
-      const records = findings.map((f) =>
-        ports.toRecord(f, { window, timeGenerated, enrichment: ports.enrich ? enrichment.get(f.Scope) : undefined }),
-      );
-      const written = await timed('write', () => ports.writer.write(records));
-      for (const e of written.errors ?? []) log.warn(`Findings spooled for the next run: ${e.message}`, { window });
-      const inFlight = written.skippedInFlight ?? 0;
-      const accounted =
-        written.sent + written.skippedAlreadySent + written.spooled + (written.alreadySpooled ?? 0) + inFlight;
-      // Findings of one window are distinct (two equal rows share a fingerprint, and
-      // `where HashCount == 1` drops both), so every record must be accounted for.
-      if (accounted < records.length) {
-        throw new Error(
-          `the findings writer accounted for ${accounted} of ${records.length} findings ` +
-            `(sent ${written.sent}, already sent ${written.skippedAlreadySent}, spooled ${written.spooled})`,
-        );
-      }
-      if (inFlight > 0) {
-        // Another invocation claimed some of this window's findings and is sending them.
-        // Advancing the checkpoint now could lose them if it died: leave the window to it
-        // (or, should it die, to the next run, once its claims' lease has run out).
-        log.warn(
-          `Another invocation is writing ${inFlight} finding(s) of [${window.start}, ${window.end}); ` +
-            `leaving this window and the checkpoint to it.`,
-          { window },
-        );
-        result.yieldedTo = { window };
-        return result;
-      }
-      if (ports.recordBaseline) await timed('baseline', () => ports.recordBaseline!(window));
-      try {
-        etag = await timed('checkpoint', () => ports.checkpoints.putCheckpoint(checkpointName, window.end, etag));
-      } catch (error) {
-        if (!ports.isConcurrencyConflict(error)) throw error;
-        // Another invocation (replayed occurrence, second app) advanced the checkpoint
-        // since we read it. Its writes and ours were de-duplicated by the ledger; the
-        // windows from here on are its to process.
-        log.warn(
-          `Another invocation advanced checkpoint '${checkpointName}' while this one processed ` +
-            `[${window.start}, ${window.end}); stopping and leaving the remaining windows to it.`,
-          { window },
-        );
-        result.yieldedTo = { window };
-        return result;
-      }
-      const summary: WindowSummary = {
-        window,
-        rows: perTable((t) => pulled.stats[t]?.rows ?? pulled.tables[t].length),
-        slices: perTable((t) => pulled.stats[t]?.slices ?? 0),
-        findings: findings.length,
-        written: written.sent,
-        alreadySent: written.skippedAlreadySent,
-        spooled: written.spooled,
-        enrichment: countBy(
-          findings.map((f) => (ports.enrich ? (enrichment.get(f.Scope)?.status ?? 'error') : 'disabled')),
-        ),
-        durationsMs,
-      };
-      result.processed.push(summary);
-      log.info('Window processed', { ...summary });
-      for (const [scope, e] of enrichment) {
-        if (e.status !== 'ok') log.warn(`VM enrichment ${e.status}: ${e.detail ?? scope}`, { scope, status: e.status });
-      }
-    } catch (error) {
-      result.failed = { window, phase, error };
-      log.error(`Window [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; checkpoint not advanced`, {
-        window,
-        phase,
-        error: messageOf(error),
-        errorType: error instanceof Error ? error.name : typeof error,
-      });
-      return result;
+    const outcome = await processWindow(ports, { window, etag, checkpointName, now: options.now, log });
+    switch (outcome.kind) {
+      case 'processed':
+        processed.push(outcome.summary);
+        etag = outcome.etag;
+        break;
+      case 'yielded':
+        return { ...base, outcome: 'yielded', window: outcome.window };
+      case 'failed':
+        return { ...base, outcome: 'failed', window: outcome.window, phase: outcome.phase, error: outcome.error };
     }
   }
-  return result;
+  return { ...base, outcome: 'completed' };
+}
+
+function checkpointDay(name: string, value: string): Date {
+  const day = parseDayBoundary(value);
+  if (!day) throw new InvalidCheckpointError(name, value);
+  return day;
+}
+
+interface WindowContext {
+  window: QueryWindow;
+  /** ETag of the checkpoint as last read or written; undefined = not written yet. */
+  etag: string | undefined;
+  checkpointName: string;
+  now: () => Date;
+  log: Log;
+}
+
+/** One window: pull into its detector, detect, enrich, write, store the baseline, advance the checkpoint. */
+export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): Promise<WindowOutcome> {
+  const { window, log } = ctx;
+  const timer = new PhaseTimer();
+  try {
+    const detector = await timer.time('detect', () => ports.detection.detectorFor(window));
+    const stats = await timer.time('pull', () => ports.source.pullWindowInto(window, detector));
+    const result = await timer.time('detect', () => detector.finish());
+    const findings = result.findings;
+    const enrichment = await timer.time('enrich', () => enrich(ports, findings));
+    const timeGenerated = fromDate(ctx.now());
+    const records = findings.map((f) =>
+      ports.toRecord(f, { window, mode: result.mode, timeGenerated, enrichment: enrichment?.get(f.finding.Scope) }),
+    );
+    const written = await timer.time('write', () => ports.writer.write(records));
+    for (const e of written.errors ?? []) log.warn(`Findings spooled for the next run: ${e.message}`, { window });
+    checkAccounted(written, records.length);
+    if ((written.skippedInFlight ?? 0) > 0) {
+      // Another invocation claimed some of this window's findings and is sending them.
+      // Advancing the checkpoint now could lose them if it died: leave the window to it
+      // (or, should it die, to the next run, once its claims' lease has run out).
+      log.warn(
+        `Another invocation is writing ${written.skippedInFlight} finding(s) of [${window.start}, ${window.end}); ` +
+          `leaving this window and the checkpoint to it.`,
+        { window },
+      );
+      return { kind: 'yielded', window, reason: 'findingsInFlight' };
+    }
+    if (ports.detection.recordBaseline)
+      await timer.time('baseline', () => ports.detection.recordBaseline!(window, result.observations));
+    const etag = await timer.time('checkpoint', () => advanceCheckpoint(ports, ctx));
+    if (etag === undefined) return { kind: 'yielded', window, reason: 'checkpointMoved' };
+    const summary: WindowSummary = {
+      window,
+      rows: perTable((t) => stats[t].rows),
+      slices: perTable((t) => stats[t].slices),
+      findings: findings.length,
+      written: written.sent,
+      alreadySent: written.skippedAlreadySent,
+      spooled: written.spooled,
+      enrichment: countBy(
+        findings.map((f) => (enrichment ? (enrichment.get(f.finding.Scope)?.status ?? 'error') : 'disabled')),
+      ),
+      durationsMs: timer.durationsMs,
+    };
+    log.info('Window processed', { ...summary });
+    for (const [scope, e] of enrichment ?? []) {
+      if (e.status !== 'ok') log.warn(`VM enrichment ${e.status}: ${e.detail ?? scope}`, { scope, status: e.status });
+    }
+    return { kind: 'processed', summary, etag };
+  } catch (error) {
+    const phase = timer.phase;
+    log.error(`Window [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; checkpoint not advanced`, {
+      window,
+      phase,
+      error: messageOf(error),
+      errorType: errorTypeOf(error),
+    });
+    return { kind: 'failed', window, phase, error };
+  }
+}
+
+/** Per distinct Scope; undefined when enrichment is off. */
+async function enrich<R>(
+  ports: JobPorts<R>,
+  findings: readonly DetectedFinding[],
+): Promise<Map<string, VmEnrichment> | undefined> {
+  if (!ports.enrich) return undefined;
+  return ports.enrich([...new Set(findings.map((f) => f.finding.Scope))]);
+}
+
+/**
+ * Every record must be accounted for by the writer (sent, already sent, spooled, or in
+ * another writer's hands); otherwise the checkpoint must not move.
+ */
+function checkAccounted(written: WriteOutcomePort, records: number): void {
+  const accounted =
+    written.sent +
+    written.skippedAlreadySent +
+    written.spooled +
+    (written.alreadySpooled ?? 0) +
+    (written.skippedInFlight ?? 0);
+  if (accounted < records) {
+    throw new Error(
+      `the findings writer accounted for ${accounted} of ${records} findings ` +
+        `(sent ${written.sent}, already sent ${written.skippedAlreadySent}, spooled ${written.spooled})`,
+    );
+  }
+}
+
+/**
+ * Moves the checkpoint to the window's end, if nobody moved it since we read it.
+ * Returns the new ETag, or undefined when another invocation (replayed occurrence,
+ * second app) advanced it first: its writes and ours were de-duplicated by the ledger,
+ * and the windows from here on are its to process.
+ */
+async function advanceCheckpoint<R>(ports: JobPorts<R>, ctx: WindowContext): Promise<string | undefined> {
+  const { window, checkpointName } = ctx;
+  try {
+    return await ports.checkpoints.putCheckpoint(checkpointName, window.end, ctx.etag);
+  } catch (error) {
+    if (!ports.isConcurrencyConflict(error)) throw error;
+    ctx.log.warn(
+      `Another invocation advanced checkpoint '${checkpointName}' while this one processed ` +
+        `[${window.start}, ${window.end}); stopping and leaving the remaining windows to it.`,
+      { window },
+    );
+    return undefined;
+  }
+}
+
+/**
+ * Spooled findings of earlier runs go first. A failure here is not the windows' fault:
+ * the writer keeps them spooled, and this run carries on.
+ */
+async function flushSpool<R>(ports: JobPorts<R>, log: Log): Promise<SpoolFlush> {
+  try {
+    const flushed = await ports.writer.flushSpool();
+    const spool = { sent: flushed.sent, remaining: flushed.remaining };
+    if (flushed.sent > 0 || flushed.remaining > 0) log.info('Spooled findings flushed', { ...spool });
+    for (const e of flushed.errors ?? []) log.warn(`Spooled findings still refused: ${e.message}`);
+    return spool;
+  } catch (error) {
+    log.warn('Could not flush the spool; its findings stay spooled for the next run', { error: messageOf(error) });
+    return { error: messageOf(error) };
+  }
+}
+
+function warnSkipped(log: Log, skipped: SkippedDays, checkpointName: string, maxCatchupDays: number): void {
+  log.warn(
+    `Skipping ${skipped.days} day window(s) [${skipped.start}, ${skipped.end}): more than ` +
+      `MAX_CATCHUP_DAYS=${maxCatchupDays} days behind; their findings are not written. To see them, run ` +
+      `'runcommand-detect run --from ${skipped.start} --to ${skipped.end}' (prints, writes nothing). ` +
+      `To have the job write them, raise MAX_CATCHUP_DAYS and set the Value of checkpoint '${checkpointName}' ` +
+      `(state table, partition 'checkpoint') back to ${skipped.start}.`,
+    { ...skipped },
+  );
 }
 
 /**
@@ -333,6 +395,29 @@ async function pruneLedger<R>(ports: JobPorts<R>, options: JobOptions, now: Date
       before,
       error: messageOf(error),
     });
+  }
+}
+
+/** Milliseconds spent in each phase of a window; `phase` is the one running (or that failed). */
+class PhaseTimer {
+  phase: JobPhase = 'pull';
+  readonly durationsMs: Record<JobPhase, number> = {
+    pull: 0,
+    detect: 0,
+    enrich: 0,
+    write: 0,
+    baseline: 0,
+    checkpoint: 0,
+  };
+
+  async time<T>(phase: JobPhase, work: () => Promise<T> | T): Promise<T> {
+    this.phase = phase;
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.durationsMs[phase] += Math.round(performance.now() - t0);
+    }
   }
 }
 

@@ -40,11 +40,10 @@ export async function runOccurrence(timer: Timer, context: InvocationContext): P
     now: overrides.now ?? (() => new Date()),
     ingestionDelayMinutes: config.ingestionDelayMinutes,
     maxCatchupDays: config.maxCatchupDays,
-    detectionMode: config.detectionMode,
     checkpointName: job.checkpointName,
     isPastDue: timer.isPastDue,
     log,
   });
-  if (result.failed) throw new WindowFailedError(result.failed.window, result.failed.phase, result.failed.error);
+  if (result.outcome === 'failed') throw new WindowFailedError(result.window, result.phase, result.error);
   return result;
 }

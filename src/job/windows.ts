@@ -14,25 +14,26 @@
  * windows are handed on as canonical 7-digit KQL datetimes.
  */
 import { fromDate, parseKqlDateTime, type KqlDateTime } from '../detection/datetime';
+import type { QueryWindow } from '../detection/schema';
+import { AppError } from '../shared/errors';
 
-/** A query window [start, end): start inclusive, end exclusive. */
-export interface QueryWindow {
+/** Due windows older than the catch-up limit, not processed: [start, end) of the skipped span. */
+export interface SkippedDays {
   start: KqlDateTime;
   end: KqlDateTime;
+  days: number;
 }
 
 export interface WindowPlan {
   /** Windows to process now, oldest first. */
   windows: QueryWindow[];
-  /** Due windows older than the catch-up limit, not processed: [start, end) of the skipped span. */
-  skipped?: { start: KqlDateTime; end: KqlDateTime; days: number };
+  skipped?: SkippedDays;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** A checkpoint value that is not a UTC midnight: the state store was edited by hand or by another tool. */
-export class InvalidCheckpointError extends Error {
-  override readonly name = 'InvalidCheckpointError';
+export class InvalidCheckpointError extends AppError {
   constructor(
     readonly checkpointName: string,
     readonly value: string,

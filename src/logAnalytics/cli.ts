@@ -11,9 +11,11 @@ import type { CliIo } from '../cli/io';
 import { ParityDetection } from '../detection';
 import type { RunCommandFinding, TableName, TableRows } from '../detection/schema';
 import { LogAnalyticsError } from './errors';
-import { InvalidWindowError, lastCompleteUtcDay, parseWindow, type TimeWindow } from './slices';
+import type { QueryWindow } from '../detection/schema';
+import { InvalidWindowError, lastCompleteUtcDay, parseWindow } from './slices';
 import { LogAnalyticsSource } from './source';
-import type { LogAnalyticsSourceOptions, PullLogger, PullProgress, PulledWindow, RetryOptions } from './source';
+import type { Log } from '../shared/log';
+import type { LogAnalyticsSourceOptions, PullProgress, PulledWindow, RetryOptions } from './source';
 import { TABLE_NAMES } from '../detection/schema';
 
 /** Injected by tests (a fake credential, the stand-in's CA); the CLI itself passes nothing. */
@@ -40,7 +42,7 @@ trusted through NODE_EXTRA_CA_CERTS.`;
 
 export interface LogAnalyticsCliOptions {
   workspaceId: string;
-  window: TimeWindow;
+  window: QueryWindow;
   endpoint?: string;
   maxConcurrency?: number;
   rowCap?: number;
@@ -106,7 +108,7 @@ export function sourceOptions(
   o: LogAnalyticsCliOptions,
   env: NodeJS.ProcessEnv,
   deps: LogAnalyticsCliDeps,
-  logger?: PullLogger,
+  logger?: Pick<Log, 'info' | 'warn'>,
 ): LogAnalyticsSourceOptions {
   const clientId = env.AZURE_CLIENT_ID;
   return {

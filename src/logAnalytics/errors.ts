@@ -3,33 +3,42 @@
  * what to do about it; none is raised with partial data: a window either arrives whole
  * or not at all.
  */
-import type { TableName } from '../detection/schema';
-import { describeSlice, type TimeWindow } from './slices';
+import type { QueryWindow, TableName } from '../detection/schema';
+import { AppError, type AppErrorOptions } from '../shared/errors';
+import { describeSlice } from './slices';
 
-export class LogAnalyticsError extends Error {
-  override name = 'LogAnalyticsError';
-}
+export class LogAnalyticsError extends AppError {}
 
 /** A slice could not be fetched (after retries, or after halving to the minimum slice). */
+export interface SliceFailedErrorOptions extends AppErrorOptions {
+  table: TableName;
+  slice: QueryWindow;
+  /** What went wrong, without the table and slice. */
+  reason: string;
+  /** The `x-ms-client-request-id` of the last request, for Azure support. */
+  clientRequestId?: string;
+}
+
 export class SliceFailedError extends LogAnalyticsError {
-  override name = 'SliceFailedError';
-  constructor(
-    readonly table: TableName,
-    readonly slice: TimeWindow,
-    readonly reason: string,
-    readonly clientRequestId?: string,
-    options?: { cause?: unknown },
-  ) {
+  readonly table: TableName;
+  readonly slice: QueryWindow;
+  readonly reason: string;
+  readonly clientRequestId: string | undefined;
+
+  constructor(options: SliceFailedErrorOptions) {
+    const { table, slice, reason, clientRequestId } = options;
     super(
       `Could not fetch ${table} for ${describeSlice(slice)}: ${reason}` +
         (clientRequestId ? ` (x-ms-client-request-id ${clientRequestId})` : '') +
         '. No findings were produced for this window.',
       options,
     );
+    this.table = table;
+    this.slice = slice;
+    this.reason = reason;
+    this.clientRequestId = clientRequestId;
   }
 }
 
 /** Bad options given to the source (workspace id, endpoint, limits). */
-export class LogAnalyticsConfigError extends LogAnalyticsError {
-  override name = 'LogAnalyticsConfigError';
-}
+export class LogAnalyticsConfigError extends LogAnalyticsError {}

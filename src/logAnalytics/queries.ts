@@ -15,7 +15,7 @@
  * reads the text exactly as it reads the object.
  */
 import { RULE_COLUMNS, type TableName } from '../detection/schema';
-import type { TimeWindow } from './slices';
+import type { DetectionMode, QueryWindow } from '../detection/schema';
 
 /**
  * The rule's row filters on each table, verbatim from `src/detection/rule/query.kql`,
@@ -67,9 +67,8 @@ export const CORRECTED_ROW_FILTERS: { readonly [T in TableName]: readonly string
 };
 
 /** Which detection mode the pulled rows are for: its row filters are pushed down. */
-export type SourceMode = 'parity' | 'corrected';
 
-export function rowFilters(mode: SourceMode): { readonly [T in TableName]: readonly string[] } {
+export function rowFilters(mode: DetectionMode): { readonly [T in TableName]: readonly string[] } {
   return mode === 'corrected' ? CORRECTED_ROW_FILTERS : RULE_ROW_FILTERS;
 }
 
@@ -97,7 +96,7 @@ export function kqlDateTimeLiteral(dt: string): string {
  * | project TimeGenerated=tostring(TimeGenerated), DeviceName, …
  * ```
  */
-export function buildTableQuery(table: TableName, slice: TimeWindow, mode: SourceMode = 'parity'): string {
+export function buildTableQuery(table: TableName, slice: QueryWindow, mode: DetectionMode = 'parity'): string {
   return [
     table,
     `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
@@ -107,7 +106,7 @@ export function buildTableQuery(table: TableName, slice: TimeWindow, mode: Sourc
 }
 
 /** The naive alternative, for measurements only: every row and column of the slice. */
-export function buildWholeTableQuery(table: TableName, slice: TimeWindow): string {
+export function buildWholeTableQuery(table: TableName, slice: QueryWindow): string {
   return [
     table,
     `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,

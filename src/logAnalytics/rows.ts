@@ -5,13 +5,12 @@
  * `TimeGenerated` is read into canonical 7-digit text (`parseKqlDateTime`), so no tick
  * is lost, and every other column is typed as `RULE_COLUMNS` says.
  */
+import { AppError } from '../shared/errors';
 import type { LogsTable } from '@azure/monitor-query-logs';
 import { coerceRow } from '../detection/rows';
 import { RULE_COLUMNS, type TableName, type TableRows } from '../detection/schema';
 
-export class UnexpectedResultShapeError extends Error {
-  override readonly name = 'UnexpectedResultShapeError';
-}
+export class UnexpectedResultShapeError extends AppError {}
 
 /** Column name → cell, for one row, in the shape the NDJSON exports have. */
 export type RawRow = Record<string, unknown>;

@@ -20,8 +20,9 @@ import { LogsQueryClient, LogsQueryResultStatus, type LogsQueryClientOptions } f
 import { parseKqlDateTime } from '../detection/datetime';
 import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
 import { LogAnalyticsError } from './errors';
-import { describeSlice, timespanCovering, type TimeWindow } from './slices';
-import { queryApiScope } from './source';
+import type { QueryWindow } from '../detection/schema';
+import { describeSlice, timespanCovering } from './slices';
+import { logAnalyticsScope } from '../shared/azureScopes';
 
 /** The step appended to the rule's text: datetimes and dynamics of the output as text. */
 export const TICKS_PRESERVING_STEP =
@@ -29,9 +30,7 @@ export const TICKS_PRESERVING_STEP =
   'PowershellScriptCommands=tostring(PowershellScriptCommands), Scope=tostring(Scope)';
 
 /** The rule query could not be run, or its answer is not the rule's 14 columns. */
-export class RuleQueryError extends LogAnalyticsError {
-  override name = 'RuleQueryError';
-}
+export class RuleQueryError extends LogAnalyticsError {}
 
 /** The rule's KQL text from the repository (src/detection/rule/query.kql, from src/ or dist/). */
 export function loadRuleQueryText(): string {
@@ -64,8 +63,8 @@ export interface RuleQueryOptions {
 }
 
 /** Runs the rule server-side over `window` and reads its rows as findings. */
-export async function runRuleQuery(options: RuleQueryOptions, window: TimeWindow): Promise<RunCommandFinding[]> {
-  const scope = options.endpoint ? queryApiScope(options.endpoint) : undefined;
+export async function runRuleQuery(options: RuleQueryOptions, window: QueryWindow): Promise<RunCommandFinding[]> {
+  const scope = options.endpoint ? logAnalyticsScope(options.endpoint) : undefined;
   const client = new LogsQueryClient(options.credential, {
     ...(scope ? { credentials: { scopes: [scope] } } : {}),
     ...options.clientOptions,

@@ -7,13 +7,9 @@
  * canonical KQL datetime text and split with bigint tick arithmetic, never through a
  * JavaScript `Date` (which would round them to milliseconds).
  */
+import { AppError } from '../shared/errors';
 import { fromUnixTicks, parseKqlDateTime, toUnixTicks, type KqlDateTime } from '../detection/datetime';
-
-/** A half-open time range `[start, end)` of `TimeGenerated`. */
-export interface TimeWindow {
-  readonly start: KqlDateTime;
-  readonly end: KqlDateTime;
-}
+import type { QueryWindow } from '../detection/schema';
 
 /** One hundred-nanosecond tick per unit; 10,000 per millisecond. */
 export const TICKS_PER_MS = 10_000n;
@@ -21,9 +17,7 @@ export const TICKS_PER_SECOND = 10_000_000n;
 export const TICKS_PER_HOUR = 3600n * TICKS_PER_SECOND;
 export const TICKS_PER_DAY = 24n * TICKS_PER_HOUR;
 
-export class InvalidWindowError extends Error {
-  override readonly name = 'InvalidWindowError';
-}
+export class InvalidWindowError extends AppError {}
 
 /** ISO 8601 datetime text, or a bare date (`2026-11-25`, midnight UTC). */
 export function parseWindowBound(text: string): KqlDateTime | null {
@@ -32,7 +26,7 @@ export function parseWindowBound(text: string): KqlDateTime | null {
 }
 
 /** Parses and checks a window given as text; `what` names it in the error message. */
-export function parseWindow(start: string, end: string, what = 'window'): TimeWindow {
+export function parseWindow(start: string, end: string, what = 'window'): QueryWindow {
   const s = parseWindowBound(start);
   const e = parseWindowBound(end);
   if (s === null)
@@ -48,13 +42,13 @@ export function parseWindow(start: string, end: string, what = 'window'): TimeWi
   return window;
 }
 
-export function checkWindow(window: TimeWindow, what = 'window'): void {
+export function checkWindow(window: QueryWindow, what = 'window'): void {
   if (toUnixTicks(window.end) <= toUnixTicks(window.start)) {
     throw new InvalidWindowError(`${what}: end ${window.end} must be after start ${window.start}.`);
   }
 }
 
-export function windowTicks(window: TimeWindow): bigint {
+export function windowTicks(window: QueryWindow): bigint {
   return toUnixTicks(window.end) - toUnixTicks(window.start);
 }
 
@@ -62,13 +56,13 @@ export function windowTicks(window: TimeWindow): bigint {
  * Splits a window into `count` contiguous slices of (almost) equal length. The last
  * slice ends exactly at the window's end.
  */
-export function splitWindow(window: TimeWindow, count: number): TimeWindow[] {
+export function splitWindow(window: QueryWindow, count: number): QueryWindow[] {
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError(`slice count must be a positive integer, got ${count}`);
   const start = toUnixTicks(window.start);
   const total = toUnixTicks(window.end) - start;
   const n = BigInt(count) > total ? total : BigInt(count);
-  const slices: TimeWindow[] = [];
+  const slices: QueryWindow[] = [];
   let from = start;
   for (let i = 1n; i <= n; i++) {
     const to = i === n ? start + total : start + (total * i) / n;
@@ -79,7 +73,7 @@ export function splitWindow(window: TimeWindow, count: number): TimeWindow[] {
 }
 
 /** The two halves `[start, mid)` and `[mid, end)` of a slice, or null if it is one tick long. */
-export function halveSlice(slice: TimeWindow): [TimeWindow, TimeWindow] | null {
+export function halveSlice(slice: QueryWindow): [QueryWindow, QueryWindow] | null {
   const start = toUnixTicks(slice.start);
   const end = toUnixTicks(slice.end);
   if (end - start < 2n) return null;
@@ -96,7 +90,7 @@ export function halveSlice(slice: TimeWindow): [TimeWindow, TimeWindow] | null {
  * (the SDK sends `Date.toISOString()`), so it is widened outward to whole milliseconds:
  * it always covers the slice, and the exact tick bounds are enforced by the KQL filter.
  */
-export function timespanCovering(slice: TimeWindow): { startTime: Date; endTime: Date } {
+export function timespanCovering(slice: QueryWindow): { startTime: Date; endTime: Date } {
   const start = toUnixTicks(slice.start);
   const end = toUnixTicks(slice.end);
   const floorMs = floorDiv(start, TICKS_PER_MS);
@@ -110,13 +104,13 @@ function floorDiv(a: bigint, b: bigint): bigint {
 }
 
 /** The last complete UTC day before `now`: `[yesterday 00:00, today 00:00)`. */
-export function lastCompleteUtcDay(now: Date = new Date()): TimeWindow {
+export function lastCompleteUtcDay(now: Date = new Date()): QueryWindow {
   const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const endTicks = BigInt(today) * TICKS_PER_MS;
   return { start: fromUnixTicks(endTicks - TICKS_PER_DAY), end: fromUnixTicks(endTicks) };
 }
 
 /** Human-readable slice text for messages: `[start, end)`. */
-export function describeSlice(slice: TimeWindow): string {
+export function describeSlice(slice: QueryWindow): string {
   return `[${slice.start}, ${slice.end})`;
 }

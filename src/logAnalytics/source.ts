@@ -17,6 +17,7 @@
  * A slice that cannot be fetched fails the whole window (`SliceFailedError`, naming the
  * table and the slice): the rule never runs on incomplete data.
  */
+import { messageOf } from '../shared/errors';
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { isRestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -30,17 +31,14 @@ import {
 import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, SliceFailedError } from './errors';
-import { buildTableQuery, type SourceMode } from './queries';
+import { buildTableQuery } from './queries';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
-import {
-  checkWindow,
-  describeSlice,
-  halveSlice,
-  splitWindow,
-  TICKS_PER_SECOND,
-  timespanCovering,
-  type TimeWindow,
-} from './slices';
+import { checkWindow, describeSlice, halveSlice, splitWindow, TICKS_PER_SECOND, timespanCovering } from './slices';
+import type { DetectionMode, QueryWindow } from '../detection/schema';
+import type { RowSink } from '../detection/detector';
+import { logAnalyticsScope } from '../shared/azureScopes';
+import type { Log } from '../shared/log';
+import { WorkQueue } from '../shared/pool';
 
 export interface RetryOptions {
   /** Retries of one query after a 429, 5xx or network failure. Default 5. */
@@ -51,11 +49,6 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Longest `Retry-After` honoured (a longer one is cut to this). Default 300,000 ms. */
   maxRetryAfterMs?: number;
-}
-
-export interface PullLogger {
-  info(message: string, data?: Record<string, unknown>): void;
-  warn(message: string, data?: Record<string, unknown>): void;
 }
 
 export interface LogAnalyticsSourceOptions {
@@ -77,11 +70,11 @@ export interface LogAnalyticsSourceOptions {
   /** `Prefer: wait=…`. Default 600 (the API's maximum). */
   serverTimeoutInSeconds?: number;
   retry?: RetryOptions;
-  logger?: PullLogger;
+  logger?: Pick<Log, 'info' | 'warn'>;
   /** Tables to pull. Default all three. */
   tables?: readonly TableName[];
   /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
-  mode?: SourceMode;
+  mode?: DetectionMode;
 }
 
 export interface TablePullStats {
@@ -102,14 +95,14 @@ export interface TablePullStats {
 export type PulledTables = { [T in TableName]: TableRows[T][] };
 
 export interface PulledWindow {
-  window: TimeWindow;
+  window: QueryWindow;
   tables: PulledTables;
   stats: { [T in TableName]: TablePullStats };
 }
 
 export interface PullProgress {
   table: TableName;
-  slice: TimeWindow;
+  slice: QueryWindow;
   slicesDone: number;
   slicesTotal: number;
   rowsSoFar: number;
@@ -135,18 +128,7 @@ type Attempt =
 
 interface SliceTask {
   table: TableName;
-  slice: TimeWindow;
-}
-
-/**
- * The token scope for a query API endpoint. The public cloud's hosts
- * (api.loganalytics.io, api.loganalytics.azure.com) take the SDK's default
- * (`https://api.loganalytics.io/.default`, returned as undefined); any other endpoint,
- * e.g. a sovereign cloud's `https://api.loganalytics.us/v1`, is its own audience.
- */
-export function queryApiScope(endpoint: string): string | undefined {
-  const url = new URL(endpoint);
-  return /^api\.loganalytics\.(azure\.com|io)$/i.test(url.hostname) ? undefined : `${url.origin}/.default`;
+  slice: QueryWindow;
 }
 
 /** Reads `Retry-After` (seconds or an HTTP date) or `retry-after-ms` / `x-ms-retry-after-ms`, in ms. */
@@ -183,7 +165,7 @@ export class LogAnalyticsSource {
     Omit<LogAnalyticsSourceOptions, 'endpoint' | 'clientOptions' | 'logger' | 'retry'>
   > & {
     retry: Required<RetryOptions>;
-    logger?: PullLogger;
+    logger?: Pick<Log, 'info' | 'warn'>;
   };
   /** Response bytes by client request id, filled by a pipeline policy. */
   private readonly responseBytes = new Map<string, number>();
@@ -232,7 +214,7 @@ export class LogAnalyticsSource {
         maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
       },
     };
-    const scope = options.endpoint ? queryApiScope(options.endpoint) : undefined;
+    const scope = options.endpoint ? logAnalyticsScope(options.endpoint) : undefined;
     this.client = new LogsQueryClient(options.credential, {
       ...(scope ? { credentials: { scopes: [scope] } } : {}),
       ...options.clientOptions,
@@ -261,81 +243,90 @@ export class LogAnalyticsSource {
    * when every slice of every table arrived whole; otherwise rejects with the first
    * `SliceFailedError` (the other queries in flight are awaited, none new is started).
    */
-  async pullWindow(window: TimeWindow, onProgress?: (p: PullProgress) => void): Promise<PulledWindow> {
-    checkWindow(window);
-    const tables = this.opts.tables;
-    const stats = Object.fromEntries(
-      TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
-    ) as PulledWindow['stats'];
+  async pullWindow(window: QueryWindow, onProgress?: (p: PullProgress) => void): Promise<PulledWindow> {
     const pieces = Object.fromEntries(TABLE_NAMES.map((t) => [t, []])) as unknown as Record<
       TableName,
       { start: bigint; rows: unknown[] }[]
     >;
-    const queue: SliceTask[] = [];
-    for (const table of tables) {
-      for (const slice of splitWindow(window, this.opts.initialSlicesPerTable)) queue.push({ table, slice });
-    }
-    let slicesTotal = queue.length;
-    let slicesDone = 0;
-    let rowsSoFar = 0;
-    let failure: unknown;
-
-    const worker = async () => {
-      while (failure === undefined) {
-        const task = queue.shift();
-        if (!task) return;
-        try {
-          const result = await this.fetchSlice(task, stats[task.table]);
-          if (result === 'halve') {
-            const halves = halveSlice(task.slice)!;
-            stats[task.table].halvings++;
-            queue.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
-            slicesTotal++;
-            fill(); // idle workers take the other half now
-            continue;
-          }
-          pieces[task.table].push({
-            start: toUnixTicks(task.slice.start),
-            rows: result,
-          });
-          stats[task.table].rows += result.length;
-          stats[task.table].slices++;
-          slicesDone++;
-          rowsSoFar += result.length;
-          onProgress?.({ table: task.table, slice: task.slice, slicesDone, slicesTotal, rowsSoFar });
-        } catch (err) {
-          if (failure === undefined) failure = err;
-        }
-      }
-    };
-    // Workers loop until the queue is empty *and* no worker can add halves to it.
-    // Up to maxConcurrency workers, each taking slices off the queue until it is empty;
-    // halving a slice puts two back and wakes idle capacity (`fill`).
-    const workers = new Set<Promise<void>>();
-    function fill(): void {
-      while (failure === undefined && queue.length > 0 && workers.size < maxConcurrency) {
-        const p: Promise<void> = worker().finally(() => workers.delete(p));
-        workers.add(p);
-      }
-    }
-    const maxConcurrency = this.opts.maxConcurrency;
-    fill();
-    while (workers.size > 0) await Promise.race(workers);
-    if (failure !== undefined) {
-      this.opts.logger?.warn('Log Analytics pull failed', { window, error: String(failure), stats });
-      throw failure;
-    }
-
+    const stats = await this.pullSlices(
+      window,
+      (table, slice, rows) => pieces[table].push({ start: toUnixTicks(slice.start), rows }),
+      onProgress,
+    );
     const result = {} as PulledTables;
     for (const table of TABLE_NAMES) {
       const ordered = pieces[table].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       (result as Record<TableName, unknown[]>)[table] = ordered.flatMap((p) => p.rows);
     }
+    return { window, tables: result, stats };
+  }
+
+  /**
+   * The same pull, each slice's rows added to `rows` as the slice arrives and then
+   * dropped: memory holds the slices in flight, not the window. On a failure `rows` has
+   * seen part of the window: the caller discards it.
+   */
+  async pullWindowInto(
+    window: QueryWindow,
+    rows: RowSink,
+    onProgress?: (p: PullProgress) => void,
+  ): Promise<PulledWindow['stats']> {
+    return this.pullSlices(
+      window,
+      (table, _slice, sliceRows) => {
+        for (const row of sliceRows) rows.add(table, row);
+      },
+      onProgress,
+    );
+  }
+
+  private async pullSlices(
+    window: QueryWindow,
+    onSlice: <T extends TableName>(table: T, slice: QueryWindow, rows: TableRows[T][]) => void,
+    onProgress?: (p: PullProgress) => void,
+  ): Promise<PulledWindow['stats']> {
+    checkWindow(window);
+    const tables = this.opts.tables;
+    const stats = Object.fromEntries(
+      TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
+    ) as PulledWindow['stats'];
+    const initial: SliceTask[] = [];
+    for (const table of tables) {
+      for (const slice of splitWindow(window, this.opts.initialSlicesPerTable)) initial.push({ table, slice });
+    }
+    let slicesTotal = initial.length;
+    let slicesDone = 0;
+    let rowsSoFar = 0;
+    // Up to maxConcurrency slices in flight; halving a slice puts its two halves at the
+    // front of the queue, and idle capacity takes them at once.
+    const queue = new WorkQueue<SliceTask>(this.opts.maxConcurrency, async (task, q) => {
+      const result = await this.fetchSlice(task, stats[task.table]);
+      if (result === 'halve') {
+        const halves = halveSlice(task.slice)!;
+        stats[task.table].halvings++;
+        slicesTotal++;
+        q.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
+        return;
+      }
+      onSlice(task.table, task.slice, result);
+      stats[task.table].rows += result.length;
+      stats[task.table].slices++;
+      slicesDone++;
+      rowsSoFar += result.length;
+      onProgress?.({ table: task.table, slice: task.slice, slicesDone, slicesTotal, rowsSoFar });
+    });
+    try {
+      await queue.run(initial);
+    } catch (failure) {
+      this.opts.logger?.warn('Log Analytics pull failed', { window, error: String(failure), stats });
+      throw failure;
+    }
+
     this.opts.logger?.info('Log Analytics pull complete', {
       window,
       ...Object.fromEntries(tables.map((t) => [t, stats[t]])),
     });
-    return { window, tables: result, stats };
+    return stats;
   }
 
   /** Rows of one slice, or 'halve' when its answer was too large or partial. */
@@ -351,13 +342,14 @@ export class LogAnalyticsSource {
         this.opts.logger?.info('Slice answer too large; halving', { table, slice, reason: attempt.reason });
         return 'halve';
       }
-      throw new SliceFailedError(
+      throw new SliceFailedError({
         table,
         slice,
-        `the answer is still too large or partial at the minimum slice length (${attempt.reason}). ` +
+        reason:
+          `the answer is still too large or partial at the minimum slice length (${attempt.reason}). ` +
           'Lower the row cap or the minimum slice, or check the workspace for a burst of rows',
-        attempt.requestId,
-      );
+        clientRequestId: attempt.requestId,
+      });
     }
     if (attempt.table.rows.length >= this.opts.rowCap) {
       if (canHalve) {
@@ -368,24 +360,30 @@ export class LogAnalyticsSource {
         });
         return 'halve';
       }
-      throw new SliceFailedError(
+      throw new SliceFailedError({
         table,
         slice,
-        `${attempt.table.rows.length} rows reach the row cap (${this.opts.rowCap}) at the minimum slice length`,
-        attempt.requestId,
-      );
+        reason: `${attempt.table.rows.length} rows reach the row cap (${this.opts.rowCap}) at the minimum slice length`,
+        clientRequestId: attempt.requestId,
+      });
     }
     try {
       return rawRowsOf(table, attempt.table).map((raw) => typedRow<T>(table, raw));
     } catch (err) {
       if (err instanceof UnexpectedResultShapeError) {
-        throw new SliceFailedError(table, slice, err.message, attempt.requestId, { cause: err });
+        throw new SliceFailedError({
+          table,
+          slice,
+          reason: err.message,
+          clientRequestId: attempt.requestId,
+          cause: err,
+        });
       }
       throw err;
     }
   }
 
-  private async queryWithRetries(table: TableName, slice: TimeWindow, stats: TablePullStats): Promise<Attempt> {
+  private async queryWithRetries(table: TableName, slice: QueryWindow, stats: TablePullStats): Promise<Attempt> {
     const query = buildTableQuery(table, slice, this.opts.mode);
     const { retry } = this.opts;
     for (let attemptNo = 0; ; attemptNo++) {
@@ -404,45 +402,45 @@ export class LogAnalyticsSource {
           return { kind: 'tooLarge', reason, requestId };
         }
         const first = result.tables[0];
-        if (!first) throw new SliceFailedError(table, slice, 'the answer has no table', requestId);
+        if (!first)
+          throw new SliceFailedError({ table, slice, reason: 'the answer has no table', clientRequestId: requestId });
         return { kind: 'rows', table: first, requestId };
       } catch (err) {
         if (err instanceof SliceFailedError) throw err;
         const status = isRestError(err) ? err.statusCode : undefined;
         const details = isRestError(err) ? (err.details as { error?: LogsErrorInfo } | undefined) : undefined;
-        const text = `${err instanceof Error ? err.message : String(err)} ${errorText(details?.error)}`;
+        const text = `${messageOf(err)} ${errorText(details?.error)}`;
         if (TOO_LARGE.test(text)) return { kind: 'tooLarge', reason: 'E_QUERY_RESULT_SET_TOO_LARGE', requestId };
         const networkFailure = isRestError(err) && status === undefined;
         const retryable = networkFailure || (status !== undefined && RETRYABLE_STATUS.has(status));
         if (isCredentialError(err)) {
-          throw new SliceFailedError(
+          throw new SliceFailedError({
             table,
             slice,
-            `no token for the query API (${oneLine(text)}). Sign in (az login) or, for a user-assigned ` +
+            reason:
+              `no token for the query API (${oneLine(text)}). Sign in (az login) or, for a user-assigned ` +
               'managed identity, set AZURE_CLIENT_ID to its client id',
-            requestId,
-            { cause: err },
-          );
+            clientRequestId: requestId,
+            cause: err,
+          });
         }
         if (!retryable) {
-          throw new SliceFailedError(
+          throw new SliceFailedError({
             table,
             slice,
-            refusalAdvice(status, text, this.opts.workspaceId, table),
-            requestId,
-            {
-              cause: err,
-            },
-          );
+            reason: refusalAdvice(status, text, this.opts.workspaceId, table),
+            clientRequestId: requestId,
+            cause: err,
+          });
         }
         if (attemptNo >= retry.maxRetries) {
-          throw new SliceFailedError(
+          throw new SliceFailedError({
             table,
             slice,
-            `${status ? `HTTP ${status}` : 'network failure'} persisted after ${retry.maxRetries} retries (${oneLine(text)})`,
-            requestId,
-            { cause: err },
-          );
+            reason: `${status ? `HTTP ${status}` : 'network failure'} persisted after ${retry.maxRetries} retries (${oneLine(text)})`,
+            clientRequestId: requestId,
+            cause: err,
+          });
         }
         const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attemptNo) * (0.5 + Math.random() / 2);
         const headers = isRestError(err) ? err.response?.headers : undefined;

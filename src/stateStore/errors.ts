@@ -2,17 +2,21 @@
  * Typed errors of the state store (Azure Table Storage). Each message names the table
  * and says what to do; callers match on the class, never on the text.
  */
+import { AppError, type AppErrorOptions } from '../shared/errors';
 
 /** Base class: anything the state store could not do. */
-export class StateStoreError extends Error {
-  constructor(
-    message: string,
-    /** HTTP status from Table Storage, when there was one. */
-    readonly statusCode?: number,
-    options?: { cause?: unknown },
-  ) {
+export interface StateStoreErrorOptions extends AppErrorOptions {
+  /** HTTP status from Table Storage, when there was one. */
+  statusCode?: number;
+}
+
+export class StateStoreError extends AppError {
+  /** HTTP status from Table Storage, when there was one. */
+  readonly statusCode: number | undefined;
+
+  constructor(message: string, options: StateStoreErrorOptions = {}) {
     super(message, options);
-    this.name = new.target.name;
+    this.statusCode = options.statusCode;
   }
 }
 
@@ -32,8 +36,7 @@ export class ConcurrencyConflictError extends StateStoreError {
       statusCode === 409
         ? `State store table '${table}': entity '${partitionKey}/${rowKey}' already exists (another writer created it first).`
         : `State store table '${table}': entity '${partitionKey}/${rowKey}' was changed by another writer (ETag mismatch).`,
-      statusCode,
-      options,
+      { ...options, statusCode },
     );
   }
 }
@@ -45,8 +48,7 @@ export class StateStoreAccessError extends StateStoreError {
       `State store table '${table}': access denied (${statusCode}: ${detail}). Grant the function's identity the ` +
         `'Storage Table Data Contributor' role on the storage account (role changes can take a few minutes), ` +
         `or check STATE_STORE_CONNECTION_STRING / STATE_STORE_ENDPOINT.`,
-      statusCode,
-      options,
+      { ...options, statusCode },
     );
   }
 }

@@ -8,6 +8,7 @@ import type { EntityStore } from './entityStore';
 import { getCheckpoint, putCheckpoint, type Checkpoint } from './checkpoints';
 import { MemoryEntityStore } from './memoryEntityStore';
 import { TableEntityStore, type TableStoreOptions } from './tableEntityStore';
+import { StateStoreError } from './errors';
 
 export * from './errors';
 export * from './entityStore';
@@ -18,31 +19,40 @@ export { MemoryEntityStore } from './memoryEntityStore';
 
 export const DEFAULT_STATE_TABLE = 'runcommanddetection';
 
+/** Where the state table lives: the one type for this idea (settings produce it, `open` takes it). */
 export type StateStoreLocation =
-  | { connectionString: string; tableName?: string; options?: TableStoreOptions }
-  | { endpoint: string; credential: TokenCredential; tableName?: string; options?: TableStoreOptions }
-  | { memory: true };
+  | { kind: 'endpoint'; endpoint: string } // Azure: the table endpoint, with a credential
+  | { kind: 'connectionString'; connectionString: string } // local / Azurite
+  | { kind: 'memory' }; // replay and tests: nothing leaves the process
+
+/** How to reach the table at a location. */
+export interface StateStoreAccess {
+  /** Default DEFAULT_STATE_TABLE. */
+  tableName?: string;
+  /** Needed for an `endpoint` location (the managed identity in Azure). */
+  credential?: TokenCredential;
+  options?: TableStoreOptions;
+}
 
 export class StateStore {
   constructor(readonly entities: EntityStore) {}
 
   /** Opens (and creates if needed) the state table. */
-  static async open(location: StateStoreLocation): Promise<StateStore> {
+  static async open(location: StateStoreLocation, access: StateStoreAccess = {}): Promise<StateStore> {
+    const tableName = access.tableName ?? DEFAULT_STATE_TABLE;
     let entities: EntityStore;
-    if ('memory' in location) entities = new MemoryEntityStore();
-    else if ('connectionString' in location)
-      entities = TableEntityStore.fromConnectionString(
-        location.connectionString,
-        location.tableName ?? DEFAULT_STATE_TABLE,
-        location.options,
-      );
-    else
-      entities = TableEntityStore.fromEndpoint(
-        location.endpoint,
-        location.tableName ?? DEFAULT_STATE_TABLE,
-        location.credential,
-        location.options,
-      );
+    switch (location.kind) {
+      case 'memory':
+        entities = new MemoryEntityStore();
+        break;
+      case 'connectionString':
+        entities = TableEntityStore.fromConnectionString(location.connectionString, tableName, access.options);
+        break;
+      case 'endpoint':
+        if (!access.credential) throw new StateStoreError(`State store ${location.endpoint}: no credential given.`);
+        entities = TableEntityStore.fromEndpoint(location.endpoint, tableName, access.credential, access.options);
+        break;
+    }
     await entities.ensureReady();
     return new StateStore(entities);
   }

@@ -8,6 +8,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { transactionGroups, type EntityProperties, type EntityStore, type StoredEntity } from './entityStore';
 import { ConcurrencyConflictError, StateStoreAccessError, StateStoreError } from './errors';
+import { messageOf } from '../shared/errors';
 
 export type TableStoreOptions = TableServiceClientOptions;
 
@@ -144,16 +145,17 @@ export class TableEntityStore implements EntityStore {
       return new StateStoreError(
         `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}'` +
           `${status ? ` (HTTP ${status})` : ''}: ${firstLine(e.message)}`,
-        status,
-        { cause: e },
+        {
+          statusCode: status,
+          cause: e,
+          retriable: status === undefined || status === 408 || status === 429 || status >= 500,
+        },
       );
     }
-    const message = e instanceof Error ? e.message : String(e);
     return new StateStoreError(
-      `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}': ${firstLine(message)}. ` +
+      `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}': ${firstLine(messageOf(e))}. ` +
         `Check that the table service is reachable (STATE_STORE_ENDPOINT / STATE_STORE_CONNECTION_STRING).`,
-      undefined,
-      { cause: e },
+      { cause: e, retriable: true },
     );
   }
 }

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coerceRow, TABLE_NAMES, type TableName, type TableRows } from '../../src/detection';
-import { replay } from '../../src/job/replay';
+import { inMemorySource, replay } from '../../src/job/replay';
 import { generateDayRows } from '../../scripts/generator';
 
 type Tables = { [T in TableName]: TableRows[T][] };
@@ -63,13 +63,9 @@ async function replayText(days: Map<string, Tables>): Promise<string> {
       to: NEXT_DAY(starts[starts.length - 1]!),
       mode,
       baselineDays: 14,
-      source: {
-        pullWindow: async (window) => {
-          const tables = days.get(window.start) ?? { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] };
-          const stats = Object.fromEntries(TABLE_NAMES.map((t) => [t, { rows: tables[t].length, slices: 1 }]));
-          return { tables, stats } as never;
-        },
-      },
+      source: inMemorySource(
+        (window) => days.get(window.start) ?? { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] },
+      ),
     });
     if (result.failed) throw result.failed.error;
     for (const f of result.findings) {

@@ -25,6 +25,7 @@
  */
 import type { KqlDateTime } from '../datetime';
 import type {
+  FindingIdentity,
   AzureActivityRow,
   DeviceEventsRow,
   DeviceFileEventsRow,
@@ -82,6 +83,7 @@ export interface CorrectedFindingDetails {
 
 export interface CorrectedFinding {
   finding: RunCommandFinding;
+  identity: FindingIdentity;
   details: CorrectedFindingDetails;
 }
 
@@ -250,6 +252,13 @@ export class CorrectedDetection {
       const inWindow = perFingerprint.get(e.ScriptFingerprintHash)!.count;
       findings.push({
         finding: toFinding(e, (inWindow / executions.length) * 100),
+        identity: {
+          CorrelationId: e.CorrelationId,
+          VirtualMachineName: e.VirtualMachineName,
+          PowershellFileName: e.PowershellFileName,
+          PowershellFileCreatedTimestamp: e.PowershellFileCreatedTimestamp,
+          InitiatingProcessCommandLine: '',
+        },
         details: {
           CorrelationId: e.CorrelationId,
           DeviceName: e.DeviceName,

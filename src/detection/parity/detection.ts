@@ -23,7 +23,7 @@ import {
 import { isRunCommandExtensionFile, toScriptFile, type RunCommandScriptFile } from './deviceFileEvents';
 import { ScriptCommandLists, toScriptCommand, type ScriptCommandList } from './deviceEvents';
 import { joinCommandListGroups, joinScriptFiles, ScriptFilesByVirtualMachine, type ExecutionWithFile } from './joins';
-import { uniqueFindingsOfGroups } from './uniqueness';
+import { uniqueFindingsOfGroups, type IdentifiedFinding } from './uniqueness';
 
 /** Rows read per table and rows left after each stage of the query. */
 export interface StageCounts {
@@ -76,6 +76,8 @@ export const STAGE_LABELS: ReadonlyArray<readonly [Exclude<keyof StageCounts, 'r
 export interface ParityResult {
   /** Sorted by StartTime, then ScriptFingerprintHash (see `compareFindings`). */
   findings: RunCommandFinding[];
+  /** The same findings, in the same order, each with its identity. */
+  identified: IdentifiedFinding[];
   stages: StageCounts;
 }
 
@@ -202,9 +204,11 @@ export class ParityDetection {
       }
     }
     const runCommandData = joinCommandListGroups(executionsByFileName, this.commandLists);
-    const { findings, totals } = uniqueFindingsOfGroups(runCommandData);
+    const { findings: identified, totals } = uniqueFindingsOfGroups(runCommandData);
+    const findings = identified.map((f) => f.finding);
     return {
       findings,
+      identified,
       stages: {
         rowsRead: { ...this.read },
         runCommandActivityRows: this.runCommandActivityRows,

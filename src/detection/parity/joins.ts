@@ -9,6 +9,8 @@ import type { ScriptCommandList, ScriptCommandLists } from './deviceEvents';
 
 /** A Run Command execution with the script file written on its VM during it. */
 export interface ExecutionWithFile {
+  /** Not in the rule's `project`: carried along for the finding's identity only (it changes no row). */
+  CorrelationId: string;
   StartTime: KqlDateTime;
   EndTime: KqlDateTime;
   PowershellFileCreatedTimestamp: KqlDateTime;
@@ -73,6 +75,7 @@ export function joinScriptFiles(
     const created = file.PowershellFileCreatedTimestamp;
     if (!between(created, StartTime, EndTime)) continue;
     out.push({
+      CorrelationId: execution.CorrelationId,
       StartTime,
       EndTime,
       PowershellFileCreatedTimestamp: created as KqlDateTime,

@@ -13,7 +13,7 @@
  * | project timestamp, StartTime, EndTime, PowershellFileName, VirtualMachineName, Caller, CallerName, CallerUPNSuffix, CallerIpAddress, PowershellScriptCommands, PowershellFileSize, ScriptFingerprintHash, Prevalence, Scope
  * ```
  */
-import type { RunCommandFinding } from '../schema';
+import type { FindingIdentity, RunCommandFinding } from '../schema';
 import { arrayIndex, ordinalCompare, split, tostring } from '../kql';
 import { runCommandDataRow, type RunCommandDataGroup, type RunCommandDataRow } from './joins';
 
@@ -69,6 +69,12 @@ export function toFinding(row: FinalProjectColumns, Prevalence: number): RunComm
   };
 }
 
+/** A finding with what identifies its event (see FindingIdentity). */
+export interface IdentifiedFinding {
+  finding: RunCommandFinding;
+  identity: FindingIdentity;
+}
+
 /**
  * The order we return findings in (the rule's result has no order): StartTime, then
  * ScriptFingerprintHash (unique among findings, since each hash occurs once), ordinal.
@@ -100,7 +106,7 @@ export function uniqueFindings(rows: readonly RunCommandDataRow[]): RunCommandFi
  * one group with one execution, the only row built.
  */
 export function uniqueFindingsOfGroups(groups: readonly RunCommandDataGroup[]): {
-  findings: RunCommandFinding[];
+  findings: IdentifiedFinding[];
   totals: number;
 } {
   let totals = 0;
@@ -109,11 +115,21 @@ export function uniqueFindingsOfGroups(groups: readonly RunCommandDataGroup[]): 
     totals += executions.length;
     counts.set(hash, (counts.get(hash) ?? 0) + executions.length);
   }
-  const findings: RunCommandFinding[] = [];
+  const findings: IdentifiedFinding[] = [];
   for (const { list, executions, hash } of groups) {
     const HashCount = counts.get(hash) as number;
     if (HashCount !== 1) continue;
-    findings.push(toFinding(runCommandDataRow(executions[0], list, hash), prevalence(HashCount, totals)));
+    const execution = executions[0]!;
+    findings.push({
+      finding: toFinding(runCommandDataRow(execution, list, hash), prevalence(HashCount, totals)),
+      identity: {
+        CorrelationId: execution.CorrelationId,
+        VirtualMachineName: execution.VirtualMachineName,
+        PowershellFileName: list.PowershellFileName,
+        PowershellFileCreatedTimestamp: execution.PowershellFileCreatedTimestamp,
+        InitiatingProcessCommandLine: list.InitiatingProcessCommandLine,
+      },
+    });
   }
-  return { findings: findings.sort(compareFindings), totals };
+  return { findings: findings.sort((a, b) => compareFindings(a.finding, b.finding)), totals };
 }

@@ -181,7 +181,7 @@ describe('the timer job, end to end', () => {
   }
 
   async function stateStore(): Promise<StateStore> {
-    return StateStore.open({ connectionString: azurite.connectionString, tableName });
+    return StateStore.open({ kind: 'connectionString', connectionString: azurite.connectionString }, { tableName });
   }
 
   async function checkpoint(): Promise<string | undefined> {

@@ -34,7 +34,10 @@ describe('FindingsWriter with the ingestion stand-in and Azurite', () => {
   beforeEach(() => standIn.reset());
 
   const openStore = (): Promise<StateStore> =>
-    StateStore.open({ connectionString: azurite.connectionString, tableName: `writer${++tableNo}` });
+    StateStore.open(
+      { kind: 'connectionString', connectionString: azurite.connectionString },
+      { tableName: `writer${++tableNo}` },
+    );
 
   const newWriter = (store: StateStore, extra: { now?: () => number; leaseMs?: number; writerId?: string } = {}) =>
     new FindingsWriter({

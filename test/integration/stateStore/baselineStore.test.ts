@@ -50,7 +50,12 @@ describe('baseline store on Azurite', () => {
   let azurite: RunningAzurite;
   const open = async () =>
     new BaselineStore(
-      (await StateStore.open({ connectionString: azurite.connectionString, tableName: 'baselinetest' })).entities,
+      (
+        await StateStore.open(
+          { kind: 'connectionString', connectionString: azurite.connectionString },
+          { tableName: 'baselinetest' },
+        )
+      ).entities,
     );
   beforeAll(async () => {
     azurite = await startAzuriteTables();

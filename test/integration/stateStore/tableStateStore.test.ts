@@ -19,7 +19,10 @@ describe('state store on Azurite', () => {
   let store: StateStore;
   beforeAll(async () => {
     azurite = await startAzuriteTables();
-    store = await StateStore.open({ connectionString: azurite.connectionString, tableName: 'statestoretest' });
+    store = await StateStore.open(
+      { kind: 'connectionString', connectionString: azurite.connectionString },
+      { tableName: 'statestoretest' },
+    );
   });
   afterAll(async () => azurite?.stop());
 

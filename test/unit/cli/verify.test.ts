@@ -49,7 +49,7 @@ describe('diffFindings', () => {
 
 describe('replay', () => {
   it('refuses a window that is not whole UTC days', async () => {
-    const source = { pullWindow: () => Promise.reject(new Error('not called')) };
+    const source = { pullWindowInto: () => Promise.reject(new Error('not called')) };
     await expect(
       replay({ from: '2026-11-25T06:00:00.0000000Z', to: '2026-11-26T00:00:00.0000000Z', mode: 'parity', source }),
     ).rejects.toBeInstanceOf(ReplayWindowError);

@@ -346,8 +346,20 @@ describe('uniqueness and the final project', () => {
     for (const w of withFiles) byFileName.set(w.FileName, [...(byFileName.get(w.FileName) ?? []), w]);
     const grouped = uniqueFindingsOfGroups(joinCommandListGroups(byFileName, lists));
     expect(grouped.totals).toBe(rows.length);
-    expect(grouped.findings).toEqual(uniqueFindings(rows));
-    expect(grouped.findings.map((f) => f.PowershellScriptCommands).sort()).toEqual([['B'], ['C']]);
+    expect(grouped.findings.map((f) => f.finding)).toEqual(uniqueFindings(rows));
+    expect(grouped.findings.map((f) => f.finding.PowershellScriptCommands).sort()).toEqual([['B'], ['C']]);
+    // Each finding names its event: the operation, the script file and the PowerShell command line it joined.
+    expect(grouped.findings.map((f) => f.identity.InitiatingProcessCommandLine).sort()).toEqual([
+      'pwsh -File script1.ps1',
+      'pwsh -File script2.ps1 ',
+    ]);
+    for (const f of grouped.findings) {
+      expect(f.identity).toMatchObject({
+        CorrelationId: execution.CorrelationId,
+        VirtualMachineName: f.finding.VirtualMachineName,
+        PowershellFileName: f.finding.PowershellFileName,
+      });
+    }
   });
 
   it('splits Caller at "@" and prints Scope as text', () => {

@@ -4,16 +4,11 @@
  * AzureActivity row into one finding, and a writer with a ledger.
  */
 import type { VmEnrichment } from '../../../src/arm/vmEnrichment';
-import type { RunCommandFinding } from '../../../src/detection/schema';
-import {
-  runDetectionJob,
-  DEFAULT_CHECKPOINT_NAME,
-  type JobLog,
-  type JobPorts,
-  type PulledWindowPort,
-} from '../../../src/job/runDetectionJob';
-import type { QueryWindow } from '../../../src/job/windows';
+import type { DetectedFinding, Detector } from '../../../src/detection/detector';
+import type { AzureActivityRow, QueryWindow, RunCommandFinding } from '../../../src/detection/schema';
+import { runDetectionJob, DEFAULT_CHECKPOINT_NAME, type JobPorts } from '../../../src/job/runDetectionJob';
 import { InvalidCheckpointError } from '../../../src/job/windows';
+import type { Log } from '../../../src/shared/log';
 import { ConcurrencyConflictError, StateStore } from '../../../src/stateStore';
 
 interface Rec {
@@ -29,6 +24,40 @@ interface LogLine {
 }
 
 const day = (d: string) => `${d}T00:00:00.0000000Z`;
+
+/** A detector that turns every AzureActivity row into one finding (its Caller names the VM and the finding). */
+function callerDetector(): Detector {
+  const findings: DetectedFinding[] = [];
+  return {
+    mode: 'parity',
+    isRelevant: () => true,
+    add: (table, row) => {
+      if (table !== 'AzureActivity') return;
+      const caller = (row as AzureActivityRow).Caller;
+      const f = finding(
+        `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${caller.split('#')[0]}`,
+        caller,
+      );
+      findings.push({
+        finding: f,
+        identity: {
+          CorrelationId: caller,
+          VirtualMachineName: f.VirtualMachineName,
+          PowershellFileName: f.PowershellFileName,
+          PowershellFileCreatedTimestamp: f.StartTime,
+          InitiatingProcessCommandLine: '',
+        },
+        details: null,
+      });
+    },
+    finish: () => ({
+      mode: 'parity',
+      findings,
+      observations: [],
+      stages: {} as never,
+    }),
+  };
+}
 
 function finding(scope: string, caller: string): RunCommandFinding {
   return {
@@ -80,39 +109,29 @@ class Harness {
       },
       isConcurrencyConflict: (e) => e instanceof ConcurrencyConflictError,
       source: {
-        pullWindow: async (w: QueryWindow): Promise<PulledWindowPort> => {
+        pullWindowInto: async (w: QueryWindow, rows) => {
           this.pulls.push(w.start);
           if (this.failPull.has(w.start)) throw new Error(`slice of DeviceEvents failed for ${w.start}`);
           const callers = this.callersByDay.get(w.start) ?? [];
+          for (const c of callers) {
+            rows.add('AzureActivity', {
+              TimeGenerated: w.start,
+              OperationNameValue: '',
+              Authorization: '',
+              CorrelationId: '',
+              Caller: c,
+              CallerIpAddress: '',
+              ActivityStatusValue: '',
+            });
+          }
           return {
-            tables: {
-              AzureActivity: callers.map((c) => ({
-                TimeGenerated: w.start,
-                OperationNameValue: '',
-                Authorization: '',
-                CorrelationId: '',
-                Caller: c,
-                CallerIpAddress: '',
-                ActivityStatusValue: '',
-              })),
-              DeviceFileEvents: [],
-              DeviceEvents: [],
-            },
-            stats: {
-              AzureActivity: { rows: callers.length, slices: 4 },
-              DeviceFileEvents: { rows: 0, slices: 4 },
-              DeviceEvents: { rows: 0, slices: 4 },
-            },
+            AzureActivity: { rows: callers.length, slices: 4 },
+            DeviceFileEvents: { rows: 0, slices: 4 },
+            DeviceEvents: { rows: 0, slices: 4 },
           };
         },
       },
-      detect: (tables) =>
-        tables.AzureActivity.map((r) =>
-          finding(
-            `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${r.Caller.split('#')[0]}`,
-            r.Caller,
-          ),
-        ),
+      detection: { mode: 'parity', detectorFor: async () => callerDetector() },
       enrich: enrichment
         ? async (scopes) => {
             this.enrichCalls.push(scopes);
@@ -121,7 +140,7 @@ class Harness {
             );
           }
         : undefined,
-      toRecord: (f, ctx) => ({
+      toRecord: ({ finding: f }, ctx) => ({
         id: `${ctx.window.start}|${f.Caller}`,
         window: ctx.window.start,
         enrichment: ctx.enrichment?.status,
@@ -163,7 +182,7 @@ class Harness {
     };
   }
 
-  logger(): JobLog {
+  logger(): Log {
     return {
       info: (message, data) => this.log.push({ level: 'info', message, data }),
       warn: (message, data) => this.log.push({ level: 'warn', message, data }),
@@ -176,7 +195,6 @@ class Harness {
       now: () => new Date(now),
       ingestionDelayMinutes: 15,
       maxCatchupDays: 14,
-      detectionMode: 'parity',
       log: this.logger(),
       ...extra,
     });
@@ -190,7 +208,7 @@ class Harness {
 describe('runDetectionJob', () => {
   let h: Harness;
   beforeEach(async () => {
-    h = new Harness(await StateStore.open({ memory: true }));
+    h = new Harness(await StateStore.open({ kind: 'memory' }));
     h.callersByDay.set(day('2026-11-22'), ['alice']);
     h.callersByDay.set(day('2026-11-23'), ['bob', 'carol']);
     h.callersByDay.set(day('2026-11-24'), ['dave']);
@@ -245,14 +263,14 @@ describe('runDetectionJob', () => {
     await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-22'), undefined);
     h.failPull.add(day('2026-11-23'));
     const first = await h.run('2026-11-25T03:00:00Z');
-    expect(first.failed).toMatchObject({ window: { start: day('2026-11-23') }, phase: 'pull' });
+    expect(first).toMatchObject({ outcome: 'failed', window: { start: day('2026-11-23') }, phase: 'pull' });
     expect(h.pulls).toEqual([day('2026-11-22'), day('2026-11-23')]);
     expect(await h.checkpoint()).toBe(day('2026-11-23'));
     expect(h.log.some((l) => l.level === 'error' && l.message.includes('pulling the tables'))).toBe(true);
 
     h.failPull.clear();
     const second = await h.run('2026-11-25T04:00:00Z');
-    expect(second.failed).toBeUndefined();
+    expect(second.outcome).toBe('completed');
     expect(h.pulls.slice(2)).toEqual([day('2026-11-23'), day('2026-11-24')]);
     expect(await h.checkpoint()).toBe(day('2026-11-25'));
     expect(h.sent.map((r) => r.id).sort()).toEqual(
@@ -268,7 +286,7 @@ describe('runDetectionJob', () => {
   it('a write failure also leaves the checkpoint', async () => {
     h.failWrite = true;
     const result = await h.run('2026-11-25T03:00:00Z');
-    expect(result.failed?.phase).toBe('write');
+    expect(result).toMatchObject({ outcome: 'failed', phase: 'write' });
     expect(await h.checkpoint()).toBeUndefined();
   });
 
@@ -281,7 +299,8 @@ describe('runDetectionJob', () => {
       return write(records);
     };
     let failBaseline = true;
-    ports.recordBaseline = async (w) => {
+    ports.detection = { ...ports.detection, mode: 'corrected' };
+    ports.detection.recordBaseline = async (w) => {
       order.push(`baseline ${w.start}`);
       if (failBaseline) throw new Error('state table unavailable');
     };
@@ -289,11 +308,10 @@ describe('runDetectionJob', () => {
       now: () => new Date('2026-11-25T03:00:00Z'),
       ingestionDelayMinutes: 15,
       maxCatchupDays: 14,
-      detectionMode: 'corrected',
       log: h.logger(),
     };
     const failed = await runDetectionJob(ports, options);
-    expect(failed.failed?.phase).toBe('baseline');
+    expect(failed).toMatchObject({ outcome: 'failed', phase: 'baseline' });
     expect(await h.checkpoint()).toBeUndefined();
     failBaseline = false;
     await runDetectionJob(ports, options);
@@ -321,9 +339,9 @@ describe('runDetectionJob', () => {
       await gate;
     };
     const [a, b] = await Promise.all([h.run('2026-11-25T03:00:00Z'), h.run('2026-11-25T03:00:00Z')]);
-    const yielded = [a, b].filter((r) => r.yieldedTo);
+    const yielded = [a, b].filter((r) => r.outcome === 'yielded');
     expect(yielded).toHaveLength(1);
-    expect(yielded[0].yieldedTo?.window.start).toBe(day('2026-11-23'));
+    expect(yielded[0]).toMatchObject({ outcome: 'yielded', window: { start: day('2026-11-23') } });
     expect(h.sent.map((r) => r.id).sort()).toEqual(
       [`${day('2026-11-23')}|bob`, `${day('2026-11-23')}|carol`, `${day('2026-11-24')}|dave`].sort(),
     );
@@ -333,8 +351,7 @@ describe('runDetectionJob', () => {
   it('leaves the checkpoint to another invocation that is still sending some of the window', async () => {
     h.inFlight.add(`${day('2026-11-24')}|dave`);
     const result = await h.run('2026-11-25T03:00:00Z');
-    expect(result.yieldedTo?.window.start).toBe(day('2026-11-24'));
-    expect(result.failed).toBeUndefined();
+    expect(result).toMatchObject({ outcome: 'yielded', window: { start: day('2026-11-24') } });
     expect(await h.checkpoint()).toBeUndefined();
     expect(h.sent).toEqual([]);
   });

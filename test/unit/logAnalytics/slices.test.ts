@@ -6,7 +6,8 @@ import {
   timespanCovering,
   InvalidWindowError,
 } from '../../../src/logAnalytics/slices';
-import { queryApiScope, retryAfterMs } from '../../../src/logAnalytics/source';
+import { retryAfterMs } from '../../../src/logAnalytics/source';
+import { logAnalyticsScope as queryApiScope } from '../../../src/shared/azureScopes';
 import fc from 'fast-check';
 import { fromUnixTicks, toUnixTicks } from '../../../src/detection/datetime';
 

@@ -44,7 +44,7 @@ describe('MemoryEntityStore', () => {
   });
 
   it('serves checkpoints through StateStore like the table does', async () => {
-    const store = await StateStore.open({ memory: true });
+    const store = await StateStore.open({ kind: 'memory' });
     const etag = await store.putCheckpoint('c', 'v1', undefined);
     await expect(store.putCheckpoint('c', 'v2', 'W/"stale"')).rejects.toBeInstanceOf(ConcurrencyConflictError);
     await store.putCheckpoint('c', 'v2', etag);

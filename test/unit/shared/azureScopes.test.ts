@@ -1,4 +1,4 @@
-import { logAnalyticsScope, logsIngestionAudience } from '../../../src/job/createJobPorts';
+import { logAnalyticsScope, logsIngestionAudience } from '../../../src/shared/azureScopes';
 
 describe('cloud audiences', () => {
   it('keeps the SDK default scope for the public Log Analytics endpoints and uses a sovereign endpoint as its own', () => {

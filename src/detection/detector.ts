@@ -1,0 +1,118 @@
+/**
+ * The Detector: one object per window that owns the detection mode. Rows go in as they
+ * arrive (`add`, any table, any order); `finish` returns the findings, each with what
+ * identifies its event and its mode's details, and, in corrected mode, the observations
+ * the baseline must store. The job, replay and the CLI run the rule through this and
+ * nothing else, so a mode is chosen in one place:
+ *
+ *   parity     the published rule, exactly (./parity)
+ *   corrected  the rule with its traps fixed, against a cross-day baseline (./corrected)
+ *
+ * Findings of both modes are in the same shape (`DetectedFinding`); only `details`
+ * differ (null in parity mode, `CorrectedFindingDetails` in corrected mode).
+ */
+import type { KqlDateTime } from './datetime';
+import { CorrectedDetection, type CorrectedFindingDetails, type CorrectedStageCounts } from './corrected/detection';
+import type { Baseline, BaselineEntry } from './corrected/baseline';
+import { ParityDetection, type StageCounts } from './parity/detection';
+import {
+  TABLE_NAMES,
+  type DetectionMode,
+  type FindingIdentity,
+  type RunCommandFinding,
+  type TableName,
+  type TableRows,
+} from './schema';
+
+/** Where rows go as they arrive (a source streams pulled slices into a Detector). */
+export interface RowSink {
+  add<T extends TableName>(table: T, row: TableRows[T]): void;
+}
+
+/** One finding of either mode: the rule's 14 columns, the identity of its event, and the mode's details. */
+export interface DetectedFinding {
+  finding: RunCommandFinding;
+  identity: FindingIdentity;
+  /** Corrected mode's details (the findings table's ExtendedProperties); null in parity mode. */
+  details: CorrectedFindingDetails | null;
+}
+
+export type DetectorResult =
+  | { mode: 'parity'; findings: DetectedFinding[]; stages: StageCounts; observations: readonly BaselineEntry[] }
+  | {
+      mode: 'corrected';
+      findings: DetectedFinding[];
+      stages: CorrectedStageCounts;
+      /** One entry per fingerprint seen in the window, for the baseline (stored after the findings are written). */
+      observations: readonly BaselineEntry[];
+    };
+
+export interface Detector extends RowSink {
+  readonly mode: DetectionMode;
+  /** Whether a row can change this mode's result (a source may drop the others early). */
+  isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean;
+  /** Runs the joins and the uniqueness (parity) or baseline (corrected) test over what was added. */
+  finish(): DetectorResult;
+}
+
+/** What corrected mode needs to know of the window and the days before it. */
+export interface CorrectedDetectorOptions {
+  /** The window's start: the baseline counts what was seen in the `baselineDays` before it. */
+  windowStart: KqlDateTime;
+  baselineDays: number;
+  /** Fingerprints seen by earlier windows (empty on a first run). */
+  baseline: Baseline;
+}
+
+export function createDetector(mode: 'parity'): Detector;
+export function createDetector(mode: DetectionMode, corrected: CorrectedDetectorOptions): Detector;
+export function createDetector(mode: DetectionMode, corrected?: CorrectedDetectorOptions): Detector {
+  switch (mode) {
+    case 'parity':
+      return parityDetector();
+    case 'corrected':
+      if (!corrected) throw new TypeError('corrected mode needs the window start, BASELINE_DAYS and the baseline');
+      return correctedDetector(corrected);
+    default:
+      throw new TypeError(`unknown detection mode '${String(mode)}'`);
+  }
+}
+
+function parityDetector(): Detector {
+  const detection = new ParityDetection();
+  return {
+    mode: 'parity',
+    isRelevant: (table, row) => ParityDetection.isRelevant(table, row),
+    add: (table, row) => detection.add(table, row),
+    finish() {
+      const { identified, stages } = detection.finish();
+      return {
+        mode: 'parity',
+        findings: identified.map((f) => ({ ...f, details: null })),
+        stages,
+        observations: [],
+      };
+    },
+  };
+}
+
+function correctedDetector(options: CorrectedDetectorOptions): Detector {
+  const detection = new CorrectedDetection();
+  return {
+    mode: 'corrected',
+    isRelevant: (table, row) => CorrectedDetection.isRelevant(table, row),
+    add: (table, row) => detection.add(table, row),
+    finish() {
+      const { findings, stages, observations } = detection.finish(options);
+      return { mode: 'corrected', findings, stages, observations };
+    },
+  };
+}
+
+/** Adds every row of whole tables to a detector (tables given in memory: files, replay, tests). */
+export function addTables(detector: RowSink, tables: { readonly [T in TableName]?: Iterable<TableRows[T]> }): void {
+  for (const table of TABLE_NAMES) {
+    const rows = tables[table] as Iterable<TableRows[TableName]> | undefined;
+    if (rows) for (const row of rows) detector.add(table, row);
+  }
+}
