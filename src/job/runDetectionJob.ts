@@ -28,6 +28,7 @@ import { fromDate } from '../detection/datetime';
 import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName } from '../detection/schema';
 import { AppError, errorTypeOf, messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
+import { HealthEvents, type HealthEvent } from './health';
 import { InvalidCheckpointError, parseDayBoundary, planWindows, type SkippedDays } from './windows';
 
 /**
@@ -148,6 +149,8 @@ export type JobRunResult = {
   /** Due windows older than MAX_CATCHUP_DAYS, not processed; null when none. */
   skipped: SkippedDays | null;
   spool: SpoolFlush;
+  /** What the run saw that a SOC must be told of (also logged as it happened). */
+  events: HealthEvent[];
 } & (
   | { outcome: 'completed' }
   /** Another invocation took over: this run stopped without error. */
@@ -182,6 +185,7 @@ const PHASE_WORDS: Record<JobPhase, string> = {
 
 export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions): Promise<JobRunResult> {
   const { log } = options;
+  const events = new HealthEvents(log);
   const checkpointName = options.checkpointName ?? DEFAULT_CHECKPOINT_NAME;
   const startedAt = options.now();
   log.info('Run Command detection run started', {
@@ -199,17 +203,17 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     ingestionDelayMinutes: options.ingestionDelayMinutes,
     maxCatchupDays: options.maxCatchupDays,
   });
-  if (plan.skipped) warnSkipped(log, plan.skipped, checkpointName, options.maxCatchupDays);
+  if (plan.skipped) reportSkipped(events, plan.skipped, checkpointName, options.maxCatchupDays);
   log.info(`${plan.windows.length} window(s) due`, {
     checkpoint: checkpoint?.value ?? null,
     windows: plan.windows.map((w) => w.start),
   });
 
   const processed: WindowSummary[] = [];
-  const base = { processed, skipped: plan.skipped ?? null, spool };
+  const base = { processed, skipped: plan.skipped ?? null, spool, events: events.events };
   let etag = checkpoint?.etag;
   for (const window of plan.windows) {
-    const outcome = await processWindow(ports, { window, etag, checkpointName, now: options.now, log });
+    const outcome = await processWindow(ports, { window, etag, checkpointName, now: options.now, log, events });
     switch (outcome.kind) {
       case 'processed':
         processed.push(outcome.summary);
@@ -237,6 +241,7 @@ interface WindowContext {
   checkpointName: string;
   now: () => Date;
   log: Log;
+  events: HealthEvents;
 }
 
 /** One window: pull into its detector, detect, enrich, write, store the baseline, advance the checkpoint. */
@@ -254,7 +259,14 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
       ports.toRecord(f, { window, mode: result.mode, timeGenerated, enrichment: enrichment?.get(f.finding.Scope) }),
     );
     const written = await timer.time('write', () => ports.writer.write(records));
-    for (const e of written.errors ?? []) log.warn(`Findings spooled for the next run: ${e.message}`, { window });
+    for (const e of written.errors ?? []) {
+      ctx.events.emit({
+        kind: 'write-refused',
+        severity: 'warning',
+        message: `Findings spooled for the next run: ${e.message}`,
+        window,
+      });
+    }
     checkAccounted(written, records.length);
     if ((written.skippedInFlight ?? 0) > 0) {
       // Another invocation claimed some of this window's findings and is sending them.
@@ -291,11 +303,13 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
     return { kind: 'processed', summary, etag };
   } catch (error) {
     const phase = timer.phase;
-    log.error(`Window [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; checkpoint not advanced`, {
+    ctx.events.emit({
+      kind: 'window-failed',
+      severity: 'failure',
+      message: `Window [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; checkpoint not advanced`,
       window,
       phase,
-      error: messageOf(error),
-      errorType: errorTypeOf(error),
+      details: { error: messageOf(error), errorType: errorTypeOf(error) },
     });
     return { kind: 'failed', window, phase, error };
   }
@@ -367,15 +381,24 @@ async function flushSpool<R>(ports: JobPorts<R>, log: Log): Promise<SpoolFlush> 
   }
 }
 
-function warnSkipped(log: Log, skipped: SkippedDays, checkpointName: string, maxCatchupDays: number): void {
-  log.warn(
-    `Skipping ${skipped.days} day window(s) [${skipped.start}, ${skipped.end}): more than ` +
+function reportSkipped(
+  events: HealthEvents,
+  skipped: SkippedDays,
+  checkpointName: string,
+  maxCatchupDays: number,
+): void {
+  events.emit({
+    kind: 'skipped-days',
+    severity: 'failure',
+    message:
+      `Skipping ${skipped.days} day window(s) [${skipped.start}, ${skipped.end}): more than ` +
       `MAX_CATCHUP_DAYS=${maxCatchupDays} days behind; their findings are not written. To see them, run ` +
       `'runcommand-detect run --from ${skipped.start} --to ${skipped.end}' (prints, writes nothing). ` +
       `To have the job write them, raise MAX_CATCHUP_DAYS and set the Value of checkpoint '${checkpointName}' ` +
       `(state table, partition 'checkpoint') back to ${skipped.start}.`,
-    { ...skipped },
-  );
+    window: { start: skipped.start, end: skipped.end },
+    details: { days: skipped.days },
+  });
 }
 
 /**

@@ -264,6 +264,9 @@ describe('runDetectionJob', () => {
     h.failPull.add(day('2026-11-23'));
     const first = await h.run('2026-11-25T03:00:00Z');
     expect(first).toMatchObject({ outcome: 'failed', window: { start: day('2026-11-23') }, phase: 'pull' });
+    expect(first.events).toEqual([
+      expect.objectContaining({ kind: 'window-failed', severity: 'failure', phase: 'pull' }),
+    ]);
     expect(h.pulls).toEqual([day('2026-11-22'), day('2026-11-23')]);
     expect(await h.checkpoint()).toBe(day('2026-11-23'));
     expect(h.log.some((l) => l.level === 'error' && l.message.includes('pulling the tables'))).toBe(true);
@@ -324,8 +327,16 @@ describe('runDetectionJob', () => {
     const result = await h.run('2026-11-25T03:00:00Z', { maxCatchupDays: 2 });
     expect(result.skipped).toEqual({ start: day('2026-11-10'), end: day('2026-11-23'), days: 13 });
     expect(h.pulls).toEqual([day('2026-11-23'), day('2026-11-24')]);
-    const warning = h.log.find((l) => l.level === 'warn' && l.message.startsWith('Skipping 13 day window(s)'));
-    expect(warning?.message).toContain('MAX_CATCHUP_DAYS=2');
+    // Skipped days are lost findings: a failure-level health event, logged as an error.
+    const logged = h.log.find((l) => l.level === 'error' && l.message.startsWith('Skipping 13 day window(s)'));
+    expect(logged?.message).toContain('MAX_CATCHUP_DAYS=2');
+    expect(result.events).toEqual([
+      expect.objectContaining({
+        kind: 'skipped-days',
+        severity: 'failure',
+        window: { start: day('2026-11-10'), end: day('2026-11-23') },
+      }),
+    ]);
   });
 
   it('two overlapping invocations: one advances the checkpoint, the other yields, nothing is written twice', async () => {
