@@ -1,11 +1,26 @@
 /**
- * The job's configuration: every app setting it reads, read once at start and
- * validated together. One `ConfigError` lists EVERY bad or missing setting, each with
- * what it should look like, so a deployment is fixed in one round trip.
+ * The job's configuration: every app setting it reads, declared ONCE in {@link SETTINGS}
+ * (name, default, parse, expected text, description). That table drives `loadConfig`,
+ * its messages, the `JobConfig` type, the settings table in docs/operations.md and the
+ * tests (which check the docs, local.settings.example.json and the Bicep app settings
+ * against it). Adding a setting is one entry here, plus the docs row the test asks for.
  *
- * The setting names are the ones the Bicep template (infra/bicep) writes into the
- * Function App's application settings; `local.settings.example.json` has them all.
+ * Settings are read once at start and validated together: one `ConfigError` lists EVERY
+ * bad or missing setting, each with what it should look like and where to find it, so a
+ * deployment is fixed in one round trip.
  */
+import { parseKqlDateTime, type KqlDateTime } from '../detection/datetime';
+import { httpsUrlProblem, logsIngestionEndpointProblem } from './endpoints';
+import {
+  CLIENT_ID_SOURCE,
+  DCR_ID_SOURCE,
+  INGESTION_ENDPOINT_SOURCE,
+  isZeroDcrId,
+  isZeroGuid,
+  placeholderProblem,
+  replaceWith,
+  WORKSPACE_ID_SOURCE,
+} from './placeholders';
 
 import type { DetectionMode } from '../detection/schema';
 export type { DetectionMode };
@@ -15,72 +30,45 @@ export type StateStoreLocation =
   | { kind: 'endpoint'; endpoint: string } // Azure: managed identity
   | { kind: 'connectionString'; connectionString: string }; // local / Azurite
 
-export interface JobConfig {
-  /** LOG_ANALYTICS_WORKSPACE_ID: the workspace the three tables are read from. */
-  logAnalyticsWorkspaceId: string;
-  /** LOG_ANALYTICS_ENDPOINT: the query API, including /v1. */
-  logAnalyticsEndpoint: string;
-  /** LOGS_INGESTION_ENDPOINT: the data collection endpoint (or DCR ingestion endpoint). */
-  logsIngestionEndpoint: string;
-  /** DCR_IMMUTABLE_ID: `dcr-` + 32 hex digits. */
-  dcrImmutableId: string;
-  /** DCR_STREAM_NAME: the DCR's input stream for findings. */
-  dcrStreamName: string;
-  /** STATE_STORE_ENDPOINT or STATE_STORE_CONNECTION_STRING (exactly one). */
-  stateStore: StateStoreLocation;
-  /** STATE_STORE_TABLE_NAME. */
-  stateStoreTableName: string;
-  /** AZURE_CLIENT_ID: client id of a user-assigned managed identity; absent = system-assigned / developer login. */
-  azureClientId: string | undefined;
-  /** DETECTION_SCHEDULE: NCRONTAB, 6 fields (the host reads it through `%DETECTION_SCHEDULE%`). */
-  detectionSchedule: string;
-  /** INGESTION_DELAY_MINUTES: a day window is processed only once it ended at least this long ago. */
-  ingestionDelayMinutes: number;
-  /** MAX_CATCHUP_DAYS: at most this many missed day windows are processed; older ones are skipped (and logged). */
-  maxCatchupDays: number;
-  /** DETECTION_MODE. */
-  detectionMode: DetectionMode;
-  /** ENRICHMENT_ENABLED: look up each finding's VM in Azure Resource Manager. */
-  enrichmentEnabled: boolean;
-  /** BASELINE_DAYS: corrected mode: a script fingerprint seen in this many days before a window is not new. */
-  baselineDays: number;
-  /** ARM_ENDPOINT: Azure Resource Manager, for enrichment. */
-  armEndpoint: string;
-}
+/** What `parse` makes of a setting's text: the typed value, or what is wrong with the text. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const bad = (problem: string): Parsed<never> => ({ ok: false, problem });
 
-export const SETTING_DEFAULTS = {
-  DCR_STREAM_NAME: 'Custom-RunCommandFindings_CL',
-  STATE_STORE_TABLE_NAME: 'runcommanddetection',
-  DETECTION_SCHEDULE: '0 15 0 * * *',
-  INGESTION_DELAY_MINUTES: '15',
-  MAX_CATCHUP_DAYS: '14',
-  DETECTION_MODE: 'parity',
-  ENRICHMENT_ENABLED: 'true',
-  BASELINE_DAYS: '14',
-  LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.azure.com/v1',
-  ARM_ENDPOINT: 'https://management.azure.com',
-} as const;
-
-/** One bad or missing setting. */
-export interface ConfigProblem {
-  setting: string;
-  /** "missing", or what is wrong with the value. */
-  problem: string;
-  /** What a good value looks like and where to find it. */
-  expected: string;
+/**
+ * One row of the settings table. `presence` says what happens when the setting is unset
+ * (or blank): `required` is a problem, `defaulted` parses `default` instead, `optional`
+ * leaves the field undefined. `stateStore` marks the two settings of which exactly one
+ * must be set.
+ */
+interface SettingBase<F extends string, T> {
+  /** The `JobConfig` field the parsed value goes to. */
+  readonly field: F;
+  /** Parses the trimmed, non-blank text. */
+  readonly parse: (text: string) => Parsed<T>;
+  /** What a good value looks like and where to find it (the end of each message). */
+  readonly expected: string;
+  /** What the setting does (the docs table's last column). */
+  readonly description: string;
+  /** The value may hold a secret: no message repeats it. */
+  readonly secret?: true;
 }
-
-/** Thrown by `loadConfig` when at least one setting is missing or invalid; lists them all. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(
-      `Invalid configuration: ${problems.length} setting(s) to fix in the Function App's application settings ` +
-        `(or local.settings.json when running locally):\n` +
-        problems.map((p) => `  - ${p.setting}: ${p.problem} — ${p.expected}`).join('\n'),
-    );
-  }
+export interface RequiredSetting<F extends string, T> extends SettingBase<F, T> {
+  readonly presence: 'required';
 }
+export interface DefaultedSetting<F extends string, T> extends SettingBase<F, T> {
+  readonly presence: 'defaulted';
+  /** The text used when unset, as an app setting would carry it. */
+  readonly default: string;
+}
+export interface OptionalSetting<F extends string, T> extends SettingBase<F, T> {
+  readonly presence: 'optional' | 'stateStore';
+}
+export type SettingSpec<F extends string = string, T = unknown> =
+  RequiredSetting<F, T> | DefaultedSetting<F, T> | OptionalSetting<F, T>;
+
+// ---------------------------------------------------------------------------------------
+// Parsers shared by several settings.
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DCR_ID = /^dcr-[0-9a-fA-F]{32}$/;
@@ -90,163 +78,27 @@ const STREAM = /^Custom-[A-Za-z0-9_]{1,100}$/;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 // One NCRONTAB field: digits, names (JAN, MON), '*', ',', '-', '/'.
 const CRON_FIELD = /^[0-9A-Za-z*,/-]+$/;
+// A Sentinel watchlist alias: letters, digits, _ and -, 1 to 64 characters.
+const WATCHLIST_ALIAS = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** What each setting should look like, for messages. */
-const EXPECTED: Record<string, string> = {
-  LOG_ANALYTICS_WORKSPACE_ID:
-    "the workspace's Workspace ID (a GUID like 00000000-0000-0000-0000-000000000000), found on the workspace Overview page",
-  LOG_ANALYTICS_ENDPOINT:
-    'the Log Analytics query API base URL including /v1, https (default https://api.loganalytics.azure.com/v1; e.g. https://api.loganalytics.azure.cn/v1 in Azure China)',
-  LOGS_INGESTION_ENDPOINT:
-    "the Logs ingestion URL of the data collection endpoint or DCR, https (e.g. https://my-dce-abcd.westeurope-1.ingest.monitor.azure.com), found on the DCE's or DCR's Overview page",
-  DCR_IMMUTABLE_ID:
-    "the data collection rule's Immutable ID, 'dcr-' followed by 32 hex digits, found in the DCR's JSON view",
-  DCR_STREAM_NAME: `the DCR input stream for findings, 'Custom-' + letters, digits or _ (default ${SETTING_DEFAULTS.DCR_STREAM_NAME})`,
-  STATE_STORE:
-    'set exactly one of STATE_STORE_ENDPOINT (the storage account table endpoint, https://<account>.table.core.windows.net, used with the managed identity) or STATE_STORE_CONNECTION_STRING (a storage connection string; UseDevelopmentStorage=true for Azurite)',
-  STATE_STORE_ENDPOINT:
-    'the storage account table endpoint, https://<account>.table.core.windows.net (Storage account > Endpoints > Table service)',
-  STATE_STORE_CONNECTION_STRING:
-    'a storage connection string (DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...;TableEndpoint=...) or UseDevelopmentStorage=true for Azurite',
-  STATE_STORE_TABLE_NAME: `a Table Storage table name: 3 to 63 letters or digits, starting with a letter (default ${SETTING_DEFAULTS.STATE_STORE_TABLE_NAME})`,
-  AZURE_CLIENT_ID:
-    "the Client ID (a GUID) of the user-assigned managed identity, from the identity's Overview page; leave unset for a system-assigned identity",
-  DETECTION_SCHEDULE: `an NCRONTAB expression with 6 fields: second minute hour day month day-of-week (default "${SETTING_DEFAULTS.DETECTION_SCHEDULE}" = 00:15:00 UTC daily)`,
-  INGESTION_DELAY_MINUTES: `a whole number of minutes from 0 to 1440 (default ${SETTING_DEFAULTS.INGESTION_DELAY_MINUTES}): how long after midnight UTC a day is considered complete`,
-  MAX_CATCHUP_DAYS: `a whole number of days from 1 to 90 (default ${SETTING_DEFAULTS.MAX_CATCHUP_DAYS}): how many missed days one run may catch up`,
-  DETECTION_MODE: `parity or corrected (default ${SETTING_DEFAULTS.DETECTION_MODE})`,
-  ENRICHMENT_ENABLED: `true or false (default ${SETTING_DEFAULTS.ENRICHMENT_ENABLED}): look up each finding's VM in Azure Resource Manager`,
-  BASELINE_DAYS: `a whole number of days from 1 to 90 (default ${SETTING_DEFAULTS.BASELINE_DAYS})`,
-  ARM_ENDPOINT:
-    'the Azure Resource Manager URL, https (default https://management.azure.com; e.g. https://management.chinacloudapi.cn in Azure China)',
+const guid =
+  (source: string) =>
+  (v: string): Parsed<string> =>
+    !GUID.test(v) ? bad(`'${v}' is not a GUID`) : isZeroGuid(v) ? bad(replaceWith(v, source)) : ok(v);
+
+const integer =
+  (min: number, max: number) =>
+  (v: string): Parsed<number> =>
+    /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max
+      ? ok(Number(v))
+      : bad(`'${v}' is not a whole number from ${min} to ${max}`);
+
+const trimSlashes = (v: string): string => v.replace(/\/+$/, '');
+
+const httpsUrl = (v: string): Parsed<string> => {
+  const why = httpsUrlProblem(v);
+  return why ? bad(why) : ok(trimSlashes(v));
 };
-
-/**
- * Reads and validates every setting from `env` (the process environment: app
- * settings arrive as environment variables). Returns the typed config or throws one
- * `ConfigError` naming every bad or missing setting.
- */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): JobConfig {
-  const problems: ConfigProblem[] = [];
-  const bad = (setting: string, problem: string, expectedKey = setting): void => {
-    problems.push({ setting, problem, expected: EXPECTED[expectedKey] });
-  };
-  /** The trimmed value, or undefined when unset or blank. */
-  const raw = (name: string): string | undefined => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  const required = (name: string, check: (v: string) => string | undefined): string => {
-    const v = raw(name);
-    if (v === undefined) {
-      bad(name, 'missing');
-      return '';
-    }
-    const why = check(v);
-    if (why) bad(name, why);
-    return v;
-  };
-  const optional = (name: keyof typeof SETTING_DEFAULTS, check: (v: string) => string | undefined): string => {
-    const v = raw(name) ?? SETTING_DEFAULTS[name];
-    const why = check(v);
-    if (why) bad(name, why);
-    return v;
-  };
-  const integer =
-    (min: number, max: number) =>
-    (v: string): string | undefined =>
-      /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max
-        ? undefined
-        : `'${v}' is not a whole number from ${min} to ${max}`;
-
-  const logAnalyticsWorkspaceId = required('LOG_ANALYTICS_WORKSPACE_ID', (v) =>
-    GUID.test(v) ? undefined : `'${v}' is not a GUID`,
-  );
-  const logAnalyticsEndpoint = optional('LOG_ANALYTICS_ENDPOINT', (v) => {
-    const why = httpsUrl(v);
-    if (why) return why;
-    return new URL(v).pathname.replace(/\/+$/, '').endsWith('/v1') ? undefined : `'${v}' does not end with /v1`;
-  }).replace(/\/+$/, '');
-  const logsIngestionEndpoint = required('LOGS_INGESTION_ENDPOINT', httpsUrl).replace(/\/+$/, '');
-  const dcrImmutableId = required('DCR_IMMUTABLE_ID', (v) =>
-    DCR_ID.test(v) ? undefined : `'${v}' is not 'dcr-' followed by 32 hex digits`,
-  );
-  const dcrStreamName = optional('DCR_STREAM_NAME', (v) =>
-    STREAM.test(v) ? undefined : `'${v}' is not a custom stream name`,
-  );
-
-  let stateStore: StateStoreLocation = { kind: 'connectionString', connectionString: '' };
-  const storeEndpoint = raw('STATE_STORE_ENDPOINT');
-  const storeConnection = raw('STATE_STORE_CONNECTION_STRING');
-  if (storeEndpoint !== undefined && storeConnection !== undefined) {
-    bad('STATE_STORE_ENDPOINT', 'both STATE_STORE_ENDPOINT and STATE_STORE_CONNECTION_STRING are set', 'STATE_STORE');
-  } else if (storeEndpoint === undefined && storeConnection === undefined) {
-    bad('STATE_STORE_ENDPOINT', 'missing (and STATE_STORE_CONNECTION_STRING is missing too)', 'STATE_STORE');
-  } else if (storeEndpoint !== undefined) {
-    const why = httpsUrl(storeEndpoint);
-    if (why) bad('STATE_STORE_ENDPOINT', why);
-    stateStore = { kind: 'endpoint', endpoint: storeEndpoint.replace(/\/+$/, '') };
-  } else if (storeConnection !== undefined) {
-    const why = connectionStringProblem(storeConnection);
-    if (why) bad('STATE_STORE_CONNECTION_STRING', why);
-    stateStore = { kind: 'connectionString', connectionString: storeConnection };
-  }
-
-  const stateStoreTableName = optional('STATE_STORE_TABLE_NAME', (v) =>
-    TABLE_NAME.test(v) ? undefined : `'${v}' is not a valid table name`,
-  );
-  const azureClientId = raw('AZURE_CLIENT_ID');
-  if (azureClientId !== undefined && !GUID.test(azureClientId))
-    bad('AZURE_CLIENT_ID', `'${azureClientId}' is not a GUID`);
-
-  const detectionSchedule = optional('DETECTION_SCHEDULE', (v) => {
-    const fields = v.split(/\s+/);
-    if (fields.length !== 6) return `'${v}' has ${fields.length} field(s), not 6`;
-    const wrong = fields.find((f) => !CRON_FIELD.test(f));
-    return wrong ? `'${v}' has an invalid field '${wrong}'` : undefined;
-  });
-  const ingestionDelayMinutes = Number(optional('INGESTION_DELAY_MINUTES', integer(0, 1440)));
-  const maxCatchupDays = Number(optional('MAX_CATCHUP_DAYS', integer(1, 90)));
-  const detectionMode = optional('DETECTION_MODE', (v) =>
-    v === 'parity' || v === 'corrected' ? undefined : `'${v}' is not a detection mode`,
-  ) as DetectionMode;
-  const enrichment = optional('ENRICHMENT_ENABLED', (v) =>
-    /^(true|false)$/i.test(v) ? undefined : `'${v}' is not true or false`,
-  );
-  const baselineDays = Number(optional('BASELINE_DAYS', integer(1, 90)));
-  const armEndpoint = optional('ARM_ENDPOINT', httpsUrl).replace(/\/+$/, '');
-
-  if (problems.length > 0) throw new ConfigError(problems);
-  return {
-    logAnalyticsWorkspaceId,
-    logAnalyticsEndpoint,
-    logsIngestionEndpoint,
-    dcrImmutableId,
-    dcrStreamName,
-    stateStore,
-    stateStoreTableName,
-    azureClientId,
-    detectionSchedule,
-    ingestionDelayMinutes,
-    maxCatchupDays,
-    detectionMode,
-    enrichmentEnabled: enrichment.toLowerCase() === 'true',
-    baselineDays,
-    armEndpoint,
-  };
-}
-
-function httpsUrl(v: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    return `'${v}' is not a URL`;
-  }
-  if (url.protocol !== 'https:') return `'${v}' is not an https URL`;
-  if (url.search || url.hash) return `'${v}' must not carry a query string or fragment`;
-  return undefined;
-}
 
 function connectionStringProblem(v: string): string | undefined {
   if (/^UseDevelopmentStorage=true$/i.test(v)) return undefined;
@@ -263,4 +115,421 @@ function connectionStringProblem(v: string): string | undefined {
   if (!hasAccount || !hasSecret)
     return 'is not a storage connection string (needs AccountName or TableEndpoint, and AccountKey or SharedAccessSignature)';
   return undefined;
+}
+
+/** `6,24,72`: whole hours from 1 to 336, strictly increasing. */
+function hourList(v: string): Parsed<number[]> {
+  const parts = v.split(',').map((p) => p.trim());
+  const hours: number[] = [];
+  for (const p of parts) {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 336)
+      return bad(`'${v}': '${p}' is not a whole number of hours from 1 to 336`);
+    const h = Number(p);
+    if (hours.length > 0 && h <= hours[hours.length - 1])
+      return bad(`'${v}' is not strictly increasing (${hours[hours.length - 1]} then ${h})`);
+    hours.push(h);
+  }
+  return ok(hours);
+}
+
+/** `2026-11-01`: a UTC day, as the canonical KQL datetime of its midnight. */
+function utcDay(v: string): Parsed<KqlDateTime> {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(v) ? parseKqlDateTime(`${v}T00:00:00Z`) : null;
+  return day === null ? bad(`'${v}' is not a date YYYY-MM-DD`) : ok(day);
+}
+
+function ncrontab(v: string): Parsed<string> {
+  const fields = v.split(/\s+/);
+  if (fields.length !== 6) return bad(`'${v}' has ${fields.length} field(s), not 6`);
+  const wrong = fields.find((f) => !CRON_FIELD.test(f));
+  return wrong ? bad(`'${v}' has an invalid field '${wrong}'`) : ok(v);
+}
+
+// ---------------------------------------------------------------------------------------
+// The table. Order is the order of the docs table and of the messages.
+
+/** The text shared by both state store settings and the "exactly one" problem. */
+export const STATE_STORE_EXPECTED =
+  'set exactly one of STATE_STORE_ENDPOINT (the storage account table endpoint, https://<account>.table.core.windows.net, used with the managed identity) or STATE_STORE_CONNECTION_STRING (a storage connection string; UseDevelopmentStorage=true for Azurite)';
+
+export const SETTINGS = {
+  LOG_ANALYTICS_WORKSPACE_ID: {
+    field: 'logAnalyticsWorkspaceId',
+    presence: 'required',
+    parse: guid(WORKSPACE_ID_SOURCE),
+    expected: `the workspace's Workspace ID (a GUID, not its name or resource id): ${WORKSPACE_ID_SOURCE}`,
+    description:
+      'The **Workspace ID** (a GUID) of the Log Analytics workspace that holds `AzureActivity`, `DeviceFileEvents` and `DeviceEvents`. Not the workspace name or its resource id.',
+  },
+  LOG_ANALYTICS_ENDPOINT: {
+    field: 'logAnalyticsEndpoint',
+    presence: 'defaulted',
+    default: 'https://api.loganalytics.azure.com/v1',
+    parse: (v) => {
+      const why = httpsUrlProblem(v);
+      if (why) return bad(why);
+      return trimSlashes(new URL(v).pathname).endsWith('/v1')
+        ? ok(trimSlashes(v))
+        : bad(`'${v}' does not end with /v1`);
+    },
+    expected:
+      'the Log Analytics query API base URL including /v1, https (e.g. https://api.loganalytics.azure.cn/v1 in Azure China)',
+    description: 'The query API, including `/v1`. Change it for sovereign clouds.',
+  },
+  LOGS_INGESTION_ENDPOINT: {
+    field: 'logsIngestionEndpoint',
+    presence: 'required',
+    parse: (v) => {
+      const why = logsIngestionEndpointProblem(v);
+      return why ? bad(why) : ok(trimSlashes(v));
+    },
+    expected:
+      'the Logs Ingestion URL of the data collection rule (endpoints.logsIngestion, kind Direct) or of a data collection endpoint: ' +
+      `https://<name>.<region>-<n>.ingest.monitor.azure.com (.azure.cn, .azure.us in sovereign clouds), from ${INGESTION_ENDPOINT_SOURCE}; ` +
+      'for a local stand-in, https://127.0.0.1:<port> or https://localhost:<port> (accepted because a loopback host cannot carry the monitor token off the machine)',
+    description:
+      "The Logs Ingestion URL the findings are sent to: the DCR's own endpoint, or a data collection endpoint. Only Azure Monitor ingestion hosts (and loopback, for local stand-ins) are accepted: the job sends them a monitor token.",
+  },
+  DCR_IMMUTABLE_ID: {
+    field: 'dcrImmutableId',
+    presence: 'required',
+    parse: (v) =>
+      !DCR_ID.test(v)
+        ? bad(`'${v}' is not 'dcr-' followed by 32 hex digits`)
+        : isZeroDcrId(v)
+          ? bad(replaceWith(v, DCR_ID_SOURCE))
+          : ok(v),
+    expected: `the data collection rule's Immutable ID, 'dcr-' followed by 32 hex digits: ${DCR_ID_SOURCE}`,
+    description: "The data collection rule's **Immutable ID**: `dcr-` followed by 32 hex digits.",
+  },
+  DCR_STREAM_NAME: {
+    field: 'dcrStreamName',
+    presence: 'defaulted',
+    default: 'Custom-RunCommandFindings_CL',
+    parse: (v) => (STREAM.test(v) ? ok(v) : bad(`'${v}' is not a custom stream name`)),
+    expected: "the DCR input stream for findings, 'Custom-' + letters, digits or _",
+    description: 'The DCR input stream that findings are sent to.',
+  },
+  STATE_STORE_ENDPOINT: {
+    field: 'stateStoreEndpoint',
+    presence: 'stateStore',
+    parse: httpsUrl,
+    expected:
+      'the storage account table endpoint, https://<account>.table.core.windows.net (Storage account > Endpoints > Table service)',
+    description:
+      'The table service endpoint of the storage account that holds checkpoints, ledger and spool, reached with the managed identity (**Storage Table Data Contributor**). Set this or `STATE_STORE_CONNECTION_STRING`, not both.',
+  },
+  STATE_STORE_CONNECTION_STRING: {
+    field: 'stateStoreConnectionString',
+    presence: 'stateStore',
+    secret: true,
+    parse: (v) => {
+      const why = connectionStringProblem(v);
+      return why ? bad(why) : ok(v);
+    },
+    expected:
+      'a storage connection string (DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...;TableEndpoint=...) or UseDevelopmentStorage=true for Azurite',
+    description:
+      'Instead of the endpoint, for local runs: `UseDevelopmentStorage=true` for Azurite, or a full connection string. Set this or `STATE_STORE_ENDPOINT`, not both.',
+  },
+  STATE_STORE_TABLE_NAME: {
+    field: 'stateStoreTableName',
+    presence: 'defaulted',
+    default: 'runcommanddetection',
+    parse: (v) => (TABLE_NAME.test(v) ? ok(v) : bad(`'${v}' is not a valid table name`)),
+    expected: 'a Table Storage table name: 3 to 63 letters or digits, starting with a letter',
+    description:
+      'The state table, created if missing. Give each app its own table (or account) when apps share a storage account.',
+  },
+  AZURE_CLIENT_ID: {
+    field: 'azureClientId',
+    presence: 'optional',
+    parse: guid(CLIENT_ID_SOURCE),
+    expected: `the Client ID (a GUID) of the user-assigned managed identity: ${CLIENT_ID_SOURCE}; leave unset for a system-assigned identity or a developer sign-in`,
+    description:
+      'The Client ID of the user-assigned managed identity. Leave it unset for a system-assigned identity, or for your `az login` / `azd auth login` when running locally.',
+  },
+  DETECTION_SCHEDULE: {
+    field: 'detectionSchedule',
+    presence: 'defaulted',
+    default: '0 15 0 * * *',
+    parse: ncrontab,
+    expected: 'an NCRONTAB expression with 6 fields: second minute hour day month day-of-week, in UTC',
+    description:
+      'When the timer fires (NCRONTAB, 6 fields, UTC). The job catches up from its checkpoint whatever the schedule, so this only decides when it looks.',
+  },
+  INGESTION_DELAY_MINUTES: {
+    field: 'ingestionDelayMinutes',
+    presence: 'defaulted',
+    default: '15',
+    parse: integer(0, 1440),
+    expected: 'a whole number of minutes from 0 to 1440',
+    description: 'Minutes after midnight UTC before a day counts as complete and is processed.',
+  },
+  MAX_CATCHUP_DAYS: {
+    field: 'maxCatchupDays',
+    presence: 'defaulted',
+    default: '14',
+    parse: integer(1, 90),
+    expected: 'a whole number of days from 1 to 90',
+    description: 'The most missed days one run processes. Older days are skipped with a warning.',
+  },
+  DETECTION_START_DATE: {
+    field: 'detectionStartDate',
+    presence: 'optional',
+    parse: utcDay,
+    expected: 'a UTC day YYYY-MM-DD (e.g. 2026-11-01); leave unset to start with the last complete day',
+    description:
+      'The first day window processed when there is no checkpoint yet (a first deployment, or a new state table).',
+  },
+  SETTLE_AFTER_HOURS: {
+    field: 'settleAfterHours',
+    presence: 'defaulted',
+    default: '6,24,72',
+    parse: hourList,
+    expected: 'a comma-separated list of whole hours from 1 to 336, strictly increasing (e.g. 6,24,72)',
+    description:
+      'After a day is processed, it is queried again once this many hours after the day ended, for rows that arrived late.',
+  },
+  INGESTION_LATENCY_BOUND_MINUTES: {
+    field: 'ingestionLatencyBoundMinutes',
+    presence: 'defaulted',
+    default: '60',
+    parse: integer(1, 1440),
+    expected: 'a whole number of minutes from 1 to 1440',
+    description:
+      'A finding whose last upload attempt is younger than this is not resent: its row may not be queryable in the findings table yet.',
+  },
+  SPOOL_ALERT_DAYS: {
+    field: 'spoolAlertDays',
+    presence: 'defaulted',
+    default: '2',
+    parse: integer(1, 90),
+    expected: 'a whole number of days from 1 to 90',
+    description:
+      'Findings waiting in the spool (not yet accepted by the DCR) for longer than this many days are reported as a stuck spool.',
+  },
+  SOURCE_LOW_PERCENT: {
+    field: 'sourceLowPercent',
+    presence: 'defaulted',
+    default: '10',
+    parse: integer(0, 100),
+    expected: 'a whole percentage from 0 to 100 (0 turns the warning off)',
+    description:
+      "A source table with fewer rows in a window than this percentage of its recent days' median is reported as a warning (a possible gap).",
+  },
+  WINDOW_ROW_BUDGET: {
+    field: 'windowRowBudget',
+    presence: 'defaulted',
+    default: '5000000',
+    parse: integer(1000, 100_000_000),
+    expected: 'a whole number of rows from 1000 to 100000000',
+    description:
+      'Rows pulled per window per table beyond which the window fails cleanly, instead of running out of memory.',
+  },
+  AZURE_CALL_TIMEOUT_SECONDS: {
+    field: 'azureCallTimeoutSeconds',
+    presence: 'defaulted',
+    default: '120',
+    parse: integer(5, 1800),
+    expected: 'a whole number of seconds from 5 to 1800',
+    description: 'Client-side timeout of every Azure SDK call.',
+  },
+  DETECTION_MODE: {
+    field: 'detectionMode',
+    presence: 'defaulted',
+    default: 'parity',
+    parse: (v): Parsed<DetectionMode> =>
+      v === 'parity' || v === 'corrected' ? ok(v) : bad(`'${v}' is not a detection mode`),
+    expected: 'parity or corrected',
+    description:
+      '`parity` reproduces the published rule exactly, faults included. `corrected` fixes its faults and remembers scripts across days.',
+  },
+  ENRICHMENT_ENABLED: {
+    field: 'enrichmentEnabled',
+    presence: 'defaulted',
+    default: 'true',
+    parse: (v) => (/^(true|false)$/i.test(v) ? ok(v.toLowerCase() === 'true') : bad(`'${v}' is not true or false`)),
+    expected: "true or false: look up each finding's VM in Azure Resource Manager",
+    description: "Look up each finding's VM in Azure Resource Manager.",
+  },
+  BASELINE_DAYS: {
+    field: 'baselineDays',
+    presence: 'defaulted',
+    default: '14',
+    parse: integer(1, 90),
+    expected: 'a whole number of days from 1 to 90',
+    description:
+      'Corrected mode: a script fingerprint seen in this many days before a window is not new. Not used in parity mode.',
+  },
+  ALLOWLIST_WATCHLIST: {
+    field: 'allowlistWatchlist',
+    presence: 'optional',
+    parse: (v) => (WATCHLIST_ALIAS.test(v) ? ok(v) : bad(`'${v}' is not a watchlist alias`)),
+    expected: 'the alias of a Microsoft Sentinel watchlist: 1 to 64 letters, digits, _ or - (Sentinel > Watchlist)',
+    description: 'The alias of the Sentinel watchlist used as the allowlist. Unset: no allowlist.',
+  },
+  ARM_ENDPOINT: {
+    field: 'armEndpoint',
+    presence: 'defaulted',
+    default: 'https://management.azure.com',
+    parse: httpsUrl,
+    expected: 'the Azure Resource Manager URL, https (e.g. https://management.chinacloudapi.cn in Azure China)',
+    description: 'Azure Resource Manager, for enrichment. Change it for sovereign clouds.',
+  },
+} as const satisfies Record<string, SettingSpec<string, unknown>>;
+
+// ---------------------------------------------------------------------------------------
+// Types derived from the table.
+
+type Table = typeof SETTINGS;
+export type SettingName = keyof Table;
+type ValueOf<S> = S extends { parse: (text: string) => Parsed<infer T> }
+  ? S extends { presence: 'required' | 'defaulted' }
+    ? T
+    : T | undefined
+  : never;
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** Every setting's parsed value, by field. */
+export type SettingValues = Simplify<{ [K in SettingName as Table[K]['field']]: ValueOf<Table[K]> }>;
+
+/** The validated configuration: one field per setting, the two state store settings as one location. */
+export type JobConfig = Simplify<
+  Omit<SettingValues, 'stateStoreEndpoint' | 'stateStoreConnectionString'> & {
+    /** STATE_STORE_ENDPOINT or STATE_STORE_CONNECTION_STRING (exactly one). */
+    stateStore: StateStoreLocation;
+  }
+>;
+
+/** Every setting name, in table order. */
+export const SETTING_NAMES = Object.keys(SETTINGS) as SettingName[];
+
+/** The settings that must be set (the state store pair counts once, as either of its two). */
+export const REQUIRED_SETTINGS = SETTING_NAMES.filter((n) => SETTINGS[n].presence === 'required');
+/** Exactly one of these must be set. */
+export const STATE_STORE_SETTINGS = SETTING_NAMES.filter((n) => SETTINGS[n].presence === 'stateStore');
+
+/** The default text of every defaulted setting. */
+export const SETTING_DEFAULTS = Object.fromEntries(
+  SETTING_NAMES.flatMap((n) => {
+    const s: SettingSpec = SETTINGS[n];
+    return s.presence === 'defaulted' ? [[n, s.default]] : [];
+  }),
+) as { readonly [K in SettingName as Table[K] extends { default: string } ? K : never]: string };
+
+// ---------------------------------------------------------------------------------------
+// Problems and messages.
+
+/** One bad or missing setting. */
+export interface ConfigProblem {
+  setting: string;
+  /** "missing", or what is wrong with the value. */
+  problem: string;
+  /** What a good value looks like and where to find it. */
+  expected: string;
+}
+
+/**
+ * `NAME: problem — expected (default X)`. `origin` says how the value arrived when it
+ * is not an app setting, e.g. `environment variable, the default of --workspace`.
+ */
+export function formatProblem(p: ConfigProblem, origin?: string): string {
+  return `${p.setting}${origin ? ` (${origin})` : ''}: ${p.problem} — ${p.expected}`;
+}
+
+/** Thrown by `loadConfig` when at least one setting is missing or invalid; lists them all. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid configuration: ${problems.length} setting(s) to fix in the Function App's application settings ` +
+        `(or local.settings.json when running locally):\n` +
+        problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
+    );
+  }
+}
+
+function expectedOf(name: SettingName): string {
+  const s: SettingSpec = SETTINGS[name];
+  return s.presence === 'defaulted' ? `${s.expected} (default ${s.default})` : s.expected;
+}
+
+/** The trimmed value, or undefined when unset or blank. */
+function rawValue(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/**
+ * Parses one setting's text as `loadConfig` would: unset or blank takes the default (or
+ * is missing, or undefined); a placeholder from the example settings is refused with
+ * "replace with …". For the CLI, which validates a single option that defaulted from the
+ * environment variable of the same setting and can then name that variable.
+ */
+export function parseSetting<N extends SettingName>(
+  name: N,
+  value: string | undefined,
+): { ok: true; value: ValueOf<Table[N]> } | { ok: false; problem: ConfigProblem } {
+  const spec: SettingSpec = SETTINGS[name];
+  const fail = (problem: string) => ({
+    ok: false as const,
+    problem: { setting: name, problem, expected: expectedOf(name) },
+  });
+  let text = rawValue(value);
+  if (text === undefined) {
+    if (spec.presence === 'required') return fail('missing');
+    if (spec.presence !== 'defaulted') return { ok: true, value: undefined as ValueOf<Table[N]> };
+    text = spec.default;
+  }
+  const placeholder = placeholderProblem(text, spec.secret === true);
+  if (placeholder) return fail(placeholder);
+  const parsed = spec.parse(text);
+  if (!parsed.ok) return fail(parsed.problem);
+  return { ok: true, value: parsed.value as ValueOf<Table[N]> };
+}
+
+/** What is wrong with one setting's value, or undefined when it is good. */
+export function settingProblem(name: SettingName, value: string | undefined): ConfigProblem | undefined {
+  const r = parseSetting(name, value);
+  return r.ok ? undefined : r.problem;
+}
+
+/**
+ * Reads and validates every setting from `env` (the process environment: app
+ * settings arrive as environment variables). Returns the typed config or throws one
+ * `ConfigError` naming every bad or missing setting.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): JobConfig {
+  const problems: ConfigProblem[] = [];
+  const values: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) {
+    const r = parseSetting(name, env[name]);
+    if (r.ok) values[SETTINGS[name].field] = r.value;
+    else problems.push(r.problem);
+  }
+
+  const endpoint = values.stateStoreEndpoint as string | undefined;
+  const connectionString = values.stateStoreConnectionString as string | undefined;
+  const endpointSet = rawValue(env.STATE_STORE_ENDPOINT) !== undefined;
+  const connectionSet = rawValue(env.STATE_STORE_CONNECTION_STRING) !== undefined;
+  if (endpointSet && connectionSet) {
+    problems.push({
+      setting: 'STATE_STORE_ENDPOINT',
+      problem: 'both STATE_STORE_ENDPOINT and STATE_STORE_CONNECTION_STRING are set',
+      expected: STATE_STORE_EXPECTED,
+    });
+  } else if (!endpointSet && !connectionSet) {
+    problems.push({
+      setting: 'STATE_STORE_ENDPOINT',
+      problem: 'missing (and STATE_STORE_CONNECTION_STRING is missing too)',
+      expected: STATE_STORE_EXPECTED,
+    });
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const { stateStoreEndpoint: _e, stateStoreConnectionString: _c, ...rest } = values;
+  const stateStore: StateStoreLocation =
+    endpoint !== undefined
+      ? { kind: 'endpoint', endpoint }
+      : { kind: 'connectionString', connectionString: connectionString ?? '' };
+  return { ...rest, stateStore } as JobConfig;
 }
