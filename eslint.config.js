@@ -11,4 +11,50 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The engine is pure TypeScript: no I/O, no Azure SDK, nothing from the rest of src/.
+  // Its modules import each other; everything else imports them (src/detection/index.ts
+  // gathers the names most callers need). node:crypto is allowed (hash_sha256).
+  ...[
+    ['src/detection/*.ts', '../*'],
+    ['src/detection/*/*.ts', '../../*'],
+  ].map(([files, outside]) => ({
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: [outside], message: 'src/detection imports nothing outside itself.' },
+            { group: ['@azure/*'], message: 'src/detection is pure: no Azure SDK.' },
+            {
+              group: [
+                'fs',
+                'node:fs',
+                'fs/*',
+                'node:fs/*',
+                'path',
+                'node:path',
+                'http',
+                'node:http',
+                'https',
+                'node:https',
+              ],
+              message: 'src/detection is pure: no I/O.',
+            },
+            {
+              group: [
+                'net',
+                'node:net',
+                'child_process',
+                'node:child_process',
+                'worker_threads',
+                'node:worker_threads',
+              ],
+              message: 'src/detection is pure: no I/O.',
+            },
+          ],
+        },
+      ],
+    },
+  })),
 );

@@ -1,6 +1,6 @@
 /**
  * The three tables the rule reads and the row it returns, with their Log Analytics
- * types (`../shared/docs/kql-semantics.md`, "Input tables" and "Output row").
+ * types (`docs/kql-semantics.md`, "Input tables" and "Output row").
  *
  * Rows enter the engine already typed: strings are never null (KQL reads a missing
  * string as ""), datetimes are canonical 7-digit text (see ./datetime), longs are
@@ -27,8 +27,14 @@ export type KqlColumnType = 'string' | 'datetime' | 'long' | 'dynamic' | 'real' 
 export type TableName = 'AzureActivity' | 'DeviceFileEvents' | 'DeviceEvents';
 export const TABLE_NAMES: readonly TableName[] = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'];
 
-/** The columns of each table that the rule reads, in the order we project them. */
-export const RULE_COLUMNS: { readonly [T in TableName]: ReadonlyArray<readonly [string, KqlColumnType]> } = {
+/**
+ * The columns of each table that the rule reads, in the order we project them: the one
+ * place a column is declared. The row types below, `coerceRow` (./rows), the push-down
+ * queries' `project` (src/logAnalytics/queries.ts), the readers' column checks and the
+ * generator's column list are all derived from this table, so a column the rule reads
+ * is added here and nowhere else.
+ */
+export const RULE_COLUMNS = {
   AzureActivity: [
     ['TimeGenerated', 'datetime'],
     ['OperationNameValue', 'string'],
@@ -55,36 +61,42 @@ export const RULE_COLUMNS: { readonly [T in TableName]: ReadonlyArray<readonly [
     ['InitiatingProcessCommandLine', 'string'],
     ['AdditionalFields', 'dynamic'],
   ],
+} as const satisfies { readonly [T in TableName]: ReadonlyArray<readonly [string, KqlColumnType]> };
+
+/**
+ * The engine's type of a cell of each KQL type: strings are never null (KQL reads a
+ * missing string as ""), datetimes are canonical 7-digit text or null, longs are numbers
+ * or null, a dynamic cell is whatever JSON value arrived (an object, array, scalar, the
+ * JSON text of one, or null: all mean the same to `parse_json`).
+ */
+export interface KqlCellTypes {
+  string: string;
+  guid: string;
+  datetime: KqlDateTime | null;
+  long: number | null;
+  int: number | null;
+  real: number | null;
+  bool: boolean | null;
+  dynamic: unknown;
+}
+
+/** The typed row of a column list: one property per column, typed by its KQL type. */
+export type RowOf<C extends ReadonlyArray<readonly [string, KqlColumnType]>> = {
+  [E in C[number] as E[0]]: KqlCellTypes[E[1]];
 };
 
-export interface AzureActivityRow {
-  TimeGenerated: KqlDateTime | null;
-  OperationNameValue: string;
-  Authorization: string;
-  CorrelationId: string;
-  Caller: string;
-  CallerIpAddress: string;
-  ActivityStatusValue: string;
-}
+export type AzureActivityRow = RowOf<(typeof RULE_COLUMNS)['AzureActivity']>;
+export type DeviceFileEventsRow = RowOf<(typeof RULE_COLUMNS)['DeviceFileEvents']>;
+export type DeviceEventsRow = RowOf<(typeof RULE_COLUMNS)['DeviceEvents']>;
 
-export interface DeviceFileEventsRow {
-  TimeGenerated: KqlDateTime | null;
-  DeviceName: string;
-  InitiatingProcessFileName: string;
-  FileName: string;
-  FileSize: number | null;
-  InitiatingProcessAccountName: string;
-  InitiatingProcessAccountDomain: string;
-  InitiatingProcessFolderPath: string;
-  InitiatingProcessId: number | null;
-}
+/** One function per table, each taking that table's row. */
+export type PerTable<R> = { readonly [T in TableName]: (row: TableRows[T]) => R };
 
-export interface DeviceEventsRow {
-  TimeGenerated: KqlDateTime | null;
-  DeviceName: string;
-  InitiatingProcessCommandLine: string;
-  /** dynamic: an object, array, scalar, JSON text, or null. */
-  AdditionalFields: unknown;
+/** Calls the function of `row`'s table: the one switch over the three tables. */
+export function onTable<T extends TableName, R>(table: T, row: TableRows[T], handlers: PerTable<R>): R {
+  const handler = handlers[table] as ((row: TableRows[T]) => R) | undefined;
+  if (!handler) throw new TypeError(`unknown table ${String(table)}`);
+  return handler(row);
 }
 
 export interface TableRows {

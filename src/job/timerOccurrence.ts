@@ -14,7 +14,10 @@ let overrides: JobHostOverrides = {};
 
 /**
  * Replaces how the job reaches Azure: a credential, a CA to trust, a clock, retry
- * delays. For tests and local tooling only; the Functions host never calls it.
+ * delays. The one test seam of the timer handler: the end-to-end test calls the real
+ * registered handler, which has no other way to be given a stand-in's certificate or a
+ * clock. The Functions host never calls it (nothing in src/ does).
+ * @internal
  */
 export function configureJobHost(next: JobHostOverrides): void {
   overrides = { ...next };

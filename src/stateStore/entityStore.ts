@@ -1,6 +1,6 @@
 /**
  * The small-entity operations everything in the state store is built from: the
- * checkpoints, the ingestion ledger and spool, and (later) the corrected-mode baseline.
+ * checkpoints, the ingestion ledger and spool, and the corrected-mode baseline.
  *
  * An entity is addressed by (partitionKey, rowKey) as in Azure Table Storage, carries
  * string/number/boolean properties and an ETag that changes on every write. All

@@ -24,8 +24,10 @@
  * window [StartTime, EndTime]. Pure: no I/O, no clock.
  */
 import type { KqlDateTime } from '../datetime';
-import type {
-  FindingIdentity,
+import {
+  onTable,
+  type PerTable,
+  type FindingIdentity,
   AzureActivityRow,
   DeviceEventsRow,
   DeviceFileEventsRow,
@@ -131,6 +133,13 @@ export function correctedFingerprint(commands: readonly string[], fileSize: numb
   return hashSha256(JSON.stringify(commands) + tostring(fileSize));
 }
 
+/** Corrected mode's row filters (the push-down filters of a corrected-mode source). */
+const CORRECTED_ROW_FILTERS: PerTable<boolean> = {
+  AzureActivity: (row) => isRunCommandActivity(row),
+  DeviceFileEvents: (row) => isRunCommandExtensionFileAnyCase(row),
+  DeviceEvents: (row) => toCorrectedScriptCommand(row) !== null,
+};
+
 export class CorrectedDetection {
   private readonly read: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
   private runCommandActivityRows = 0;
@@ -139,34 +148,21 @@ export class CorrectedDetection {
 
   /** Whether corrected mode can use a row (the push-down filters of a corrected-mode source). */
   static isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
-    switch (table) {
-      case 'AzureActivity':
-        return isRunCommandActivity(row as AzureActivityRow);
-      case 'DeviceFileEvents':
-        return isRunCommandExtensionFileAnyCase(row as DeviceFileEventsRow);
-      case 'DeviceEvents':
-        return toCorrectedScriptCommand(row as DeviceEventsRow) !== null;
-      default:
-        throw new TypeError(`unknown table ${String(table)}`);
-    }
+    return onTable(table, row, CORRECTED_ROW_FILTERS);
   }
 
   add<T extends TableName>(table: T, row: TableRows[T]): void {
     this.read[table]++;
-    switch (table) {
-      case 'AzureActivity':
-        if (this.operations.add(row as AzureActivityRow)) this.runCommandActivityRows++;
-        return;
-      case 'DeviceFileEvents':
-        this.devices.addFile(row as DeviceFileEventsRow);
-        return;
-      case 'DeviceEvents':
-        this.devices.addEvent(row as DeviceEventsRow);
-        return;
-      default:
-        throw new TypeError(`unknown table ${String(table)}`);
-    }
+    onTable(table, row, this.adders);
   }
+
+  private readonly adders: PerTable<void> = {
+    AzureActivity: (row) => {
+      if (this.operations.add(row)) this.runCommandActivityRows++;
+    },
+    DeviceFileEvents: (row) => this.devices.addFile(row),
+    DeviceEvents: (row) => this.devices.addEvent(row),
+  };
 
   /** The executions of the window (no baseline involved). */
   executions(): { executions: ScriptExecution[]; succeededOperations: number } {

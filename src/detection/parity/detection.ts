@@ -5,8 +5,10 @@
  * lists), so memory grows with the Run Command rows, not with the input. `finish`
  * runs the joins and the uniqueness test.
  */
-import type {
-  AzureActivityRow,
+import {
+  onTable,
+  type PerTable,
+  type AzureActivityRow,
   DeviceEventsRow,
   DeviceFileEventsRow,
   RunCommandFinding,
@@ -91,6 +93,13 @@ export type BranchState =
   | { table: 'DeviceFileEvents'; rowsRead: number; files: RunCommandScriptFile[] }
   | { table: 'DeviceEvents'; rowsRead: number; keptRows: number; commandLists: ScriptCommandList[] };
 
+/** Each table's own row filters: the `where`s before the first `summarize`/`join` of its branch. */
+const PARITY_ROW_FILTERS: PerTable<boolean> = {
+  AzureActivity: (row) => isRunCommandActivity(row),
+  DeviceFileEvents: (row) => isRunCommandExtensionFile(row),
+  DeviceEvents: (row) => toScriptCommand(row) !== null,
+};
+
 export class ParityDetection {
   private readonly read: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
   private runCommandActivityRows = 0;
@@ -105,33 +114,18 @@ export class ParityDetection {
    * result; a source may drop them early.
    */
   static isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
-    switch (table) {
-      case 'AzureActivity':
-        return isRunCommandActivity(row as AzureActivityRow);
-      case 'DeviceFileEvents':
-        return isRunCommandExtensionFile(row as DeviceFileEventsRow);
-      case 'DeviceEvents':
-        return toScriptCommand(row as DeviceEventsRow) !== null;
-      default:
-        throw new TypeError(`unknown table ${String(table)}`);
-    }
+    return onTable(table, row, PARITY_ROW_FILTERS);
   }
 
   add<T extends TableName>(table: T, row: TableRows[T]): void {
-    switch (table) {
-      case 'AzureActivity':
-        this.addAzureActivity(row as AzureActivityRow);
-        return;
-      case 'DeviceFileEvents':
-        this.addDeviceFileEvent(row as DeviceFileEventsRow);
-        return;
-      case 'DeviceEvents':
-        this.addDeviceEvent(row as DeviceEventsRow);
-        return;
-      default:
-        throw new TypeError(`unknown table ${String(table)}`);
-    }
+    onTable(table, row, this.adders);
   }
+
+  private readonly adders: PerTable<void> = {
+    AzureActivity: (row) => this.addAzureActivity(row),
+    DeviceFileEvents: (row) => this.addDeviceFileEvent(row),
+    DeviceEvents: (row) => this.addDeviceEvent(row),
+  };
 
   addAzureActivity(row: AzureActivityRow): void {
     this.read.AzureActivity++;
