@@ -51,7 +51,10 @@ export interface HealthRecordContext {
   durationMs?: number;
 }
 
-const EMPTY: Omit<HealthRecord, 'TimeGenerated' | 'RecordKind' | 'RunId' | 'Outcome' | 'Severity' | 'Version' | 'DetectionMode'> = {
+const EMPTY: Omit<
+  HealthRecord,
+  'TimeGenerated' | 'RecordKind' | 'RunId' | 'Outcome' | 'Severity' | 'Version' | 'DetectionMode'
+> = {
   EventKind: '',
   WindowStart: null,
   WindowEnd: null,
@@ -175,4 +178,3 @@ function eventRecord(event: HealthEvent, base: Base): HealthRecord {
 function sum(items: readonly WindowSummary[], f: (s: WindowSummary) => number): number {
   return items.reduce((n, s) => n + f(s), 0);
 }
-
