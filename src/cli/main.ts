@@ -11,6 +11,10 @@ import { defaultIo } from './io';
 type Subcommand = { summary: string; load: () => Promise<{ run(argv: string[], io: CliIo): Promise<number> }> };
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
+  job: {
+    summary: 'run one occurrence of the daily job (as the timer does), a dry run or a backfill',
+    load: () => import('./job'),
+  },
   detect: { summary: 'run the rule over exported table files', load: () => import('./detect') },
   export: { summary: 'export the rows the rule reads from Log Analytics (NDJSON)', load: () => import('./export') },
   run: { summary: 'pull a window from Log Analytics and run the rule (writes nothing)', load: () => import('./run') },

@@ -23,12 +23,11 @@ import {
 } from './placeholders';
 
 import type { DetectionMode } from '../detection/schema';
+import type { StateStoreLocation } from '../stateStore';
 export type { DetectionMode };
 
-/** Where the job keeps checkpoints, the idempotency ledger and the spool (Table Storage). */
-export type StateStoreLocation =
-  | { kind: 'endpoint'; endpoint: string } // Azure: managed identity
-  | { kind: 'connectionString'; connectionString: string }; // local / Azurite
+/** Where the job keeps checkpoints, the idempotency ledger and the spool: settings never name the in-memory store. */
+type ConfiguredStateStore = Exclude<StateStoreLocation, { kind: 'memory' }>;
 
 /** What `parse` makes of a setting's text: the typed value, or what is wrong with the text. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -397,7 +396,7 @@ export type SettingValues = Simplify<{ [K in SettingName as Table[K]['field']]: 
 export type JobConfig = Simplify<
   Omit<SettingValues, 'stateStoreEndpoint' | 'stateStoreConnectionString'> & {
     /** STATE_STORE_ENDPOINT or STATE_STORE_CONNECTION_STRING (exactly one). */
-    stateStore: StateStoreLocation;
+    stateStore: ConfiguredStateStore;
   }
 >;
 
@@ -527,7 +526,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): JobConfig {
 
   if (problems.length > 0) throw new ConfigError(problems);
   const { stateStoreEndpoint: _e, stateStoreConnectionString: _c, ...rest } = values;
-  const stateStore: StateStoreLocation =
+  const stateStore: ConfiguredStateStore =
     endpoint !== undefined
       ? { kind: 'endpoint', endpoint }
       : { kind: 'connectionString', connectionString: connectionString ?? '' };

@@ -32,10 +32,13 @@ export class HealthSink {
   }
 
   /** Sends the records; resolves to the error (in words a SOC engineer can act on) if they did not arrive. */
-  async send(records: readonly Record<string, unknown>[]): Promise<IngestionError | undefined> {
+  async send(records: readonly object[]): Promise<IngestionError | undefined> {
     if (records.length === 0) return undefined;
     try {
-      await this.client.upload(this.target.dcrImmutableId, this.target.streamName, [...records]);
+      await this.client.upload(this.target.dcrImmutableId, this.target.streamName, [...records] as Record<
+        string,
+        unknown
+      >[]);
       return undefined;
     } catch (error) {
       return describeUploadFailure(error, this.target);

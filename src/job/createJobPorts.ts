@@ -4,9 +4,10 @@
  * enrichment and the findings writer (ledger + spool + Logs Ingestion sink).
  */
 import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import { VmEnricher } from '../arm/vmEnrichment';
+import { createCredential } from '../config/credential';
 import type { JobConfig } from '../config/settings';
+import { HealthSink } from '../ingestion/healthSink';
 import { RULE } from '../detection/rule';
 import { FindingsWriter, LogsIngestionSink, toFindingRecord, type FindingRecord } from '../ingestion';
 import { LogAnalyticsSource } from '../logAnalytics/source';
@@ -18,7 +19,7 @@ import type { JobPorts } from './runDetectionJob';
 
 /** How the job reaches Azure, when not the defaults (tests, local tooling). */
 export interface JobHostOverrides {
-  /** Instead of DefaultAzureCredential. */
+  /** Instead of the credential createCredential chooses (managed identity in Azure, developer sign-in elsewhere). */
   credential?: TokenCredential;
   /** A CA certificate (PEM) every HTTPS client trusts, for stand-ins with self-signed certificates. */
   tlsCa?: string;
@@ -31,6 +32,8 @@ export interface JobHostOverrides {
 export interface JobWiring {
   ports: JobPorts<FindingRecord>;
   checkpointName: string;
+  /** Where the run's health records go (RunCommandDetectionHealth_CL, through the same DCR). */
+  health: HealthSink;
 }
 
 export async function createJobPorts(
@@ -38,9 +41,7 @@ export async function createJobPorts(
   overrides: JobHostOverrides = {},
   log?: Log,
 ): Promise<JobWiring> {
-  const credential =
-    overrides.credential ??
-    new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
+  const credential = overrides.credential ?? chosenCredential(config, log);
   const tlsOptions = overrides.tlsCa ? { tlsOptions: { ca: overrides.tlsCa } } : {};
   const sdkRetries = overrides.fastRetries
     ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } }
@@ -86,8 +87,20 @@ export async function createJobPorts(
     log,
   });
 
+  const health = new HealthSink({
+    endpoint: config.logsIngestionEndpoint,
+    dcrImmutableId: config.dcrImmutableId,
+    credential,
+    clientOptions: {
+      ...tlsOptions,
+      ...sdkRetries,
+      ...audienceOption(logsIngestionAudience(config.logsIngestionEndpoint)),
+    },
+  });
+
   return {
     checkpointName: `runCommandDetection-${config.detectionMode}`,
+    health,
     ports: {
       checkpoints: store,
       isConcurrencyConflict: (error) => error instanceof ConcurrencyConflictError,
@@ -117,6 +130,13 @@ export async function createJobPorts(
       },
     },
   };
+}
+
+/** The managed identity in Azure, the developer's sign-in elsewhere; which one is logged. */
+function chosenCredential(config: JobConfig, log: Log | undefined): TokenCredential {
+  const chosen = createCredential(config);
+  log?.info(`Credential: ${chosen.description}`, { credential: chosen.kind });
+  return chosen.credential;
 }
 
 function scopeOption(scope: string | undefined): { credentials?: { scopes: string[] } } {

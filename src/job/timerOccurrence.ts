@@ -6,9 +6,10 @@
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import { ConfigError, loadConfig } from '../config/settings';
-import { createJobPorts, type JobHostOverrides } from './createJobPorts';
+import type { JobHostOverrides } from './createJobPorts';
+import { runOccurrence } from './occurrence';
 import { invocationLog } from './invocationLog';
-import { runDetectionJob, WindowFailedError, type JobRunResult } from './runDetectionJob';
+import { WindowFailedError, type JobRunResult } from './runDetectionJob';
 
 let overrides: JobHostOverrides = {};
 
@@ -25,11 +26,11 @@ export function configureJobHost(next: JobHostOverrides): void {
 
 /** The timer handler. Resolves when every due window was processed (or another invocation took over). */
 export async function runTimerOccurrence(timer: Timer, context: InvocationContext): Promise<void> {
-  await runOccurrence(timer, context);
+  await runScheduledOccurrence(timer, context);
 }
 
 /** The same, returning what the run did. */
-export async function runOccurrence(timer: Timer, context: InvocationContext): Promise<JobRunResult> {
+export async function runScheduledOccurrence(timer: Timer, context: InvocationContext): Promise<JobRunResult> {
   const log = invocationLog(context);
   let config;
   try {
@@ -38,15 +39,7 @@ export async function runOccurrence(timer: Timer, context: InvocationContext): P
     if (error instanceof ConfigError) log.error(error.message, { problems: error.problems });
     throw error;
   }
-  const job = await createJobPorts(config, overrides, log);
-  const result = await runDetectionJob(job.ports, {
-    now: overrides.now ?? (() => new Date()),
-    ingestionDelayMinutes: config.ingestionDelayMinutes,
-    maxCatchupDays: config.maxCatchupDays,
-    checkpointName: job.checkpointName,
-    isPastDue: timer.isPastDue,
-    log,
-  });
-  if (result.outcome === 'failed') throw new WindowFailedError(result.window, result.phase, result.error);
-  return result;
+  const { run } = await runOccurrence(config, { isPastDue: timer.isPastDue }, log, overrides);
+  if (run.outcome === 'failed') throw new WindowFailedError(run.window, run.phase, run.error);
+  return run;
 }

@@ -13,6 +13,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { testCertificate } from './tls';
 
+const HEALTH_STREAM = 'Custom-RunCommandDetectionHealth_CL';
+
 export interface FailSpec {
   status: number;
   /** Seconds, sent as Retry-After (429/503). */
@@ -72,6 +74,9 @@ export class IngestionStandIn {
     return `https://127.0.0.1:${this.port}`;
   }
 
+  /** Health records received on the health stream (Custom-RunCommandDetectionHealth_CL), in arrival order. */
+  readonly health: Record<string, unknown>[] = [];
+
   /** Every record accepted (204), in arrival order. */
   get received(): Record<string, unknown>[] {
     return this.calls.filter((c) => c.status === 204).flatMap((c) => c.records);
@@ -91,6 +96,7 @@ export class IngestionStandIn {
     this.script = [];
     this.predicate = undefined;
     this.calls.length = 0;
+    this.health.length = 0;
   }
 
   async stop(): Promise<void> {
@@ -137,6 +143,15 @@ export class IngestionStandIn {
         404,
         errorBody('NotFound', `Data collection rule with immutable Id '${call.dcrImmutableId}' not found.`),
       );
+    }
+    if (call.stream === HEALTH_STREAM && call.stream !== this.streamName) {
+      // The job's health records, on the DCR's second stream: kept apart from the
+      // findings calls (tests script and count those), always accepted.
+      const raw = Buffer.concat(chunks);
+      const text = (call.contentEncoding === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+      this.health.push(...(JSON.parse(text) as Record<string, unknown>[]));
+      this.calls.splice(this.calls.indexOf(call), 1);
+      return answer(204);
     }
     if (call.stream !== this.streamName) {
       return answer(

@@ -238,6 +238,18 @@ describe('the timer job, end to end', () => {
       expect.arrayContaining(['pull', 'detect', 'enrich', 'write', 'checkpoint']),
     );
     expect(first.log.some((l) => l.text.includes('"isPastDue":true'))).toBe(true);
+    // The run's health records arrived on the DCR's health stream: the run, and the window it processed.
+    expect(ingestion.health).toEqual([
+      expect.objectContaining({ RecordKind: 'run', Outcome: 'ok', Severity: 'info', Findings: received.length }),
+      expect.objectContaining({
+        RecordKind: 'window',
+        Outcome: 'processed',
+        WindowStart: day('2026-11-25'),
+        FindingsSent: received.length,
+        DetectionMode: 'parity',
+        Version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      }),
+    ]);
 
     // Later the same day: nothing is due, nothing is pulled or written.
     clock = new Date('2026-11-26T09:00:00Z');
@@ -247,6 +259,8 @@ describe('the timer job, end to end', () => {
     expect(ingestion.calls.length).toBe(callsBefore);
     expect(logAnalytics.requests.length).toBe(pullsBefore);
     expect(await checkpoint()).toBe(day('2026-11-26'));
+    // Still a health record: a run that found nothing due says so.
+    expect(ingestion.health.at(-1)).toMatchObject({ RecordKind: 'run', Outcome: 'nothing-due' });
   });
 
   it('two overlapping invocations (a replayed occurrence) write each finding once and advance the checkpoint once', async () => {
@@ -353,9 +367,17 @@ describe('the timer job, end to end', () => {
       day('2026-11-24'),
       day('2026-11-25'),
     ]);
-    const warning = log.find((l) => l.level === 'warning' && l.text.includes('Skipping 4 day window(s)'));
-    expect(warning?.text).toContain('[2026-11-20T00:00:00.0000000Z, 2026-11-24T00:00:00.0000000Z)');
-    expect(warning?.text).toContain('MAX_CATCHUP_DAYS=2');
+    // Skipped days are findings lost: an error line, and a failure in the health records.
+    const logged = log.find((l) => l.level === 'error' && l.text.includes('Skipping 4 day window(s)'));
+    expect(logged?.text).toContain('[2026-11-20T00:00:00.0000000Z, 2026-11-24T00:00:00.0000000Z)');
+    expect(logged?.text).toContain('MAX_CATCHUP_DAYS=2');
+    expect(ingestion.health).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ RecordKind: 'window', Outcome: 'skipped', WindowStart: day('2026-11-20') }),
+        expect.objectContaining({ RecordKind: 'event', EventKind: 'skipped-days', Severity: 'failure' }),
+        expect.objectContaining({ RecordKind: 'run', Outcome: 'failed' }),
+      ]),
+    );
     expect(await checkpoint()).toBe(day('2026-11-26'));
   });
 
