@@ -33,7 +33,7 @@ export type FixtureTables = Record<TableName, FixtureRow[]>;
 
 /** One injected failure, consumed by one request. */
 export type Fault =
-  | { kind: 'status'; status: 429 | 500 | 502 | 503 | 504; retryAfter?: string }
+  | { kind: 'status'; status: 403 | 429 | 500 | 502 | 503 | 504; retryAfter?: string }
   | { kind: 'partial'; message?: string }
   | { kind: 'reset' };
 
@@ -275,7 +275,13 @@ export class LogAnalyticsStandIn {
       record.outcome = 'fault';
       const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
       const code =
-        fault.status === 429 ? 'ThrottledError' : fault.status === 504 ? 'GatewayTimeout' : 'InternalServerError';
+        fault.status === 429
+          ? 'ThrottledError'
+          : fault.status === 504
+            ? 'GatewayTimeout'
+            : fault.status === 403
+              ? 'InsufficientAccessError'
+              : 'InternalServerError';
       return this.send(res, fault.status, { error: { code, message: `stand-in fault ${fault.status}` } }, headers);
     }
 

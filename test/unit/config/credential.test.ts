@@ -9,7 +9,7 @@
  * whole file, and each test asks for its own resource (MSAL caches tokens per resource).
  */
 import { execFileSync } from 'node:child_process';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { AppServiceIdentityStandIn, IDENTITY_HEADER } from '../../support/identityStandIn';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,53 +17,7 @@ import { ManagedIdentityCredential } from '@azure/identity';
 import { createCredential } from '../../../src/config/credential';
 import { ConfigError } from '../../../src/config/settings';
 
-const IDENTITY_HEADER = 'stand-in-identity-header-secret';
 const CLIENT_ID = '5d1a5c3e-0f0e-4b8a-9a57-0c2d6f2b9e11';
-
-interface IdentityRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: IncomingHttpHeaders;
-}
-
-/** Answers GET IDENTITY_ENDPOINT?resource=…&api-version=2019-08-01 when X-IDENTITY-HEADER is right. */
-class AppServiceIdentityStandIn {
-  readonly requests: IdentityRequest[] = [];
-  private server!: Server;
-  endpoint = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const query = Object.fromEntries(url.searchParams);
-      this.requests.push({ method: req.method ?? '', path: url.pathname, query, headers: req.headers });
-      if (req.headers['x-identity-header'] !== IDENTITY_HEADER) {
-        res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ statusCode: 401, message: 'Unauthorized' }));
-        return;
-      }
-      const who = query.client_id ?? 'system';
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          access_token: `mi-token for ${query.resource} as ${who}`,
-          expires_on: String(Math.floor(Date.now() / 1000) + 3600),
-          resource: query.resource,
-          token_type: 'Bearer',
-          client_id: query.client_id ?? '00000000-1111-2222-3333-444444444444',
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as { port: number };
-    this.endpoint = `http://127.0.0.1:${port}/msi/token`;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const saved = { ...process.env };
 const identity = new AppServiceIdentityStandIn();
