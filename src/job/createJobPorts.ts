@@ -8,9 +8,16 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { VmEnricher } from '../arm/vmEnrichment';
 import type { JobConfig } from '../config/settings';
 import { RULE } from '../detection/rule';
-import { FindingsWriter, LogsIngestionSink, toFindingRecord, type FindingRecord } from '../ingestion';
+import {
+  FindingsWriter,
+  LogAnalyticsReadBack,
+  LogsIngestionSink,
+  toOutgoingFinding,
+  type OutgoingFinding,
+} from '../ingestion';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { logAnalyticsScope, logsIngestionAudience } from '../shared/azureScopes';
+import { DEFAULT_AZURE_CALL_TIMEOUT_MS, withCallTimeout, type AddedPolicy } from '../shared/callTimeout';
 import type { Log } from '../shared/log';
 import { BaselineStore, ConcurrencyConflictError, StateStore } from '../stateStore';
 import { detectionPort } from './detectionPort';
@@ -26,10 +33,22 @@ export interface JobHostOverrides {
   now?: () => Date;
   /** Millisecond-scale retry delays instead of the production back-off. */
   fastRetries?: boolean;
+  /**
+   * Delivery bounds, until the settings carry them (INGESTION_LATENCY_BOUND_MINUTES,
+   * AZURE_CALL_TIMEOUT_SECONDS, SPOOL_ALERT_DAYS); each defaults as the writer does.
+   */
+  delivery?: {
+    ingestionLatencyBoundMs?: number;
+    azureCallTimeoutMs?: number;
+    spoolAlertDays?: number;
+    leaseMs?: number;
+  };
+  /** Policies added to every Azure SDK client's pipeline (tests: faults at each HTTP request). */
+  pipelinePolicies?: AddedPolicy[];
 }
 
 export interface JobWiring {
-  ports: JobPorts<FindingRecord>;
+  ports: JobPorts<OutgoingFinding>;
   checkpointName: string;
 }
 
@@ -42,19 +61,28 @@ export async function createJobPorts(
     overrides.credential ??
     new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
   const tlsOptions = overrides.tlsCa ? { tlsOptions: { ca: overrides.tlsCa } } : {};
+  // Every Azure SDK call ends within the call timeout, far under the ledger lease.
+  const callTimeoutMs = overrides.delivery?.azureCallTimeoutMs ?? DEFAULT_AZURE_CALL_TIMEOUT_MS;
+  const http = <T extends object>(options: T): T & { additionalPolicies: AddedPolicy[] } =>
+    withCallTimeout({ ...options, additionalPolicies: [...(overrides.pipelinePolicies ?? [])] }, callTimeoutMs);
+  const nowMs = overrides.now ? () => overrides.now!().getTime() : undefined;
   const sdkRetries = overrides.fastRetries
     ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } }
     : {};
 
-  const store = await StateStore.open(config.stateStore, { credential, tableName: config.stateStoreTableName });
+  const store = await StateStore.open(config.stateStore, {
+    credential,
+    tableName: config.stateStoreTableName,
+    options: http(overrides.fastRetries ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } } : {}),
+  });
   const source = new LogAnalyticsSource({
     workspaceId: config.logAnalyticsWorkspaceId,
     credential,
     endpoint: config.logAnalyticsEndpoint,
-    clientOptions: {
+    clientOptions: http({
       ...tlsOptions,
       ...scopeOption(logAnalyticsScope(config.logAnalyticsEndpoint)),
-    },
+    }),
     retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
     mode: config.detectionMode,
     logger: log,
@@ -64,18 +92,34 @@ export async function createJobPorts(
     dcrImmutableId: config.dcrImmutableId,
     streamName: config.dcrStreamName,
     credential,
-    clientOptions: {
+    clientOptions: http({
       ...tlsOptions,
-      ...sdkRetries,
       ...audienceOption(logsIngestionAudience(config.logsIngestionEndpoint)),
-    },
+    }),
   });
-  const writer = new FindingsWriter({ store: store.entities, sink });
+  const readBack = new LogAnalyticsReadBack({
+    workspaceId: config.logAnalyticsWorkspaceId,
+    credential,
+    endpoint: config.logAnalyticsEndpoint,
+    clientOptions: http({ ...tlsOptions, ...sdkRetries }),
+    now: nowMs,
+  });
+  const writer = new FindingsWriter({
+    store: store.entities,
+    sink,
+    readBack,
+    now: nowMs,
+    log,
+    ingestionLatencyBoundMs: overrides.delivery?.ingestionLatencyBoundMs,
+    spoolAlertDays: overrides.delivery?.spoolAlertDays,
+    leaseMs: overrides.delivery?.leaseMs,
+    retryDelays: overrides.fastRetries ? { baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
+  });
   const enricher = config.enrichmentEnabled
     ? new VmEnricher({
         credential,
         endpoint: config.armEndpoint,
-        clientOptions: { ...tlsOptions, ...sdkRetries },
+        clientOptions: http({ ...tlsOptions, ...sdkRetries }),
       })
     : undefined;
 
@@ -95,8 +139,9 @@ export async function createJobPorts(
       detection,
       enrich: enricher ? (scopes) => enricher.enrich(scopes) : undefined,
       toRecord: (detected, { window, mode, timeGenerated, enrichment }) =>
-        toFindingRecord(detected.finding, {
+        toOutgoingFinding(detected.finding, {
           window,
+          identity: detected.identity,
           timeGenerated,
           mode,
           rule: RULE,
@@ -110,6 +155,7 @@ export async function createJobPorts(
             sent: flushed.sent,
             remaining: flushed.stillSpooled + flushed.skippedInFlight,
             errors: flushed.errors,
+            stale: flushed.stale,
           };
         },
         write: (records) => writer.write(records),
