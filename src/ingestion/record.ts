@@ -16,12 +16,7 @@ import table from '../../infra/findings-table.json';
 import type { KqlDateTime } from '../detection/datetime';
 import { RULE, entityMappings } from '../detection';
 import type { RuleMetadata } from '../detection/rule';
-import {
-  FINDING_COLUMNS,
-  type DetectionMode,
-  type FindingIdentity,
-  type RunCommandFinding,
-} from '../detection/schema';
+import { FINDING_COLUMNS, type DetectionMode, type FindingIdentity, type RunCommandFinding } from '../detection/schema';
 import { fitToFieldLimit } from './fieldLimit';
 
 /** The findings table as infra/findings-table.json defines it (read once, at load). */

@@ -377,7 +377,12 @@ export class FindingsWriter {
           }
         } catch (e) {
           const error = asError(e);
-          out.errors.push(problem(error, toCheck.map((c) => c.record)));
+          out.errors.push(
+            problem(
+              error,
+              toCheck.map((c) => c.record),
+            ),
+          );
           await this.keepSpooled(toCheck, error.message, out, true);
         }
       }
@@ -401,7 +406,12 @@ export class FindingsWriter {
         }
       });
       if (unrecorded.length) {
-        out.errors.push(problem(storageError!, unrecorded.map((c) => c.record)));
+        out.errors.push(
+          problem(
+            storageError!,
+            unrecorded.map((c) => c.record),
+          ),
+        );
         await this.keepSpooled(unrecorded, storageError!.message, out, false);
       }
       if (recorded.length === 0) break;

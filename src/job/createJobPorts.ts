@@ -73,7 +73,9 @@ export async function createJobPorts(
   const store = await StateStore.open(config.stateStore, {
     credential,
     tableName: config.stateStoreTableName,
-    options: http(overrides.fastRetries ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } } : {}),
+    options: http(
+      overrides.fastRetries ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } } : {},
+    ),
   });
   const source = new LogAnalyticsSource({
     workspaceId: config.logAnalyticsWorkspaceId,

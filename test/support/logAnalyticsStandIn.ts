@@ -423,7 +423,9 @@ export class LogAnalyticsStandIn {
     }
     const rows = [...ids].map((id) => [id]);
     Object.assign(record, { status: 200, rows: rows.length, outcome: 'rows' });
-    this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns: [{ name: 'FindingId', type: 'string' }], rows }] });
+    this.send(res, 200, {
+      tables: [{ name: 'PrimaryResult', columns: [{ name: 'FindingId', type: 'string' }], rows }],
+    });
   }
 
   /**

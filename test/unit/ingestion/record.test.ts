@@ -11,15 +11,7 @@ import {
   toOutgoingFinding,
   type FindingRecord,
 } from '../../../src/ingestion';
-import {
-  CONTEXT,
-  TEST_RULE,
-  WINDOW,
-  exampleFindings,
-  generatedFindings,
-  identityOf,
-  recordOf,
-} from './sampleFindings';
+import { CONTEXT, TEST_RULE, WINDOW, exampleFindings, generatedFindings, identityOf, recordOf } from './sampleFindings';
 
 const bytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v), 'utf8');
 

@@ -2,7 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FindingIdentity, RunCommandFinding } from '../../../src/detection/schema';
-import { toFindingRecord, type FindingRecord, type FindingRecordContext, type RuleIdentity } from '../../../src/ingestion';
+import {
+  toFindingRecord,
+  type FindingRecord,
+  type FindingRecordContext,
+  type RuleIdentity,
+} from '../../../src/ingestion';
 
 export const TEST_RULE: RuleIdentity = {
   id: '5239248b-abfb-4c6a-8177-b104ade5db56',
