@@ -1,14 +1,22 @@
 /**
  * The ledger of FindingIds in the state store (partition "ledger", one entity per
  * FindingId), so that nothing is sent twice: not by a re-run of the same window, not by
- * a replayed timer occurrence, not by two writers racing on the same window.
+ * a replayed timer occurrence, not by two writers racing on the same window, not by a
+ * retry after an answer that never came.
  *
  * A FindingId moves through these states:
  *   (absent) --insert-if-absent--> sending --sent--> sent
- *                                     \--failed, record spooled--> spooled --flush claims--> sending
+ *                                     \--refused or unanswered, record spooled--> spooled --flush claims--> sending
  * A writer sends only what it claimed. Claiming is an insert-if-absent (409: another
  * writer has it) or an ETag-conditional replace (412: another writer took it first) of
- * a `spooled` entry or of a `sending` entry whose lease ran out (its writer crashed).
+ * a `spooled` entry or of a `sending` entry whose lease ran out (its writer is gone).
+ *
+ * Every upload attempt is recorded before it is made (`recordAttempt`: Attempts + 1,
+ * LastAttemptAt), by an ETag-conditional replace that also re-checks the claim and
+ * renews its lease; a refusal the service answered (429, 503, 4xx) is recorded with the
+ * next write (LastAttemptRefused). So the ledger always knows whether an earlier attempt
+ * may have reached the findings table (`maybeDelivered`): then the writer asks the
+ * workspace (read-back) before it sends again.
  */
 import { ConcurrencyConflictError, type EntityStore, type StoredEntity } from '../stateStore';
 
@@ -20,17 +28,78 @@ export interface LedgerEntry extends Record<string, string | number | boolean> {
   State: LedgerState;
   /** Writer that last claimed the finding. */
   Owner: string;
-  /** When it was claimed (ISO 8601, ms); a `sending` claim older than the lease may be taken over. */
+  /** When it was claimed or last renewed (ISO 8601, ms); a `sending` claim older than the lease may be taken over. */
   ClaimedAt: string;
   WindowStart: string;
   UpdatedAt: string;
+  /** Upload attempts made for this finding, by every writer. */
+  Attempts: number;
+  /** When the last one was recorded (ISO 8601, ms); '' when none. */
+  LastAttemptAt: string;
+  /** The service answered the last attempt with a refusal: it did not reach the table. */
+  LastAttemptRefused: boolean;
+  /** The id earlier releases gave this finding, when an attempt may have gone out under it; '' otherwise. */
+  LegacyFindingId: string;
+}
+
+/** What the ledger knows of a finding's earlier upload attempts. */
+export interface AttemptHistory {
+  attempts: number;
+  /** ms since the epoch; undefined when no attempt was made. */
+  lastAttemptAt: number | undefined;
+  /** The last attempt was not answered with a refusal: the record may be in the table. */
+  maybeDelivered: boolean;
+  /** Also look for this id in the table (an attempt may have gone out under the legacy id). */
+  legacyFindingId: string;
+}
+
+export const NO_ATTEMPTS: AttemptHistory = {
+  attempts: 0,
+  lastAttemptAt: undefined,
+  maybeDelivered: false,
+  legacyFindingId: '',
+};
+
+/**
+ * The history an entry records. An entry written before attempts were counted (no
+ * `Attempts`) that is `sending` or `spooled` may have gone out (the SDK retried uploads
+ * whose answer was lost): it counts as one unanswered attempt at its last update.
+ */
+export function historyOf(entry: Partial<LedgerEntry>): AttemptHistory {
+  if (typeof entry.Attempts !== 'number') {
+    if (entry.State !== 'sending' && entry.State !== 'spooled') return NO_ATTEMPTS;
+    const at = Date.parse(String(entry.UpdatedAt ?? entry.ClaimedAt ?? ''));
+    return {
+      attempts: 1,
+      lastAttemptAt: Number.isNaN(at) ? 0 : at,
+      maybeDelivered: true,
+      legacyFindingId: '',
+    };
+  }
+  const at = Date.parse(String(entry.LastAttemptAt ?? ''));
+  return {
+    attempts: entry.Attempts,
+    lastAttemptAt: Number.isNaN(at) ? undefined : at,
+    maybeDelivered: entry.Attempts > 0 && entry.LastAttemptRefused !== true,
+    legacyFindingId: String(entry.LegacyFindingId ?? ''),
+  };
 }
 
 export type ClaimOutcome =
-  | { kind: 'claimed'; etag: string }
+  /** Ours now; `history` is what earlier attempts (by any writer) left. */
+  | { kind: 'claimed'; etag: string; history: AttemptHistory }
   | { kind: 'sent' }
   | { kind: 'spooled'; etag: string }
   | { kind: 'inFlight'; owner: string };
+
+export interface ClaimOptions {
+  /** A `spooled` finding may be claimed (the spool flush does this); otherwise it is left to the flush. */
+  takeSpooled: boolean;
+  /** Read the entry before trying to insert one (the flush: its findings have entries). */
+  readFirst?: boolean;
+  /** Attempts made under the finding's legacy id, carried into a new entry. */
+  inherited?: AttemptHistory;
+}
 
 export class Ledger {
   constructor(
@@ -44,36 +113,45 @@ export class Ledger {
     return this.store.get<LedgerEntry>(LEDGER_PARTITION, findingId);
   }
 
-  /**
-   * Claims a finding for sending. `takeSpooled`: a `spooled` finding may be claimed (the
-   * spool flush does this); otherwise it is reported as `spooled` and left to the flush.
-   */
-  async claim(findingId: string, windowStart: string, takeSpooled: boolean): Promise<ClaimOutcome> {
+  /** Whether a `sending` entry is still protected by its writer's lease. */
+  isLeased(entry: Partial<LedgerEntry>): boolean {
+    return entry.State === 'sending' && this.now() - Date.parse(String(entry.ClaimedAt)) < this.leaseMs;
+  }
+
+  /** Claims a finding for sending (see ClaimOptions). */
+  async claim(findingId: string, windowStart: string, options: ClaimOptions): Promise<ClaimOutcome> {
+    const inherited = options.inherited ?? NO_ATTEMPTS;
+    let readFirst = options.readFirst ?? false;
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        return {
-          kind: 'claimed',
-          etag: await this.store.insert(LEDGER_PARTITION, findingId, this.entry('sending', windowStart)),
-        };
-      } catch (e) {
-        if (!(e instanceof ConcurrencyConflictError)) throw e;
+      if (!readFirst) {
+        try {
+          const etag = await this.store.insert(
+            LEDGER_PARTITION,
+            findingId,
+            this.entry('sending', windowStart, inherited),
+          );
+          return { kind: 'claimed', etag, history: inherited };
+        } catch (e) {
+          if (!(e instanceof ConcurrencyConflictError)) throw e;
+        }
       }
+      readFirst = false;
       const existing = await this.get(findingId);
       if (!existing) continue; // released between our insert and read: try again
-      const { State, Owner, ClaimedAt } = existing.properties;
+      const { State, Owner } = existing.properties;
       if (State === 'sent') return { kind: 'sent' };
-      if (State === 'spooled' && !takeSpooled) return { kind: 'spooled', etag: existing.etag };
-      if (State === 'sending' && this.now() - Date.parse(String(ClaimedAt)) < this.leaseMs)
-        return { kind: 'inFlight', owner: Owner };
+      if (State === 'spooled' && !options.takeSpooled) return { kind: 'spooled', etag: existing.etag };
+      if (this.isLeased(existing.properties)) return { kind: 'inFlight', owner: Owner };
       // spooled (and we flush), or a sending claim whose lease ran out: take it over, if nobody beats us.
+      const history = historyOf(existing.properties);
       try {
         const etag = await this.store.replace(
           LEDGER_PARTITION,
           findingId,
-          this.entry('sending', windowStart),
+          this.entry('sending', windowStart, history),
           existing.etag,
         );
-        return { kind: 'claimed', etag };
+        return { kind: 'claimed', etag, history };
       } catch (e) {
         if (!(e instanceof ConcurrencyConflictError)) throw e;
         return { kind: 'inFlight', owner: 'another writer' };
@@ -82,14 +160,40 @@ export class Ledger {
     return { kind: 'inFlight', owner: 'another writer' };
   }
 
-  /** The finding arrived. Unconditional: whoever holds the entry now, it was sent. */
-  async markSent(findingId: string, windowStart: string): Promise<void> {
-    await this.store.upsert(LEDGER_PARTITION, findingId, this.entry('sent', windowStart));
+  /**
+   * Records an upload attempt before it is made: only if the claim is still ours (ETag),
+   * and renews its lease. Returns the new ETag and history; ConcurrencyConflictError when
+   * another writer holds the finding now (then it must not be sent).
+   */
+  async recordAttempt(
+    findingId: string,
+    windowStart: string,
+    etag: string,
+    history: AttemptHistory,
+  ): Promise<{ etag: string; history: AttemptHistory }> {
+    const next: AttemptHistory = {
+      attempts: history.attempts + 1,
+      lastAttemptAt: this.now(),
+      maybeDelivered: true,
+      legacyFindingId: history.legacyFindingId,
+    };
+    const newEtag = await this.store.replace(
+      LEDGER_PARTITION,
+      findingId,
+      this.entry('sending', windowStart, next),
+      etag,
+    );
+    return { etag: newEtag, history: next };
   }
 
-  /** The finding is in the spool; the next flush sends it. */
-  async markSpooled(findingId: string, windowStart: string): Promise<void> {
-    await this.store.upsert(LEDGER_PARTITION, findingId, this.entry('spooled', windowStart));
+  /** The finding is in the table. Unconditional (an idempotent upsert): whoever holds the entry now, it was sent. */
+  async markSent(findingId: string, windowStart: string, history: AttemptHistory): Promise<void> {
+    await this.store.upsert(LEDGER_PARTITION, findingId, this.entry('sent', windowStart, history));
+  }
+
+  /** The finding is in the spool; the next flush sends it (after a read-back, if `history.maybeDelivered`). */
+  async markSpooled(findingId: string, windowStart: string, history: AttemptHistory): Promise<void> {
+    await this.store.upsert(LEDGER_PARTITION, findingId, this.entry('spooled', windowStart, history));
   }
 
   /** Gives a claim back (nothing was sent and nothing spooled), if still ours. */
@@ -119,7 +223,7 @@ export class Ledger {
     return deleted;
   }
 
-  private entry(State: LedgerState, windowStart: string): LedgerEntry {
+  private entry(State: LedgerState, windowStart: string, history: AttemptHistory): LedgerEntry {
     const at = new Date(this.now()).toISOString();
     return {
       State,
@@ -127,6 +231,10 @@ export class Ledger {
       ClaimedAt: at,
       WindowStart: windowStart,
       UpdatedAt: at,
+      Attempts: history.attempts,
+      LastAttemptAt: history.lastAttemptAt === undefined ? '' : new Date(history.lastAttemptAt).toISOString(),
+      LastAttemptRefused: history.attempts > 0 && !history.maybeDelivered,
+      LegacyFindingId: history.legacyFindingId,
     };
   }
 }

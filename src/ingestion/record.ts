@@ -7,15 +7,16 @@
  *   Tactics, Techniques, Entities (SecurityAlert.Entities shape), TruncatedColumns,
  *   the VM enrichment columns and ExtendedProperties.
  *
- * `toFindingRecord` is pure: the same finding, window, mode and rule always give the same
- * FindingId, whatever TimeGenerated or enrichment are.
+ * `toFindingRecord` is pure. FindingId comes from the rule, the mode and the finding's
+ * identity (src/detection/schema.ts FindingIdentity), never from the day's aggregates,
+ * the window, TimeGenerated or enrichment: a day that grows keeps its FindingIds.
  */
 import { createHash } from 'node:crypto';
 import table from '../../infra/findings-table.json';
 import type { KqlDateTime } from '../detection/datetime';
 import { RULE, entityMappings } from '../detection';
 import type { RuleMetadata } from '../detection/rule';
-import { FINDING_COLUMNS, type DetectionMode, type RunCommandFinding } from '../detection/schema';
+import { FINDING_COLUMNS, type DetectionMode, type FindingIdentity, type RunCommandFinding } from '../detection/schema';
 import { fitToFieldLimit } from './fieldLimit';
 
 /** The findings table as infra/findings-table.json defines it (read once, at load). */
@@ -74,8 +75,10 @@ export type FindingRecord = { TimeGenerated: KqlDateTime } & {
 };
 
 export interface FindingRecordContext {
-  /** The query window [start, end) the finding came from. */
+  /** The query window [start, end) the finding came from. Not part of FindingId. */
   window: { start: KqlDateTime; end: KqlDateTime };
+  /** What identifies the finding's event (the Detector's `DetectedFinding.identity`): FindingId is made from it. */
+  identity: FindingIdentity;
   mode: DetectionMode;
   /** When the record is written (TimeGenerated). Not part of FindingId. */
   timeGenerated: KqlDateTime;
@@ -87,12 +90,38 @@ export interface FindingRecordContext {
   extended?: Record<string, unknown>;
 }
 
+/** Bumped if the identity formula ever changes again (then add the previous one as a legacy id). */
+export const FINDING_ID_VERSION = 'v2';
+
 /**
- * FindingId = sha256 (hex) of the rule id, detection mode, window start and end, and the
- * canonical JSON of the rule's 14 output columns in `project` order — all joined by
- * newlines. Datetimes are canonical 7-digit text, so the id does not move with clocks.
+ * FindingId = sha256 (hex) of the canonical JSON array
+ *   ["v2", rule id, detection mode, CorrelationId, VirtualMachineName, PowershellFileName,
+ *    PowershellFileCreatedTimestamp, InitiatingProcessCommandLine]
+ * — the rule, the mode and what identifies the event (FindingIdentity). The day's
+ * aggregates (Prevalence, the command list and its hash, HashCount) and the window are
+ * attributes, not identity. Datetimes are canonical 7-digit text.
  */
-export function findingId(
+export function findingId(identity: FindingIdentity, ruleId: string, mode: DetectionMode): string {
+  const canonical = JSON.stringify([
+    FINDING_ID_VERSION,
+    ruleId,
+    mode,
+    identity.CorrelationId,
+    identity.VirtualMachineName,
+    identity.PowershellFileName,
+    identity.PowershellFileCreatedTimestamp,
+    identity.InitiatingProcessCommandLine,
+  ]);
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * The FindingId of releases before the stable identity: sha256 (hex) of the rule id,
+ * detection mode, window start and end, and the canonical JSON of the rule's 14 output
+ * columns in `project` order, joined by newlines. Kept so that the writer can tell that a
+ * finding was already sent under it (the ledger holds those ids for LEDGER_MARGIN_DAYS).
+ */
+export function legacyFindingId(
   finding: RunCommandFinding,
   ruleId: string,
   mode: DetectionMode,
@@ -101,6 +130,22 @@ export function findingId(
   const columns = FINDING_COLUMNS.map(([name]) => finding[name]);
   const canonical = [ruleId, mode, window.start, window.end, JSON.stringify(columns)].join('\n');
   return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/** A record on its way to the writer, with the id earlier releases gave the same finding. */
+export interface OutgoingFinding {
+  record: FindingRecord;
+  /** `legacyFindingId` of the finding: if the ledger says it was sent, the record is not sent again. */
+  legacyFindingId?: string;
+}
+
+/** `toFindingRecord` plus the finding's legacy id (computed from the whole, untruncated finding). */
+export function toOutgoingFinding(finding: RunCommandFinding, context: FindingRecordContext): OutgoingFinding {
+  const { rule = RULE, window, mode } = context;
+  return {
+    record: toFindingRecord(finding, context),
+    legacyFindingId: legacyFindingId(finding, rule.id, mode, window),
+  };
 }
 
 /**
@@ -147,7 +192,7 @@ export function toFindingRecord(finding: RunCommandFinding, context: FindingReco
     ScriptFingerprintHash: finding.ScriptFingerprintHash,
     Prevalence: finding.Prevalence,
     Scope: finding.Scope,
-    FindingId: findingId(finding, rule.id, mode, window),
+    FindingId: findingId(context.identity, rule.id, mode),
     RuleId: rule.id,
     RuleName: rule.name,
     RuleVersion: rule.version,

@@ -21,15 +21,24 @@ export interface SpooledFinding {
   head: StoredEntity;
 }
 
+/** When a spooled finding was first spooled (entries of earlier releases: when last spooled). */
+export function firstSpooledAt(item: SpooledFinding): string {
+  return String(item.head.properties.FirstSpooledAt ?? item.head.properties.SpooledAt ?? '');
+}
+
 export class Spool {
   constructor(private readonly store: EntityStore) {}
 
-  /** Keeps the record (replacing any earlier copy) with why it was not sent. */
-  async put(record: FindingRecord, reason: string, spooledAt: string): Promise<void> {
+  /**
+   * Keeps the record (replacing any earlier copy) with why it was not sent.
+   * `firstSpooledAt`: when it was first spooled (kept across re-spools, for SPOOL_ALERT_DAYS).
+   */
+  async put(record: FindingRecord, reason: string, spooledAt: string, firstSpooledAt = spooledAt): Promise<void> {
     await writeLargeText(this.store, SPOOL_PARTITION, record.FindingId, JSON.stringify(record), {
       FindingId: record.FindingId,
       WindowStart: record.WindowStart,
       SpooledAt: spooledAt,
+      FirstSpooledAt: firstSpooledAt,
       LastError: reason.slice(0, 30_000),
     });
   }

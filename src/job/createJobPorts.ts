@@ -9,9 +9,16 @@ import { createCredential } from '../config/credential';
 import type { JobConfig } from '../config/settings';
 import { HealthSink } from '../ingestion/healthSink';
 import { RULE } from '../detection/rule';
-import { FindingsWriter, LogsIngestionSink, toFindingRecord, type FindingRecord } from '../ingestion';
+import {
+  FindingsWriter,
+  LogAnalyticsReadBack,
+  LogsIngestionSink,
+  toOutgoingFinding,
+  type OutgoingFinding,
+} from '../ingestion';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { logAnalyticsScope, logsIngestionAudience } from '../shared/azureScopes';
+import { withCallTimeout, type AddedPolicy } from '../shared/callTimeout';
 import type { Log } from '../shared/log';
 import { BaselineStore, ConcurrencyConflictError, StateStore } from '../stateStore';
 import { detectionPort } from './detectionPort';
@@ -27,10 +34,22 @@ export interface JobHostOverrides {
   now?: () => Date;
   /** Millisecond-scale retry delays instead of the production back-off. */
   fastRetries?: boolean;
+  /**
+   * Delivery bounds instead of the settings INGESTION_LATENCY_BOUND_MINUTES,
+   * AZURE_CALL_TIMEOUT_SECONDS, SPOOL_ALERT_DAYS (tests: milliseconds), and the lease.
+   */
+  delivery?: {
+    ingestionLatencyBoundMs?: number;
+    azureCallTimeoutMs?: number;
+    spoolAlertDays?: number;
+    leaseMs?: number;
+  };
+  /** Policies added to every Azure SDK client's pipeline (tests: faults at each HTTP request). */
+  pipelinePolicies?: AddedPolicy[];
 }
 
 export interface JobWiring {
-  ports: JobPorts<FindingRecord>;
+  ports: JobPorts<OutgoingFinding>;
   checkpointName: string;
   /** Where the run's health records go (RunCommandDetectionHealth_CL, through the same DCR). */
   health: HealthSink;
@@ -41,75 +60,51 @@ export async function createJobPorts(
   overrides: JobHostOverrides = {},
   log?: Log,
 ): Promise<JobWiring> {
-  const credential = overrides.credential ?? chosenCredential(config, log);
-  const tlsOptions = overrides.tlsCa ? { tlsOptions: { ca: overrides.tlsCa } } : {};
-  const sdkRetries = overrides.fastRetries
-    ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } }
-    : {};
-
-  const store = await StateStore.open(config.stateStore, { credential, tableName: config.stateStoreTableName });
-  const source = new LogAnalyticsSource({
-    workspaceId: config.logAnalyticsWorkspaceId,
-    credential,
-    endpoint: config.logAnalyticsEndpoint,
-    clientOptions: {
-      ...tlsOptions,
-      ...scopeOption(logAnalyticsScope(config.logAnalyticsEndpoint)),
-    },
-    retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
-    mode: config.detectionMode,
-    logger: log,
+  const azure = azureClientOptions(config, overrides, log);
+  const store = await StateStore.open(config.stateStore, {
+    credential: azure.credential,
+    tableName: config.stateStoreTableName,
+    options: azure.http(azure.sdkRetries),
   });
-  const sink = new LogsIngestionSink({
-    endpoint: config.logsIngestionEndpoint,
-    dcrImmutableId: config.dcrImmutableId,
-    streamName: config.dcrStreamName,
-    credential,
-    clientOptions: {
-      ...tlsOptions,
-      ...sdkRetries,
-      ...audienceOption(logsIngestionAudience(config.logsIngestionEndpoint)),
-    },
-  });
-  const writer = new FindingsWriter({ store: store.entities, sink });
+  const writer = findingsWriter(config, overrides, azure, store, log);
   const enricher = config.enrichmentEnabled
     ? new VmEnricher({
-        credential,
+        credential: azure.credential,
         endpoint: config.armEndpoint,
-        clientOptions: { ...tlsOptions, ...sdkRetries },
+        clientOptions: azure.http({ ...azure.tls, ...azure.sdkRetries }),
       })
     : undefined;
-
-  const detection = detectionPort({
-    mode: config.detectionMode,
-    baselineDays: config.baselineDays,
-    baseline: config.detectionMode === 'corrected' ? new BaselineStore(store.entities) : undefined,
-    log,
-  });
-
-  const health = new HealthSink({
-    endpoint: config.logsIngestionEndpoint,
-    dcrImmutableId: config.dcrImmutableId,
-    credential,
-    clientOptions: {
-      ...tlsOptions,
-      ...sdkRetries,
-      ...audienceOption(logsIngestionAudience(config.logsIngestionEndpoint)),
-    },
-  });
-
   return {
     checkpointName: `runCommandDetection-${config.detectionMode}`,
-    health,
+    health: new HealthSink({
+      endpoint: config.logsIngestionEndpoint,
+      dcrImmutableId: config.dcrImmutableId,
+      credential: azure.credential,
+      clientOptions: azure.http({ ...azure.tls, ...azure.sdkRetries, ...azure.ingestionAudience }),
+    }),
     ports: {
       checkpoints: store,
       isConcurrencyConflict: (error) => error instanceof ConcurrencyConflictError,
-      source,
-      detection,
+      source: new LogAnalyticsSource({
+        workspaceId: config.logAnalyticsWorkspaceId,
+        credential: azure.credential,
+        endpoint: config.logAnalyticsEndpoint,
+        clientOptions: azure.http({ ...azure.tls, ...azure.queryScope }),
+        retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
+        mode: config.detectionMode,
+        logger: log,
+      }),
+      detection: detectionPort({
+        mode: config.detectionMode,
+        baselineDays: config.baselineDays,
+        baseline: config.detectionMode === 'corrected' ? new BaselineStore(store.entities) : undefined,
+        log,
+      }),
       enrich: enricher ? (scopes) => enricher.enrich(scopes) : undefined,
       toRecord: (detected, { window, mode, timeGenerated, enrichment }) =>
-        toFindingRecord(detected.finding, {
+        toOutgoingFinding(detected.finding, {
           window,
+          identity: detected.identity,
           timeGenerated,
           mode,
           rule: RULE,
@@ -123,6 +118,7 @@ export async function createJobPorts(
             sent: flushed.sent,
             remaining: flushed.stillSpooled + flushed.skippedInFlight,
             errors: flushed.errors,
+            stale: flushed.stale,
           };
         },
         write: (records) => writer.write(records),
@@ -132,17 +128,74 @@ export async function createJobPorts(
   };
 }
 
+/** What every Azure SDK client of the job is built with. */
+interface AzureClientOptions {
+  credential: TokenCredential;
+  tls: { tlsOptions?: { ca: string } };
+  sdkRetries: { retryOptions?: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number } };
+  queryScope: { credentials?: { scopes: string[] } };
+  ingestionAudience: { audience?: string };
+  /** The client options with the call timeout and any added policies. */
+  http<T extends object>(options: T): T & { additionalPolicies: AddedPolicy[] };
+  nowMs: (() => number) | undefined;
+}
+
+function azureClientOptions(config: JobConfig, overrides: JobHostOverrides, log: Log | undefined): AzureClientOptions {
+  // Every Azure SDK call ends within the call timeout, far under the ledger lease.
+  const callTimeoutMs = overrides.delivery?.azureCallTimeoutMs ?? config.azureCallTimeoutSeconds * 1000;
+  const scope = logAnalyticsScope(config.logAnalyticsEndpoint);
+  const audience = logsIngestionAudience(config.logsIngestionEndpoint);
+  return {
+    credential: overrides.credential ?? chosenCredential(config, log),
+    tls: overrides.tlsCa ? { tlsOptions: { ca: overrides.tlsCa } } : {},
+    sdkRetries: overrides.fastRetries
+      ? { retryOptions: { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 } }
+      : {},
+    queryScope: scope ? { credentials: { scopes: [scope] } } : {},
+    ingestionAudience: audience ? { audience } : {},
+    http: (options) =>
+      withCallTimeout({ ...options, additionalPolicies: [...(overrides.pipelinePolicies ?? [])] }, callTimeoutMs),
+    nowMs: overrides.now ? () => overrides.now!().getTime() : undefined,
+  };
+}
+
+/** The ledger + spool + sink writer, with the read-back of the findings table and the delivery bounds. */
+function findingsWriter(
+  config: JobConfig,
+  overrides: JobHostOverrides,
+  azure: AzureClientOptions,
+  store: StateStore,
+  log: Log | undefined,
+): FindingsWriter {
+  return new FindingsWriter({
+    store: store.entities,
+    sink: new LogsIngestionSink({
+      endpoint: config.logsIngestionEndpoint,
+      dcrImmutableId: config.dcrImmutableId,
+      streamName: config.dcrStreamName,
+      credential: azure.credential,
+      clientOptions: azure.http({ ...azure.tls, ...azure.ingestionAudience }),
+    }),
+    readBack: new LogAnalyticsReadBack({
+      workspaceId: config.logAnalyticsWorkspaceId,
+      credential: azure.credential,
+      endpoint: config.logAnalyticsEndpoint,
+      clientOptions: azure.http({ ...azure.tls, ...azure.sdkRetries, ...azure.queryScope }),
+      now: azure.nowMs,
+    }),
+    now: azure.nowMs,
+    log,
+    ingestionLatencyBoundMs:
+      overrides.delivery?.ingestionLatencyBoundMs ?? config.ingestionLatencyBoundMinutes * 60_000,
+    spoolAlertDays: overrides.delivery?.spoolAlertDays ?? config.spoolAlertDays,
+    leaseMs: overrides.delivery?.leaseMs,
+    retryDelays: overrides.fastRetries ? { baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
+  });
+}
+
 /** The managed identity in Azure, the developer's sign-in elsewhere; which one is logged. */
 function chosenCredential(config: JobConfig, log: Log | undefined): TokenCredential {
   const chosen = createCredential(config);
   log?.info(`Credential: ${chosen.description}`, { credential: chosen.kind });
   return chosen.credential;
-}
-
-function scopeOption(scope: string | undefined): { credentials?: { scopes: string[] } } {
-  return scope ? { credentials: { scopes: [scope] } } : {};
-}
-
-function audienceOption(audience: string | undefined): { audience?: string } {
-  return audience ? { audience } : {};
 }

@@ -23,7 +23,7 @@ import { createJobPorts, type JobHostOverrides, type JobWiring } from './createJ
 import { toHealthRecords } from './healthRecords';
 import { runDetectionJob, type JobPorts, type JobRunResult } from './runDetectionJob';
 import { parseDayBoundary } from './windows';
-import type { FindingRecord } from '../ingestion';
+import type { FindingRecord, OutgoingFinding } from '../ingestion';
 
 export interface OccurrenceRequest {
   /** From the timer binding: logged only. */
@@ -66,7 +66,7 @@ export async function runOccurrence(
 }
 
 interface OccurrenceWiring {
-  ports: JobPorts<FindingRecord>;
+  ports: JobPorts<OutgoingFinding>;
   checkpointName: string;
   options: { now?: () => Date; ingestionDelayMinutes?: number; maxCatchupDays?: number };
 }
@@ -88,10 +88,10 @@ async function occurrencePorts(
  * collecting instead of sending, and corrected mode's baseline read but not stored.
  */
 async function dryRunPorts(
-  ports: JobPorts<FindingRecord>,
+  ports: JobPorts<OutgoingFinding>,
   checkpointName: string,
   wouldSend: FindingRecord[],
-): Promise<JobPorts<FindingRecord>> {
+): Promise<JobPorts<OutgoingFinding>> {
   const memory = await StateStore.open({ kind: 'memory' });
   const current = await ports.checkpoints.getCheckpoint(checkpointName);
   if (current) await memory.putCheckpoint(checkpointName, current.value, undefined);
@@ -103,7 +103,7 @@ async function dryRunPorts(
     writer: {
       flushSpool: async () => ({ sent: 0, remaining: 0 }),
       write: async (records) => {
-        wouldSend.push(...records);
+        wouldSend.push(...records.map((r) => r.record));
         return { sent: records.length, skippedAlreadySent: 0, spooled: 0 };
       },
     },
@@ -112,7 +112,7 @@ async function dryRunPorts(
 
 /** Backfill: its own checkpoint in memory at `from`, every day up to `to` due, the real writer. */
 async function backfillPorts(
-  ports: JobPorts<FindingRecord>,
+  ports: JobPorts<OutgoingFinding>,
   checkpointName: string,
   from: string,
   to: string,

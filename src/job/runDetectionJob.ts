@@ -77,8 +77,19 @@ export interface WriteOutcomePort {
   alreadySpooled?: number;
   /** Findings another writer has claimed and is sending right now (overlapping invocation). */
   skippedInFlight?: number;
+  /** Records whose FindingId another record of the same call already had: counted once. */
+  duplicates?: number;
   /** What the sink refused, in words a SOC engineer can act on. */
   errors?: ReadonlyArray<{ message: string }>;
+}
+
+/** A finding that has been in the spool too long. */
+export interface StaleSpooled {
+  findingId: string;
+  windowStart: KqlDateTime;
+  windowEnd: KqlDateTime;
+  firstSpooledAt: string;
+  lastError: string;
 }
 
 /** The context a findings record is built in. */
@@ -101,7 +112,13 @@ export interface JobPorts<R> {
   toRecord(detected: DetectedFinding, context: RecordContext): R;
   writer: {
     /** Sends what earlier runs spooled; returns how many went out and how many are still spooled. */
-    flushSpool(): Promise<{ sent: number; remaining: number; errors?: ReadonlyArray<{ message: string }> }>;
+    flushSpool(): Promise<{
+      sent: number;
+      remaining: number;
+      errors?: ReadonlyArray<{ message: string }>;
+      /** Findings spooled longer than SPOOL_ALERT_DAYS (reported as 'spool-stale' at every run). */
+      stale?: ReadonlyArray<StaleSpooled>;
+    }>;
     write(records: R[]): Promise<WriteOutcomePort>;
     /** Forgets sent findings of windows that started before `before`; returns how many. */
     pruneLedger?(before: KqlDateTime): Promise<number>;
@@ -193,7 +210,7 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     isPastDue: options.isPastDue ?? null,
     detectionMode: ports.detection.mode,
   });
-  const spool = await flushSpool(ports, log);
+  const spool = await flushSpool(ports, log, events);
   await pruneLedger(ports, options, startedAt);
 
   const checkpoint = await ports.checkpoints.getCheckpoint(checkpointName);
@@ -334,7 +351,8 @@ function checkAccounted(written: WriteOutcomePort, records: number): void {
     written.skippedAlreadySent +
     written.spooled +
     (written.alreadySpooled ?? 0) +
-    (written.skippedInFlight ?? 0);
+    (written.skippedInFlight ?? 0) +
+    (written.duplicates ?? 0);
   if (accounted < records) {
     throw new Error(
       `the findings writer accounted for ${accounted} of ${records} findings ` +
@@ -368,16 +386,38 @@ async function advanceCheckpoint<R>(ports: JobPorts<R>, ctx: WindowContext): Pro
  * Spooled findings of earlier runs go first. A failure here is not the windows' fault:
  * the writer keeps them spooled, and this run carries on.
  */
-async function flushSpool<R>(ports: JobPorts<R>, log: Log): Promise<SpoolFlush> {
+async function flushSpool<R>(ports: JobPorts<R>, log: Log, events: HealthEvents): Promise<SpoolFlush> {
   try {
     const flushed = await ports.writer.flushSpool();
     const spool = { sent: flushed.sent, remaining: flushed.remaining };
     if (flushed.sent > 0 || flushed.remaining > 0) log.info('Spooled findings flushed', { ...spool });
     for (const e of flushed.errors ?? []) log.warn(`Spooled findings still refused: ${e.message}`);
+    reportStaleSpool(events, flushed.stale ?? []);
     return spool;
   } catch (error) {
     log.warn('Could not flush the spool; its findings stay spooled for the next run', { error: messageOf(error) });
     return { error: messageOf(error) };
+  }
+}
+
+/** One 'spool-stale' event per window with findings spooled longer than SPOOL_ALERT_DAYS, at every run. */
+function reportStaleSpool(events: HealthEvents, stale: ReadonlyArray<StaleSpooled>): void {
+  const byWindow = new Map<string, StaleSpooled[]>();
+  for (const s of stale) byWindow.set(s.windowStart, [...(byWindow.get(s.windowStart) ?? []), s]);
+  for (const [windowStart, items] of byWindow) {
+    const oldest = items.map((i) => i.firstSpooledAt).reduce((a, b) => (a < b ? a : b));
+    const window = { start: windowStart, end: items[0]!.windowEnd };
+    events.emit({
+      kind: 'spool-stale',
+      severity: 'failure',
+      message:
+        `${items.length} finding(s) of window [${window.start}, ${window.end}) have been in the spool since ` +
+        `${oldest}, longer than SPOOL_ALERT_DAYS, and have not reached the findings table. Last error: ` +
+        `${items[0]!.lastError} They stay spooled and are retried at every run; fix the cause (the error says ` +
+        `what), or see docs/delivery.md.`,
+      window,
+      details: { findings: items.length, firstSpooledAt: oldest, findingIds: items.map((i) => i.findingId) },
+    });
   }
 }
 

@@ -7,6 +7,13 @@
  * accepted. Tests script failures per call: `failNext(...)` answers the next calls with
  * the given statuses (500, 429 with Retry-After, 400, 403, 413, …) with realistic
  * error bodies; `failWhen(predicate)` fails every call whose records match.
+ *
+ * Faults of the way back: `'accept-and-drop'` keeps the records and drops the
+ * connection before answering (the service took the batch, the client never hears);
+ * `{ acceptAndDelayMs }` keeps them and answers that much later (a call slower than the
+ * client's timeout). What the service keeps becomes queryable `visibilityDelayMs` after
+ * it arrived, on the stand-in's clock (`visibleRecords`, which the query stand-in serves
+ * as the findings table).
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -23,8 +30,8 @@ export interface FailSpec {
   body?: unknown;
 }
 
-/** `'ok'` in a failNext script lets that call through. */
-export type ScriptedAnswer = FailSpec | 'ok';
+/** `'ok'` in a failNext script lets that call through; the others accept the records and lose or delay the answer. */
+export type ScriptedAnswer = FailSpec | 'ok' | 'accept-and-drop' | { acceptAndDelayMs: number };
 
 export interface IngestionCall {
   dcrImmutableId: string;
@@ -34,6 +41,12 @@ export interface IngestionCall {
   contentEncoding: string | undefined;
   records: Record<string, unknown>[];
   status: number;
+  /** The service kept the records (a 204, or a dropped/delayed answer after accepting). */
+  accepted: boolean;
+  /** When it kept them, on the stand-in's clock (ms). */
+  acceptedAt?: number;
+  /** The answer never left (the connection was dropped). */
+  dropped?: boolean;
 }
 
 export interface IngestionStandInOptions {
@@ -41,6 +54,8 @@ export interface IngestionStandInOptions {
   streamName?: string;
   /** The bearer token the stand-in accepts (test/support/credential.ts hands out 'fake-token'). */
   token?: string;
+  /** The clock `acceptedAt` and `visibleRecords` use (ms); default Date.now. */
+  clock?: () => number;
 }
 
 export class IngestionStandIn {
@@ -49,6 +64,9 @@ export class IngestionStandIn {
   readonly dcrImmutableId: string;
   readonly streamName: string;
   private readonly token: string;
+  /** How long after it was kept a record becomes queryable (ingestion latency). */
+  visibilityDelayMs = 0;
+  clock: () => number;
   private script: ScriptedAnswer[] = [];
   private predicate: ((records: Record<string, unknown>[]) => FailSpec | undefined) | undefined;
   private server!: Server;
@@ -58,6 +76,7 @@ export class IngestionStandIn {
     this.dcrImmutableId = options.dcrImmutableId ?? 'dcr-00112233445566778899aabbccddeeff';
     this.streamName = options.streamName ?? 'Custom-RunCommandFindings_CL';
     this.token = options.token ?? 'fake-token';
+    this.clock = options.clock ?? Date.now;
     this.ca = testCertificate().ca;
   }
 
@@ -77,9 +96,17 @@ export class IngestionStandIn {
   /** Health records received on the health stream (Custom-RunCommandDetectionHealth_CL), in arrival order. */
   readonly health: Record<string, unknown>[] = [];
 
-  /** Every record accepted (204), in arrival order. */
+  /** Every record the service kept (answered 204 or not), in arrival order. */
   get received(): Record<string, unknown>[] {
-    return this.calls.filter((c) => c.status === 204).flatMap((c) => c.records);
+    return this.calls.filter((c) => c.accepted).flatMap((c) => c.records);
+  }
+
+  /** The records a query of the table sees now: kept at least `visibilityDelayMs` ago. */
+  visibleRecords(): Record<string, unknown>[] {
+    const now = this.clock();
+    return this.calls
+      .filter((c) => c.accepted && (c.acceptedAt ?? 0) + this.visibilityDelayMs <= now)
+      .flatMap((c) => c.records);
   }
 
   /** Answers the next calls, one entry each, then goes back to normal. */
@@ -117,6 +144,7 @@ export class IngestionStandIn {
       contentEncoding: req.headers['content-encoding'],
       records: [],
       status: 0,
+      accepted: false,
     };
     this.calls.push(call);
     const answer = (status: number, body?: unknown, headers: Record<string, string> = {}): void => {
@@ -173,12 +201,25 @@ export class IngestionStandIn {
     }
 
     const scripted = this.script.shift();
+    if (scripted === 'accept-and-drop') {
+      Object.assign(call, { accepted: true, acceptedAt: this.clock(), dropped: true, status: 204 });
+      res.socket?.destroy();
+      return;
+    }
+    if (typeof scripted === 'object' && 'acceptAndDelayMs' in scripted) {
+      Object.assign(call, { accepted: true, acceptedAt: this.clock() });
+      await new Promise((r) => setTimeout(r, scripted.acceptAndDelayMs));
+      if (res.destroyed || res.socket?.destroyed) return;
+      return answer(204);
+    }
     const spec = scripted === 'ok' ? undefined : (scripted ?? this.predicate?.(call.records));
     if (spec) {
       const headers: Record<string, string> =
         spec.retryAfterSeconds !== undefined ? { 'retry-after': String(spec.retryAfterSeconds) } : {};
       return answer(spec.status, spec.body ?? this.defaultBody(spec.status), headers);
     }
+    call.accepted = true;
+    call.acceptedAt = this.clock();
     answer(204);
   }
 

@@ -14,6 +14,10 @@
  * `PartialError` with `E_QUERY_RESULT_SET_TOO_LARGE` and the truncated rows, or as a
  * silent truncation), queued faults (429 with `Retry-After`, 500, 504, `PartialError`),
  * and a persistent fault for chosen requests. Every request is recorded.
+ *
+ * The findings writer's read-back query (src/ingestion/readBack.ts readBackQuery) is
+ * answered from `findingsTable()`, the rows the findings table holds now (tests hand it
+ * the ingestion stand-in's `visibleRecords`); `readBackFaults` are consumed by it alone.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -77,6 +81,9 @@ export function readFixtureDay(dir: string): FixtureTables {
 /** The rule's own query, as `verify` sends it (the repository text plus the ticks-preserving step). */
 const RULE_QUERY = buildServerRuleQuery();
 
+const READ_BACK =
+  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\)\n\| where FindingId in \(([^)]*)\)\n\| distinct FindingId$/;
+
 const QUERY_HEAD =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?(?:\n\| project ([^\n]+))?$/;
 
@@ -138,6 +145,10 @@ export class LogAnalyticsStandIn {
    * or change a column of one, so that a difference with parity mode shows.
    */
   perturbRuleRows?: (rows: RunCommandFinding[]) => RunCommandFinding[];
+  /** The findings table's rows, as a query sees them now (e.g. IngestionStandIn.visibleRecords). */
+  findingsTable?: () => Record<string, unknown>[];
+  /** Faults for read-back queries, one per query. */
+  readonly readBackFaults: Fault[] = [];
   /** Requests being answered now, and the most there ever were at once. */
   inFlight = 0;
   maxInFlight = 0;
@@ -245,6 +256,8 @@ export class LogAnalyticsStandIn {
     record.query = parsed.query ?? '';
     record.timespan = parsed.timespan;
     if (record.query === RULE_QUERY) return this.answerRuleQuery(record, parsed.timespan, res);
+    const readBack = READ_BACK.exec(record.query);
+    if (readBack) return this.answerReadBack(record, readBack, parsed.timespan, req, res);
     const q = QUERY_HEAD.exec(record.query);
     const table = q?.[1] as TableName | undefined;
     const filterSteps = q?.[4] ?? '';
@@ -369,6 +382,56 @@ export class LogAnalyticsStandIn {
     record.status = 200;
     record.rows = rows.length;
     this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }], ...(error ? { error } : {}) });
+  }
+
+  /**
+   * The read-back query: the distinct FindingIds of `findingsTable()` among the listed
+   * ones, with TimeGenerated at or after the bound and inside the timespan.
+   */
+  private answerReadBack(
+    record: RecordedRequest,
+    m: RegExpExecArray,
+    timespan: string | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
+    const [table, since, list] = [m[1]!, m[2]!, m[3]!];
+    if (table !== 'RunCommandFindings_CL' || !this.findingsTable) {
+      record.status = 400;
+      return this.send(res, 400, {
+        error: { code: 'BadArgumentError', message: `'${table}' could not be resolved to a table` },
+      });
+    }
+    const fault = this.readBackFaults.shift();
+    if (fault?.kind === 'reset') {
+      record.outcome = 'fault';
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      record.status = fault.status;
+      record.outcome = 'fault';
+      const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
+      return this.send(res, fault.status, { error: { code: 'ServiceError', message: 'stand-in fault' } }, headers);
+    }
+    const [a, b] = (timespan ?? '').split('/');
+    const lo = Math.max(Date.parse(since), Date.parse(a ?? ''));
+    const hi = Date.parse(b ?? '');
+    if (Number.isNaN(lo) || Number.isNaN(hi)) {
+      record.status = 400;
+      return this.send(res, 400, { error: { code: 'BadArgumentError', message: `Bad timespan '${timespan}'` } });
+    }
+    const wanted = new Set([...list.matchAll(/"([^"]*)"/g)].map((x) => x[1]!));
+    const ids = new Set<string>();
+    for (const row of this.findingsTable()) {
+      const t = Date.parse(String(row.TimeGenerated));
+      if (wanted.has(String(row.FindingId)) && t >= lo && t <= hi) ids.add(String(row.FindingId));
+    }
+    const rows = [...ids].map((id) => [id]);
+    Object.assign(record, { status: 200, rows: rows.length, outcome: 'rows' });
+    this.send(res, 200, {
+      tables: [{ name: 'PrimaryResult', columns: [{ name: 'FindingId', type: 'string' }], rows }],
+    });
   }
 
   /**

@@ -12,10 +12,9 @@ import {
   LEDGER_PARTITION,
   LogsIngestionSink,
   SPOOL_PARTITION,
-  toFindingRecord,
   type FindingRecord,
 } from '../../../src/ingestion';
-import { CONTEXT, generatedFindings } from '../../unit/ingestion/sampleFindings';
+import { generatedFindings, recordOf } from '../../unit/ingestion/sampleFindings';
 
 const TINY_RETRIES = { maxRetries: 1, retryDelayInMs: 1, maxRetryDelayInMs: 5 };
 
@@ -49,11 +48,14 @@ describe('FindingsWriter with the ingestion stand-in and Azurite', () => {
         maxConcurrency: 1,
         clientOptions: { tlsOptions: { ca: standIn.ca }, retryOptions: TINY_RETRIES },
       }),
+      // 429/503 are retried once in a run, without waiting long.
+      maxUploadAttempts: 2,
+      retryDelays: { baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 },
       ...extra,
     });
 
   /** ~3 upload calls' worth of findings (the SDK cuts calls at 1 MB). */
-  const dayOfFindings = (): FindingRecord[] => generatedFindings(24, 60_000).map((f) => toFindingRecord(f, CONTEXT));
+  const dayOfFindings = (): FindingRecord[] => generatedFindings(24, 60_000).map((f) => recordOf(f));
 
   const receivedIds = (): string[] => standIn.received.map((r) => String(r.FindingId));
   const expectEachExactlyOnce = (records: FindingRecord[]): void =>
@@ -68,7 +70,7 @@ describe('FindingsWriter with the ingestion stand-in and Azurite', () => {
   it('spools the findings of a batch that fails for good, sends them first at the next run, each exactly once', async () => {
     const store = await openStore();
     const records = dayOfFindings();
-    // Run 1: first call ok, the second call fails on every attempt (1 + 1 retry), the rest ok.
+    // Run 1: first call ok, the second call fails on both of its attempts, the rest ok.
     standIn.failNext('ok', { status: 503 }, { status: 503 });
     const run1 = newWriter(store);
     expect(await run1.flushSpool()).toMatchObject({ sent: 0, stillSpooled: 0 });
@@ -137,13 +139,17 @@ describe('FindingsWriter with the ingestion stand-in and Azurite', () => {
     const [record] = dayOfFindings();
     let clock = 1_000_000;
     const now = () => clock;
-    // A writer claimed the finding and died before sending.
+    // A writer claimed the finding and died before its first upload attempt.
     await store.entities.insert(LEDGER_PARTITION, record!.FindingId, {
       State: 'sending',
       Owner: 'crashed-writer',
       ClaimedAt: new Date(clock).toISOString(),
       WindowStart: record!.WindowStart,
       UpdatedAt: 'x',
+      Attempts: 0,
+      LastAttemptAt: '',
+      LastAttemptRefused: false,
+      LegacyFindingId: '',
     });
     const writer = newWriter(store, { now, leaseMs: 60_000 });
     expect(await writer.write([record!])).toMatchObject({ sent: 0, skippedInFlight: 1 });

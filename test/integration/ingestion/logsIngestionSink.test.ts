@@ -9,18 +9,18 @@ import {
   IngestionBadRequestError,
   IngestionForbiddenError,
   IngestionNotFoundError,
+  IngestionThrottledError,
   IngestionUnavailableError,
   LogsIngestionSink,
-  toFindingRecord,
   type FindingRecord,
 } from '../../../src/ingestion';
-import { CONTEXT, exampleFindings, generatedFindings } from '../../unit/ingestion/sampleFindings';
+import { exampleFindings, generatedFindings, recordOf } from '../../unit/ingestion/sampleFindings';
 
 const TINY_RETRIES = { maxRetries: 2, retryDelayInMs: 1, maxRetryDelayInMs: 5 };
 
 describe('LogsIngestionSink against the ingestion stand-in', () => {
   let standIn: IngestionStandIn;
-  const records: FindingRecord[] = exampleFindings().map((f) => toFindingRecord(f, CONTEXT));
+  const records: FindingRecord[] = exampleFindings().map((f) => recordOf(f));
 
   const sink = (overrides: { dcrImmutableId?: string; streamName?: string } = {}): LogsIngestionSink =>
     new LogsIngestionSink({
@@ -52,12 +52,20 @@ describe('LogsIngestionSink against the ingestion stand-in', () => {
     expect(standIn.received).toEqual(JSON.parse(JSON.stringify(records)));
   });
 
-  it('cuts more than 1 MB into several calls, and reports exactly the records of a call that failed for good', async () => {
-    const many = generatedFindings(30, 60_000).map((f) => toFindingRecord(f, CONTEXT));
-    standIn.failNext('ok', { status: 500 }, { status: 500 }, { status: 500 });
+  it('cuts more than 1 MB into several calls, makes each once (SDK retries off), and reports exactly the records of a call that failed', async () => {
+    const many = generatedFindings(30, 60_000).map((f) => recordOf(f));
+    standIn.failNext('ok', { status: 500 });
     const result = await sink().send(many);
-    expect(standIn.calls.length).toBeGreaterThanOrEqual(4); // 1 ok + 3 attempts of the 2nd batch + the rest
+    // One call per chunk, none retried by the SDK although the client options ask for 2 retries.
+    expect(standIn.calls.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(standIn.calls.flatMap((c) => c.records.map((r) => r.FindingId))).size).toBe(
+      standIn.calls.reduce((n, c) => n + c.records.length, 0),
+    );
+    expect(standIn.calls.map((c) => c.status).filter((s) => s !== 204)).toEqual([500]);
     expect(result.failed).toHaveLength(1);
+    // A 500 does not say the records were refused: they may be in the table.
+    expect(result.failed[0]!.maybeDelivered).toBe(true);
+    expect(result.failed[0]!.retryNow).toBeUndefined();
     const failedIds = result.failed[0]!.records.map((r) => r.FindingId);
     expect(failedIds.length).toBeGreaterThan(0);
     expect(result.failed[0]!.error).toBeInstanceOf(IngestionUnavailableError);
@@ -70,11 +78,28 @@ describe('LogsIngestionSink against the ingestion stand-in', () => {
     expect(standIn.received.map((r) => r.FindingId).sort()).toEqual(result.sent.map((r) => r.FindingId).sort());
   });
 
-  it('retries 429 after its Retry-After and then succeeds', async () => {
-    standIn.failNext({ status: 429, retryAfterSeconds: 0 });
+  it('429: reported as a refusal to retry now, after the Retry-After it carried (the writer retries)', async () => {
+    standIn.failNext({ status: 429, retryAfterSeconds: 7 });
     const result = await sink().send(records);
-    expect(result.failed).toEqual([]);
-    expect(standIn.calls.map((c) => c.status)).toEqual([429, 204]);
+    expect(standIn.calls.map((c) => c.status)).toEqual([429]);
+    expect(result.sent).toEqual([]);
+    expect(result.failed).toHaveLength(1);
+    expect(result.failed[0]).toMatchObject({ maybeDelivered: false, retryNow: { afterMs: 7000 } });
+    expect(result.failed[0]!.error).toBeInstanceOf(IngestionThrottledError);
+  });
+
+  it('503 is a refusal to retry now; a dropped answer after the service kept the batch may have arrived', async () => {
+    standIn.failNext({ status: 503 });
+    const refused = await sink().send(records);
+    expect(refused.failed[0]).toMatchObject({ maybeDelivered: false, retryNow: { afterMs: undefined } });
+    standIn.reset();
+    standIn.failNext('accept-and-drop');
+    const dropped = await sink().send(records);
+    expect(dropped.sent).toEqual([]);
+    expect(dropped.failed[0]).toMatchObject({ maybeDelivered: true });
+    expect(dropped.failed[0]!.error).toBeInstanceOf(IngestionUnavailableError);
+    expect(standIn.received).toHaveLength(records.length); // the service has them
+    expect(standIn.calls).toHaveLength(1);
   });
 
   it('403: tells the engineer which role to grant on which DCR, and that it takes up to 30 minutes', async () => {
@@ -138,6 +163,7 @@ describe('LogsIngestionSink against the ingestion stand-in', () => {
     expect(result.sent).toEqual([]);
     expect(result.failed.flatMap((f) => f.records)).toHaveLength(records.length);
     expect(result.failed[0]!.error).toBeInstanceOf(IngestionAuthenticationError);
+    expect(result.failed[0]!.maybeDelivered).toBe(false); // nothing left the process
     expect(standIn.calls).toHaveLength(0);
   });
 });

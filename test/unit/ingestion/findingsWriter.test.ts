@@ -12,9 +12,8 @@ import {
   LEDGER_PARTITION,
   NdjsonFileSink,
   SPOOL_PARTITION,
-  toFindingRecord,
 } from '../../../src/ingestion';
-import { CONTEXT, generatedFindings } from './sampleFindings';
+import { CONTEXT, generatedFindings, recordOf } from './sampleFindings';
 
 /** A state store whose spool writes fail, as when the storage account refuses writes. */
 class SpoolRefusingStore extends MemoryEntityStore {
@@ -32,7 +31,7 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const records = generatedFindings(4).map((f) => toFindingRecord(f, CONTEXT));
+  const records = generatedFindings(4).map((f) => recordOf(f));
   const lines = (path: string): Array<Record<string, unknown>> =>
     readFileSync(path, 'utf8')
       .split('\n')
@@ -101,7 +100,7 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
     // Leave a stale spool copy as a crashed flush would.
     const blocked = join(dir, 'blocked');
     writeFileSync(blocked, 'x');
-    const other = toFindingRecord(generatedFindings(5)[4]!, CONTEXT);
+    const other = recordOf(generatedFindings(5)[4]!);
     await new FindingsWriter({ store, sink: new NdjsonFileSink(join(blocked, 'f')) }).write([other]);
     await store.upsert(LEDGER_PARTITION, other.FindingId, {
       State: 'sent',
@@ -120,12 +119,15 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
   it('prunes sent ledger entries of old windows only', async () => {
     const store = new MemoryEntityStore();
     const writer = new FindingsWriter({ store, sink: new NdjsonFileSink(join(dir, 'f.ndjson')) });
-    const older = generatedFindings(2).map((f) =>
-      toFindingRecord(f, {
-        ...CONTEXT,
-        window: { start: '2026-10-01T00:00:00.0000000Z', end: '2026-10-02T00:00:00.0000000Z' },
-      }),
-    );
+    // Findings of an October day (other scripts than the November records').
+    const older = generatedFindings(6)
+      .slice(4)
+      .map((f) =>
+        recordOf(f, {
+          ...CONTEXT,
+          window: { start: '2026-10-01T00:00:00.0000000Z', end: '2026-10-02T00:00:00.0000000Z' },
+        }),
+      );
     await writer.write([...older, ...records]);
     expect(await writer.pruneLedger('2026-11-01T00:00:00.0000000Z')).toBe(2);
     const left = [];

@@ -1,8 +1,17 @@
+import { createHash } from 'node:crypto';
 import table from '../../../infra/findings-table.json';
 import { FINDING_COLUMNS } from '../../../src/detection/schema';
 import { RULE } from '../../../src/detection';
-import { MAX_FIELD_BYTES, alertEntities, findingId, toFindingRecord, type FindingRecord } from '../../../src/ingestion';
-import { CONTEXT, TEST_RULE, WINDOW, exampleFindings, generatedFindings } from './sampleFindings';
+import {
+  MAX_FIELD_BYTES,
+  alertEntities,
+  findingId,
+  legacyFindingId,
+  toFindingRecord,
+  toOutgoingFinding,
+  type FindingRecord,
+} from '../../../src/ingestion';
+import { CONTEXT, TEST_RULE, WINDOW, exampleFindings, generatedFindings, identityOf, recordOf } from './sampleFindings';
 
 const bytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v), 'utf8');
 
@@ -10,12 +19,12 @@ describe('toFindingRecord', () => {
   const finding = exampleFindings()[1]!;
 
   it('has exactly the columns of infra/findings-table.json, in its order', () => {
-    const record = toFindingRecord(finding, CONTEXT);
+    const record = recordOf(finding);
     expect(Object.keys(record)).toEqual(table.columns.map((c) => c.name));
   });
 
   it("carries the rule's 14 output columns unchanged and the rule/window/mode metadata", () => {
-    const record = toFindingRecord(finding, CONTEXT);
+    const record = recordOf(finding);
     for (const [name] of FINDING_COLUMNS) expect(record[name]).toEqual(finding[name]);
     expect(record).toMatchObject({
       TimeGenerated: CONTEXT.timeGenerated,
@@ -38,18 +47,18 @@ describe('toFindingRecord', () => {
 
   it('defaults to the RULE of src/detection', () => {
     const { rule: _omit, ...withoutRule } = CONTEXT;
-    const record = toFindingRecord(finding, withoutRule);
+    const record = recordOf(finding, withoutRule);
     expect(record).toMatchObject({
       RuleId: RULE.id,
       RuleName: RULE.name,
       RuleVersion: RULE.version,
       Severity: RULE.severity,
     });
-    expect(record).toEqual(toFindingRecord(finding, { ...withoutRule, rule: RULE }));
+    expect(record).toEqual(recordOf(finding, { ...withoutRule, rule: RULE }));
   });
 
   it('types every value as its column type says', () => {
-    const record = toFindingRecord(finding, {
+    const record = recordOf(finding, {
       ...CONTEXT,
       enrichment: {
         status: 'ok',
@@ -74,8 +83,8 @@ describe('toFindingRecord', () => {
   });
 
   it('gives the same FindingId for the same finding and window, whatever the write time or enrichment', () => {
-    const a = toFindingRecord(finding, CONTEXT);
-    const b = toFindingRecord(finding, {
+    const a = recordOf(finding);
+    const b = recordOf(finding, {
       ...CONTEXT,
       timeGenerated: '2026-11-27T09:00:00.0000000Z',
       enrichment: { status: 'forbidden' },
@@ -84,9 +93,23 @@ describe('toFindingRecord', () => {
     expect(b.FindingId).toBe(a.FindingId);
   });
 
-  it('gives a different FindingId when any rule column, the window, the mode or the rule changes', () => {
-    const base = toFindingRecord(finding, CONTEXT).FindingId;
+  it('gives a different FindingId when any identity field, the mode or the rule changes', () => {
+    const identity = identityOf(finding);
+    const base = recordOf(finding).FindingId;
     const ids = new Set<string>([base]);
+    for (const field of Object.keys(identity) as Array<keyof typeof identity>) {
+      const changed = { ...identity, [field]: identity[field] + 'x' };
+      ids.add(toFindingRecord(finding, { ...CONTEXT, identity: changed }).FindingId);
+    }
+    ids.add(recordOf(finding, { ...CONTEXT, mode: 'corrected' }).FindingId);
+    ids.add(recordOf(finding, { ...CONTEXT, rule: { ...TEST_RULE, id: 'other' } }).FindingId);
+    expect(ids.size).toBe(Object.keys(identity).length + 3);
+    expect(findingId(identity, TEST_RULE.id, 'parity')).toBe(base);
+  });
+
+  it("keeps the FindingId when the rule's 14 columns (the day's aggregates) or the window change", () => {
+    const base = recordOf(finding).FindingId;
+    const identity = identityOf(finding);
     for (const [name, type] of FINDING_COLUMNS) {
       const changed = { ...finding } as Record<string, unknown>;
       changed[name] =
@@ -97,15 +120,22 @@ describe('toFindingRecord', () => {
             : type === 'datetime'
               ? '2026-11-25T00:00:00.0000001Z'
               : String(finding[name]) + 'x';
-      ids.add(toFindingRecord(changed as unknown as typeof finding, CONTEXT).FindingId);
+      const record = toFindingRecord(changed as unknown as typeof finding, { ...CONTEXT, identity });
+      expect(record.FindingId).toBe(base);
     }
-    ids.add(toFindingRecord(finding, { ...CONTEXT, mode: 'corrected' }).FindingId);
-    ids.add(
-      toFindingRecord(finding, { ...CONTEXT, window: { ...WINDOW, end: '2026-11-26T00:00:00.0000001Z' } }).FindingId,
-    );
-    ids.add(toFindingRecord(finding, { ...CONTEXT, rule: { ...TEST_RULE, id: 'other' } }).FindingId);
-    expect(ids.size).toBe(FINDING_COLUMNS.length + 4);
-    expect(findingId(finding, TEST_RULE.id, 'parity', WINDOW)).toBe(base);
+    const otherWindow = { ...WINDOW, end: '2026-11-26T00:00:00.0000001Z' };
+    expect(recordOf(finding, { ...CONTEXT, window: otherWindow }).FindingId).toBe(base);
+  });
+
+  it('carries the legacy id of earlier releases: the 14 columns and the window, hashed', () => {
+    const outgoing = toOutgoingFinding(finding, { ...CONTEXT, identity: identityOf(finding) });
+    expect(outgoing.record).toEqual(recordOf(finding));
+    expect(outgoing.legacyFindingId).toBe(legacyFindingId(finding, TEST_RULE.id, 'parity', WINDOW));
+    expect(outgoing.legacyFindingId).not.toBe(outgoing.record.FindingId);
+    // The old formula, as it was: sha256 of rule id, mode, window, and the columns' JSON, by newlines.
+    const columns = JSON.stringify(FINDING_COLUMNS.map(([c]) => finding[c]));
+    const text = [TEST_RULE.id, 'parity', WINDOW.start, WINDOW.end, columns].join('\n');
+    expect(outgoing.legacyFindingId).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
   });
 
   it('maps Account, IP and Host like the published entityMappings, in SecurityAlert.Entities shape', () => {
@@ -138,7 +168,7 @@ describe('toFindingRecord', () => {
 
   it('cuts a command list over 64 KB by dropping trailing commands, and names the column', () => {
     const [big] = generatedFindings(1, 150_000);
-    const record = toFindingRecord(big!, CONTEXT);
+    const record = recordOf(big!);
     const commands = record.PowershellScriptCommands;
     expect(bytes(big!.PowershellScriptCommands)).toBeGreaterThan(MAX_FIELD_BYTES);
     expect(bytes(commands)).toBeLessThanOrEqual(MAX_FIELD_BYTES);
@@ -147,14 +177,14 @@ describe('toFindingRecord', () => {
     expect(bytes(big!.PowershellScriptCommands.slice(0, commands.length + 1))).toBeGreaterThan(MAX_FIELD_BYTES);
     expect(record.TruncatedColumns).toEqual(['PowershellScriptCommands']);
     // The id and the fingerprint still describe the whole finding.
-    expect(record.FindingId).toBe(findingId(big!, TEST_RULE.id, 'parity', WINDOW));
+    expect(record.FindingId).toBe(findingId(identityOf(big!), TEST_RULE.id, 'parity'));
     expect(record.ScriptFingerprintHash).toBe(big!.ScriptFingerprintHash);
-    expect(toFindingRecord(big!, CONTEXT)).toEqual(record);
+    expect(recordOf(big!)).toEqual(record);
   });
 
   it('cuts an over-long string at a code point boundary and every dynamic column it spills into', () => {
     const longScope = '/subscriptions/x/' + '😀'.repeat(20_000) + 'é'.repeat(10);
-    const record: FindingRecord = toFindingRecord({ ...finding, Scope: longScope }, CONTEXT);
+    const record: FindingRecord = recordOf({ ...finding, Scope: longScope });
     expect(bytes(record.Scope)).toBeLessThanOrEqual(MAX_FIELD_BYTES);
     expect(longScope.startsWith(record.Scope)).toBe(true);
     expect(record.Scope.endsWith('😀')).toBe(true); // no lone surrogate

@@ -1,8 +1,13 @@
 /** Findings for the ingestion tests: the example days' expected rows, and generated ones. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunCommandFinding } from '../../../src/detection/schema';
-import type { FindingRecordContext, RuleIdentity } from '../../../src/ingestion';
+import type { FindingIdentity, RunCommandFinding } from '../../../src/detection/schema';
+import {
+  toFindingRecord,
+  type FindingRecord,
+  type FindingRecordContext,
+  type RuleIdentity,
+} from '../../../src/ingestion';
 
 export const TEST_RULE: RuleIdentity = {
   id: '5239248b-abfb-4c6a-8177-b104ade5db56',
@@ -15,7 +20,10 @@ export const TEST_RULE: RuleIdentity = {
 
 export const WINDOW = { start: '2026-11-25T00:00:00.0000000Z', end: '2026-11-26T00:00:00.0000000Z' };
 
-export const CONTEXT: FindingRecordContext = {
+/** A record's context but its identity (which `recordOf` makes per finding). */
+export type SampleContext = Omit<FindingRecordContext, 'identity'>;
+
+export const CONTEXT: SampleContext = {
   window: WINDOW,
   mode: 'parity',
   timeGenerated: '2026-11-26T00:15:03.1230000Z',
@@ -55,4 +63,24 @@ export function generatedFindings(count: number, commandBytes = 200): RunCommand
       Scope: base.Scope.replace(/[^/]+$/, `vm${i}`),
     };
   });
+}
+
+/**
+ * An identity for a sample finding (a finding of the example days' expected rows has no
+ * identity of its own): one Run Command operation per VM and start time, the file and
+ * command line of its script.
+ */
+export function identityOf(finding: RunCommandFinding): FindingIdentity {
+  return {
+    CorrelationId: `op-${finding.VirtualMachineName}-${finding.StartTime}`,
+    VirtualMachineName: finding.VirtualMachineName,
+    PowershellFileName: finding.PowershellFileName,
+    PowershellFileCreatedTimestamp: finding.StartTime,
+    InitiatingProcessCommandLine: `powershell -ExecutionPolicy Unrestricted -File ${finding.PowershellFileName}`,
+  };
+}
+
+/** `toFindingRecord` of a sample finding, with its `identityOf`. */
+export function recordOf(finding: RunCommandFinding, context: SampleContext = CONTEXT): FindingRecord {
+  return toFindingRecord(finding, { ...context, identity: identityOf(finding) });
 }
