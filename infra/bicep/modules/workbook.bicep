@@ -24,7 +24,8 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
 resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
   name: guid(workspace.id, 'runcommand-detection-workbook', findingsTableName)
   location: location
-  tags: tags
+  // hidden-title: the portal's tag for a workbook's name; scripts/uninstall.sh finds the workbook by it.
+  tags: union(tags, { 'hidden-title': displayName })
   kind: 'shared'
   properties: {
     displayName: displayName
