@@ -1,7 +1,7 @@
 // Builds the deployment package of the Function app: a pruned LOCAL package
-// (docs/deploy.md, "What is deployed"). azd runs it before packaging (azure.yaml
-// hook `prepackage`) and zips the result (azure.yaml `dist`); Core Tools publishes it
-// from that folder. Steps:
+// (docs/deploy.md, "What is deployed as code"). azd runs it before packaging
+// (azure.yaml hook `prepackage`) and zips the result (azure.yaml `dist`); Core Tools
+// publishes it from that folder (`func azure functionapp publish <app> --no-build`). Steps:
 //   1. `npm run build` (skipped with --no-build),
 //   2. copy every file of the repository that .funcignore lets through, read with
 //      gitignore semantics (the `ignore` package, as azd and Core Tools read it),

@@ -73,11 +73,13 @@ if [ -n "$principal" ]; then
   done < <(az role assignment list --assignee "$principal" --all --query "[].[id, scope, roleDefinitionId]" -o tsv)
 fi
 for role_id in "${custom_roles[@]+"${custom_roles[@]}"}"; do
-  name="$(az role definition list --custom-role-only true --query "[?id=='$role_id'] | [0].roleName" -o tsv 2>/dev/null || true)"
+  # Listed in the subscription the role id names (the VM roles live in the VM subscriptions).
+  in_sub="${role_id%%/providers/*}"
+  name="$(az role definition list --custom-role-only true --scope "$in_sub" --query "[?id=='$role_id'] | [0].roleName" -o tsv 2>/dev/null || true)"
   case "$name" in
     runcommand-detection*)
       # A custom role is deleted at one of its assignable scopes.
-      scope="$(az role definition list --custom-role-only true --query "[?id=='$role_id'] | [0].assignableScopes[0]" -o tsv)"
+      scope="$(az role definition list --custom-role-only true --scope "$in_sub" --query "[?id=='$role_id'] | [0].assignableScopes[0]" -o tsv)"
       run az role definition delete --name "${role_id##*/}" --scope "$scope"
       ;;
   esac
