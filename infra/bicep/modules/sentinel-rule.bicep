@@ -25,12 +25,14 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: workspaceName
 }
 
-// Sentinel onboarding of the workspace: reading it fails the deployment, naming
-// this resource, when Sentinel is not enabled.
+// Sentinel onboarding of the workspace. The rule's `enabled` reads its properties,
+// so ARM GETs it before creating the rule: without Sentinel the deployment fails
+// there, naming Microsoft.SecurityInsights/onboardingStates/default.
 resource sentinelOnboarding 'Microsoft.SecurityInsights/onboardingStates@2024-09-01' existing = {
   scope: workspace
   name: 'default'
 }
+var sentinelOnboarded = string(sentinelOnboarding.properties) != ''
 
 resource rule 'Microsoft.SecurityInsights/alertRules@2024-09-01' = {
   scope: workspace
@@ -38,9 +40,9 @@ resource rule 'Microsoft.SecurityInsights/alertRules@2024-09-01' = {
   kind: 'Scheduled'
   properties: {
     displayName: 'Azure VM Run Command executed a unique PowerShell script (runcommand-detection)'
-    description: 'Raises one alert, and one incident, per finding written to ${findingsTableName} by the runcommand-detection Function app, which runs the rule "Azure VM Run Command operations executing a unique PowerShell script" (5239248b-abfb-4c6a-8177-b104ade5db56) once a day (onboarding state ${sentinelOnboarding.name}).'
+    description: 'Raises one alert, and one incident, per finding written to ${findingsTableName} by the runcommand-detection Function app, which runs the rule "Azure VM Run Command operations executing a unique PowerShell script" (5239248b-abfb-4c6a-8177-b104ade5db56) once a day.'
     severity: 'Medium'
-    enabled: enabled
+    enabled: enabled && sentinelOnboarded
     query: query
     queryFrequency: 'PT1H'
     // The longest period Sentinel allows: every finding whose TimeGenerated is

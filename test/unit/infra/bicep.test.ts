@@ -786,7 +786,6 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       expect(rule.id.startsWith(`${WORKSPACE_ID}/providers/Microsoft.SecurityInsights/alertRules/`)).toBe(true);
       expect(rule.name).toMatch(GUID);
       expect(rule.properties.query).toBe(ruleQuery);
-      expect(rule.properties.enabled).toBe(true);
       expect(rule.properties).toMatchObject({ queryFrequency: 'PT1H', queryPeriod: 'P14D', suppressionEnabled: false });
       expect(rule.properties.eventGroupingSettings).toEqual({ aggregationKind: 'AlertPerResult' });
       expect(rule.properties.incidentConfiguration).toEqual({
@@ -881,7 +880,11 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         /resource sentinelOnboarding 'Microsoft\.SecurityInsights\/onboardingStates@[\d-]+' existing/,
       );
       // The rule's properties read it, so ARM GETs it (and fails naming it) before the rule.
-      expect(source).toMatch(/sentinelOnboarding\.name/);
+      const rule = only(full.predictedResources, 'Microsoft.SecurityInsights/alertRules');
+      expect(rule.properties.enabled).toMatch(
+        /reference\('[^']*\/providers\/Microsoft\.SecurityInsights\/onboardingStates\/default', '2024-09-01'\)/,
+      );
+      expect(source).toMatch(/enabled: enabled && sentinelOnboarded/);
     });
 
     it('is left out when deploySentinelRule is false', () => {
