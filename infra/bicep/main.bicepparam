@@ -7,9 +7,9 @@ using 'main.bicep'
 
 param workspaceName = readEnvironmentVariable('LOG_ANALYTICS_WORKSPACE_NAME')
 param workspaceResourceGroupName = readEnvironmentVariable('LOG_ANALYTICS_WORKSPACE_RESOURCE_GROUP')
-param baseName = readEnvironmentVariable('AZURE_ENV_NAME', 'runcmd-detect')
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'runcmd-detect')
 
-// Comma-separated subscription ids that hold the VMs (Reader, for enrichment).
+// Comma-separated subscription ids that hold the VMs (VM-read role, for enrichment).
 param vmSubscriptionIds = empty(readEnvironmentVariable('VM_SUBSCRIPTION_IDS', ''))
   ? []
   : split(readEnvironmentVariable('VM_SUBSCRIPTION_IDS', ''), ',')
@@ -18,6 +18,12 @@ param detectionMode = readEnvironmentVariable('DETECTION_MODE', 'parity')
 param enrichmentEnabled = bool(readEnvironmentVariable('ENRICHMENT_ENABLED', 'true'))
 param deploySentinelRule = bool(readEnvironmentVariable('DEPLOY_SENTINEL_RULE', 'true'))
 param deployWorkbook = bool(readEnvironmentVariable('DEPLOY_WORKBOOK', 'true'))
+
+// Comma-separated email addresses the health alert rules notify (optional).
+param alertEmailAddresses = empty(readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', ''))
+  ? []
+  : split(readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', ''), ',')
+param vnetEnabled = bool(readEnvironmentVariable('VNET_ENABLED', 'false'))
 
 param tags = {
   'azd-env-name': readEnvironmentVariable('AZURE_ENV_NAME', 'runcmd-detect')

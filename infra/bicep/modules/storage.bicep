@@ -1,7 +1,13 @@
-// Storage account shared by the Functions host (AzureWebJobsStorage, the Flex
-// deployment package container) and the job's state store (one table).
-// No keys: shared-key access is off, so every client signs in with the
-// user-assigned managed identity.
+// A storage account of the app, one of two (main.bicep):
+//   host     AzureWebJobsStorage of the Functions host (its leases and timer
+//            status in blobs) and the job's state store (one table); the runtime
+//            identity has Storage Blob Data Owner (what the host documents for
+//            identity-based AzureWebJobsStorage) and Storage Table Data Contributor.
+//   package  the Flex Consumption deployment package, in one container; only the
+//            deployment identity may write it (Storage Blob Data Contributor on the
+//            container). The runtime identity has no role on this account, so the
+//            job cannot rewrite its own code.
+// No keys: shared-key access is off, so every client signs in with Entra ID.
 
 @description('Storage account name: 3-24 lower-case letters and digits.')
 @minLength(3)
@@ -11,21 +17,22 @@ param name string
 param location string
 param tags object
 
-@description('Blob container that holds the Flex Consumption deployment package.')
-param deploymentContainerName string
+@description('Blob containers to create (the package account: its deployment container).')
+param containerNames string[]
 
-@description('Table Storage table of the state store (STATE_STORE_TABLE_NAME).')
-param stateTableName string
+@description('Table Storage tables to create (the host account: the state store table).')
+param tableNames string[]
 
-@description('Principal (object) id of the managed identity that gets the data roles.')
-param principalId string
+@description('Role assignments on this account or one of its containers: principalId, identityResourceId, roleId, and container (empty: the account).')
+param roles array
 
-@description('Resource id of that identity: names the role assignments (known before deployment, unlike principalId).')
-param identityResourceId string
+@description('Days deleted blobs and containers are kept (soft delete); 0 turns it off.')
+@minValue(0)
+@maxValue(365)
+param softDeleteDays int
 
-// Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
-var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+@description('Only private endpoints reach the account (vnetEnabled in main.bicep).')
+param privateOnly bool
 
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   name: name
@@ -41,60 +48,75 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     allowCrossTenantReplication: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: privateOnly ? 'Disabled' : 'Enabled'
+    networkAcls: { defaultAction: privateOnly ? 'Deny' : 'Allow', bypass: 'AzureServices' }
   }
 }
 
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2024-01-01' = {
   parent: account
   name: 'default'
+  properties: {
+    deleteRetentionPolicy: softDeleteDays > 0 ? { enabled: true, days: max(softDeleteDays, 1) } : { enabled: false }
+    containerDeleteRetentionPolicy: softDeleteDays > 0 ? { enabled: true, days: max(softDeleteDays, 1) } : { enabled: false }
+  }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = {
-  parent: blobService
-  name: deploymentContainerName
-  properties: { publicAccess: 'None' }
-}
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = [
+  for c in containerNames: {
+    parent: blobService
+    name: c
+    properties: { publicAccess: 'None' }
+  }
+]
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2024-01-01' = {
   parent: account
   name: 'default'
 }
 
-resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-01' = {
-  parent: tableService
-  name: stateTableName
-}
-
-// The Flex host keeps its leases, timer schedule status and the deployment
-// package in blobs: Storage Blob Data Owner is what the host documents for
-// identity-based AzureWebJobsStorage. No queue role: a timer-only app uses none.
-resource hostBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, identityResourceId, storageBlobDataOwner)
-  scope: account
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2024-01-01' = [
+  for t in tableNames: {
+    parent: tableService
+    name: t
   }
-}
+]
 
-// The state store creates its table if missing (POST /Tables is an account-level
-// call), so the role is on the account, which holds nothing but this app's data.
-resource stateTableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, identityResourceId, storageTableDataContributor)
-  scope: account
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource accountRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for r in filter(roles, r => empty(r.container)): {
+    name: guid(account.id, r.identityResourceId, r.roleId)
+    scope: account
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r.roleId)
+      principalId: r.principalId
+      principalType: 'ServicePrincipal'
+    }
   }
-}
+]
+
+// Roles on one container only (the deployment package).
+resource containerRef 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = [
+  for r in filter(roles, r => !empty(r.container)): {
+    parent: blobService
+    name: r.container
+  }
+]
+
+resource containerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (r, i) in filter(roles, r => !empty(r.container)): {
+    name: guid(containerRef[i].id, r.identityResourceId, r.roleId)
+    scope: containerRef[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', r.roleId)
+      principalId: r.principalId
+      principalType: 'ServicePrincipal'
+    }
+    dependsOn: [containers]
+  }
+]
 
 output name string = account.name
 output id string = account.id
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output tableEndpoint string = account.properties.primaryEndpoints.table
-output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainer.name}'
-output stateTableName string = stateTable.name
+output containerUrls string[] = [for (c, i) in containerNames: '${account.properties.primaryEndpoints.blob}${containers[i].name}']

@@ -28,6 +28,7 @@ import {
 import {
   kqlDiagnostics as diagnostics,
   kqlResultColumns,
+  LOG_ANALYTICS_TABLES,
   type KustoType,
   type TableSchemas,
 } from '../../support/kusto';
@@ -38,20 +39,38 @@ interface FindingsTableFile {
   columns: Array<{ name: string; type: string; description: string }>;
 }
 const findingsTable = JSON.parse(readFileSync(join(REPO, 'infra', 'findings-table.json'), 'utf8')) as FindingsTableFile;
+const healthTable = JSON.parse(readFileSync(join(REPO, 'infra', 'health-table.json'), 'utf8')) as FindingsTableFile;
 const asSchema = (cols: FindingsTableFile['columns']) => cols.map((c) => [c.name, c.type as KustoType] as const);
 const FINDINGS_SCHEMA: TableSchemas = { [findingsTable.tableName]: asSchema(findingsTable.columns) };
+const WORKBOOK_SCHEMA: TableSchemas = { ...FINDINGS_SCHEMA, [healthTable.tableName]: asSchema(healthTable.columns) };
+/** SecurityAlert, as the Azure Monitor table reference lists the columns the rule reads. */
+const SECURITY_ALERT: TableSchemas = {
+  SecurityAlert: [
+    ['TimeGenerated', 'datetime'],
+    ['AlertName', 'string'],
+    ['AlertType', 'string'],
+    ['ProductName', 'string'],
+    ['ExtendedProperties', 'string'],
+    ['Entities', 'string'],
+    ['SystemAlertId', 'string'],
+  ],
+};
+const RULE_SCHEMA: TableSchemas = { ...FINDINGS_SCHEMA, ...SECURITY_ALERT };
 /** Names of the result columns of a query. */
 const resultColumns = (query: string, schemas: TableSchemas) => kqlResultColumns(query, schemas).map(([name]) => name);
 
 const ROLE = {
   reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
+  contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
+  owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
 };
-/** A narrower custom role the deployer may name instead of Log Analytics Reader. */
-const CUSTOM_QUERY_ROLE = '99999999-aaaa-4bbb-8ccc-dddddddddddd';
+/** The tables the identity may read, and only these. */
+const READ_TABLES = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', 'RunCommandFindings_CL', 'Watchlist'];
 const VM_SUBSCRIPTIONS = ['11111111-1111-1111-1111-111111111111', '44444444-4444-4444-4444-444444444444'];
 const SUB = SNAPSHOT_TARGET.subscriptionId;
 const WS_RG = `/subscriptions/${SUB}/resourceGroups/rg-ws`;
@@ -67,6 +86,14 @@ const describeWithBicep = 'bin' in bicep ? describe : describe.skip;
 function only(resources: PredictedResource[], type: string): PredictedResource {
   const found = resources.filter((r) => r.type === type);
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0];
+}
+
+/** The host ('st…') or package ('stpkg…') storage account. */
+function storageAccount(s: Snapshot, prefix: 'st' | 'stpkg'): PredictedResource {
+  const all = s.predictedResources.filter((r) => r.type === 'Microsoft.Storage/storageAccounts');
+  const found = all.filter((r) => (prefix === 'stpkg' ? r.name.startsWith('stpkg') : !r.name.startsWith('stpkg')));
+  if (found.length !== 1) throw new Error(`expected one ${prefix} storage account, found ${found.length}`);
   return found[0];
 }
 
@@ -98,11 +125,14 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       deploySentinelRule: 'false',
       deployWorkbook: 'false',
       enrichmentEnabled: 'false',
+      blobSoftDeleteDays: '0',
       detectionMode: "'corrected'",
-      workspaceQueryRoleId: `'${CUSTOM_QUERY_ROLE}'`,
     });
-    identityId = only(full.predictedResources, 'Microsoft.ManagedIdentity/userAssignedIdentities').id;
-    storageId = only(full.predictedResources, 'Microsoft.Storage/storageAccounts').id;
+    // The runtime identity (the other one, '-deploy-', only writes the package).
+    identityId = full.predictedResources.filter(
+      (r) => r.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' && !r.name.includes('-deploy-'),
+    )[0].id;
+    storageId = storageAccount(full, 'st').id;
   });
 
   describe('build and lint', () => {
@@ -137,7 +167,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       expect(params.workspaceName.value).toBe('ws-prod');
       expect(params.workspaceResourceGroupName.value).toBe('rg-sentinel');
       expect(params.vmSubscriptionIds.value).toEqual(VM_SUBSCRIPTIONS);
-      expect(params.baseName.value).toBe('rcd-prod');
+      expect(params.environmentName.value).toBe('rcd-prod');
 
       const { LOG_ANALYTICS_WORKSPACE_NAME: _unset, ...missing } = env;
       const failed = runBicep(bin, ['build-params', MAIN_BICEPPARAM, '--outfile', out], missing);
@@ -147,23 +177,47 @@ describeWithBicep('infra/bicep/main.bicep', () => {
   });
 
   describe('security settings', () => {
-    it('storage: no shared keys, no public blobs, TLS 1.2, HTTPS only', () => {
-      const p = only(full.predictedResources, 'Microsoft.Storage/storageAccounts').properties;
-      expect(p).toMatchObject({
-        allowSharedKeyAccess: false,
-        allowBlobPublicAccess: false,
-        minimumTlsVersion: 'TLS1_2',
-        supportsHttpsTrafficOnly: true,
-        defaultToOAuthAuthentication: true,
-      });
+    it('storage: no shared keys, no public blobs, TLS 1.2, HTTPS only, blob soft delete, on both accounts', () => {
+      for (const prefix of ['st', 'stpkg'] as const) {
+        const p = storageAccount(full, prefix).properties;
+        expect([prefix, p]).toMatchObject([
+          prefix,
+          {
+            allowSharedKeyAccess: false,
+            allowBlobPublicAccess: false,
+            minimumTlsVersion: 'TLS1_2',
+            supportsHttpsTrafficOnly: true,
+            defaultToOAuthAuthentication: true,
+            publicNetworkAccess: 'Enabled',
+          },
+        ]);
+      }
+      const blobServices = full.predictedResources.filter(
+        (r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices',
+      );
+      expect(blobServices).toHaveLength(2);
+      for (const b of blobServices) {
+        expect(b.properties.deleteRetentionPolicy).toEqual({ enabled: true, days: 7 });
+        expect(b.properties.containerDeleteRetentionPolicy).toEqual({ enabled: true, days: 7 });
+      }
       const container = only(full.predictedResources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
       expect(container.properties.publicAccess).toBe('None');
+      expect(container.id.startsWith(`${storageAccount(full, 'stpkg').id}/`)).toBe(true);
     });
 
-    it('function app: HTTPS only, TLS 1.2, FTPS off, no basic publishing credentials', () => {
+    it('blobSoftDeleteDays 0 turns soft delete off', () => {
+      for (const b of minimal.predictedResources.filter(
+        (r) => r.type === 'Microsoft.Storage/storageAccounts/blobServices',
+      ))
+        expect(b.properties.deleteRetentionPolicy).toEqual({ enabled: false });
+    });
+
+    it('function app: HTTPS only, TLS 1.2, no ftpsState (unsupported on Flex Consumption), no basic publishing credentials', () => {
       const site = only(full.predictedResources, 'Microsoft.Web/sites');
       expect(site.properties.httpsOnly).toBe(true);
-      expect(site.properties.siteConfig).toMatchObject({ minTlsVersion: '1.2', ftpsState: 'Disabled' });
+      expect(site.properties.siteConfig).toMatchObject({ minTlsVersion: '1.2' });
+      expect(site.properties.siteConfig).not.toHaveProperty('ftpsState');
+      expect(site.properties.virtualNetworkSubnetId ?? null).toBeNull();
       const policies = full.predictedResources.filter(
         (r) => r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies',
       );
@@ -173,24 +227,33 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       ]);
     });
 
-    it('function app: Flex Consumption, Node.js 20, the user-assigned identity, identity-based deployment storage', () => {
+    it('function app: Flex Consumption, Node.js 22, two identities, the package read and written by the deployment identity only', () => {
       const plan = only(full.predictedResources, 'Microsoft.Web/serverfarms');
       expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
       expect(plan.properties.reserved).toBe(true);
       const site = only(full.predictedResources, 'Microsoft.Web/sites');
       expect(site.properties.serverFarmId).toBe(plan.id);
-      expect(site.identity).toEqual({ type: 'UserAssigned', userAssignedIdentities: { [identityId]: {} } });
+      const identities = full.predictedResources.filter(
+        (r) => r.type === 'Microsoft.ManagedIdentity/userAssignedIdentities',
+      );
+      expect(identities).toHaveLength(2);
+      const deployId = identities.find((r) => r.id !== identityId)?.id as string;
+      expect(deployId).toMatch(/\/id-[a-z0-9-]+-deploy-[a-z0-9]+$/);
+      expect(site.identity).toEqual({
+        type: 'UserAssigned',
+        userAssignedIdentities: { [identityId]: {}, [deployId]: {} },
+      });
       const config = site.properties.functionAppConfig;
-      expect(config.runtime).toEqual({ name: 'node', version: '20' });
+      expect(config.runtime).toEqual({ name: 'node', version: '22' });
       expect(config.scaleAndConcurrency.maximumInstanceCount).toBeGreaterThanOrEqual(1);
       const container = only(full.predictedResources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
       const containerName = container.name.split('/').pop() as string;
       expect(config.deployment.storage.type).toBe('blobContainer');
-      expect(config.deployment.storage.value).toContain(`'${storageId}'`);
-      expect(config.deployment.storage.value).toContain(`'${containerName}'`);
+      expect(config.deployment.storage.value).toContain(`'${storageAccount(full, 'stpkg').id}'`);
+      expect(config.deployment.storage.value).toContain(containerName);
       expect(config.deployment.storage.authentication).toEqual({
         type: 'UserAssignedIdentity',
-        userAssignedIdentityResourceId: identityId,
+        userAssignedIdentityResourceId: deployId,
       });
       expect(site.tags?.['azd-service-name']).toBe('detector');
     });
@@ -198,6 +261,117 @@ describeWithBicep('infra/bicep/main.bicep', () => {
     it('Application Insights: local auth off, stored in the workspace', () => {
       const ai = only(full.predictedResources, 'Microsoft.Insights/components');
       expect(ai.properties).toMatchObject({ DisableLocalAuth: true, WorkspaceResourceId: WORKSPACE_ID });
+    });
+
+    it('diagnostic settings send the DCR errors and the Function app logs to the workspace', () => {
+      const settings = full.predictedResources.filter((r) => r.type === 'Microsoft.Insights/diagnosticSettings');
+      const dcr = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules');
+      const site = only(full.predictedResources, 'Microsoft.Web/sites');
+      const byTarget = Object.fromEntries(
+        settings.map((d) => [
+          d.id.split('/providers/Microsoft.Insights/diagnosticSettings/')[0],
+          { workspaceId: d.properties.workspaceId, logs: d.properties.logs },
+        ]),
+      );
+      expect(byTarget).toEqual({
+        [dcr.id]: { workspaceId: WORKSPACE_ID, logs: [{ category: 'LogErrors', enabled: true }] },
+        [site.id]: { workspaceId: WORKSPACE_ID, logs: [{ category: 'FunctionAppLogs', enabled: true }] },
+      });
+    });
+
+    it('host.json samples no trace, event, request or exception (what the alerts and a reader count)', () => {
+      const host = JSON.parse(readFileSync(join(REPO, 'host.json'), 'utf8'));
+      const sampling = host.logging.applicationInsights.samplingSettings;
+      if (sampling.isEnabled !== false) {
+        const excluded = String(sampling.excludedTypes).split(';');
+        expect(excluded).toEqual(expect.arrayContaining(['Trace', 'Event', 'Request', 'Exception']));
+      }
+    });
+  });
+
+  describe('names and regions', () => {
+    const names = (s: Snapshot) => s.predictedResources.map((r) => r.name);
+
+    it('any valid azd environment name deploys: cleaned and cut into valid resource names', () => {
+      const odd = snapshot(bin, {
+        workspaceName: "'ws-test'",
+        workspaceResourceGroupName: "'rg-ws'",
+        environmentName: `'${'My_Env.(Prod)'.padEnd(64, 'x')}'`,
+      });
+      const st = storageAccount(odd, 'st').name;
+      const pkg = storageAccount(odd, 'stpkg').name;
+      for (const n of [st, pkg]) expect(n).toMatch(/^[a-z0-9]{3,24}$/);
+      const site = only(odd.predictedResources, 'Microsoft.Web/sites').name;
+      expect(site).toMatch(/^func-my-env--prod-[a-z0-9]{13}$/);
+      expect(site.length).toBeLessThanOrEqual(32);
+      const dcr = only(odd.predictedResources, 'Microsoft.Insights/dataCollectionRules').name;
+      expect(dcr).toMatch(/^[a-z0-9-]{3,64}$/);
+      // Another environment name: other names (two installations never collide).
+      expect(names(odd).filter((n) => names(full).includes(n) && /[a-z0-9]{13}/.test(n))).toEqual([]);
+    });
+
+    it('subscription-scope deployment names carry the installation suffix', () => {
+      interface Deployment {
+        type: string;
+        name: string;
+        subscriptionId?: string;
+        properties: { template: { resources: unknown } };
+      }
+      const deployments = Object.values(template.resources as Record<string, Deployment>).filter(
+        (r) => r.type === 'Microsoft.Resources/deployments',
+      );
+      const subscriptionScoped = deployments.filter((d) => d.subscriptionId !== undefined);
+      expect(subscriptionScoped.length).toBe(1);
+      expect(subscriptionScoped[0].name).toContain("variables('suffix')");
+      for (const d of deployments) expect([d.name, /variables\('suffix'\)/.test(d.name)]).toEqual([d.name, true]);
+    });
+
+    it('the app region must offer Flex Consumption: another one gives every app resource a location that says so', () => {
+      const elsewhere = snapshot(bin, {
+        workspaceName: "'ws-test'",
+        workspaceResourceGroupName: "'rg-ws'",
+        location: "'antarctica'",
+      });
+      const site = only(elsewhere.predictedResources, 'Microsoft.Web/sites');
+      expect(site.location).toMatch(/^location-antarctica-has-no-Flex-Consumption-choose-one-of-.*westeurope/);
+      expect(only(full.predictedResources, 'Microsoft.Web/sites').location).toBe('westeurope');
+    });
+  });
+
+  describe('private networking (vnetEnabled)', () => {
+    let vnet: Snapshot;
+    beforeAll(() => {
+      vnet = snapshot(bin, { workspaceName: "'ws-test'", workspaceResourceGroupName: "'rg-ws'", vnetEnabled: 'true' });
+    });
+
+    it('storage is reachable only through private endpoints, and the app sends its traffic through the VNet', () => {
+      for (const prefix of ['st', 'stpkg'] as const)
+        expect(storageAccount(vnet, prefix).properties).toMatchObject({
+          publicNetworkAccess: 'Disabled',
+          networkAcls: { defaultAction: 'Deny' },
+        });
+      const endpoints = vnet.predictedResources.filter((r) => r.type === 'Microsoft.Network/privateEndpoints');
+      const targets = endpoints.map((e) => {
+        const c = e.properties.privateLinkServiceConnections[0].properties;
+        return `${c.privateLinkServiceId.split('/').pop()}:${c.groupIds.join()}`;
+      });
+      const st = storageAccount(vnet, 'st').name;
+      const pkg = storageAccount(vnet, 'stpkg').name;
+      expect(targets.sort()).toEqual([`${pkg}:blob`, `${st}:blob`, `${st}:table`].sort());
+      const site = only(vnet.predictedResources, 'Microsoft.Web/sites');
+      // ARM fills the subnet id in at deployment: the app subnet (subnets[0]) of this VNet.
+      expect(site.properties.virtualNetworkSubnetId).toMatch(
+        /virtualNetworks\/vnet-[^']+', '[\d-]+'\)\.subnets\[0\]\.id/,
+      );
+      const net = only(vnet.predictedResources, 'Microsoft.Network/virtualNetworks');
+      expect(net.properties.subnets[0].properties.delegations[0].properties.serviceName).toBe(
+        'Microsoft.App/environments',
+      );
+      expect(vnet.predictedResources.filter((r) => r.type === 'Microsoft.Network/privateDnsZones')).toHaveLength(2);
+    });
+
+    it('is off by default', () => {
+      expect(full.predictedResources.filter((r) => r.type.startsWith('Microsoft.Network/'))).toEqual([]);
     });
   });
 
@@ -307,37 +481,136 @@ describeWithBicep('infra/bicep/main.bicep', () => {
   describe('role assignments', () => {
     const assignments = (s: Snapshot) =>
       s.predictedResources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments');
+    const definitions = (s: Snapshot) =>
+      s.predictedResources.filter((r) => r.type === 'Microsoft.Authorization/roleDefinitions');
     const scopeOf = (r: PredictedResource) => r.id.split('/providers/Microsoft.Authorization/roleAssignments/')[0];
-    const roleOf = (r: PredictedResource) => (r.properties.roleDefinitionId as string).split('/').pop();
+    const roleOf = (r: PredictedResource) => (r.properties.roleDefinitionId as string).split('/').pop() as string;
+    const principalOf = (r: PredictedResource) => r.properties.principalId as string;
+    const principal = (id: string) => `[reference('${id}', '2023-01-31').principalId]`;
+    let deployId: string;
+    let tableRead: PredictedResource;
+    let vmReads: PredictedResource[];
+    beforeAll(() => {
+      deployId = full.predictedResources.find(
+        (r) => r.type === 'Microsoft.ManagedIdentity/userAssignedIdentities' && r.id !== identityId,
+      )?.id as string;
+      tableRead = definitions(full).find((d) => d.id.startsWith(`${WS_RG}/`)) as PredictedResource;
+      vmReads = definitions(full).filter((d) => /^\/subscriptions\/[^/]+\/providers\//.test(d.id));
+    });
 
     it('grants exactly these roles, each on the narrowest scope that works', () => {
       const dcrId = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules').id;
       const aiId = only(full.predictedResources, 'Microsoft.Insights/components').id;
+      const container = only(full.predictedResources, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+      const who = (r: PredictedResource) =>
+        principalOf(r) === principal(identityId)
+          ? 'runtime'
+          : principalOf(r) === principal(deployId)
+            ? 'deploy'
+            : principalOf(r);
       const got = assignments(full)
-        .map((r) => `${roleOf(r)} on ${scopeOf(r)}`)
+        .map((r) => `${who(r)}: ${roleOf(r)} on ${scopeOf(r)}`)
         .sort();
+      const vmRole = (sub: string) => vmReads.find((d) => d.id.startsWith(`/subscriptions/${sub}/`))?.name;
       expect(got).toEqual(
         [
-          `${ROLE.storageBlobDataOwner} on ${storageId}`,
-          `${ROLE.storageTableDataContributor} on ${storageId}`,
-          `${ROLE.logAnalyticsReader} on ${WORKSPACE_ID}`,
-          `${ROLE.monitoringMetricsPublisher} on ${dcrId}`,
-          `${ROLE.monitoringMetricsPublisher} on ${aiId}`,
-          ...VM_SUBSCRIPTIONS.map((s) => `${ROLE.reader} on /subscriptions/${s}`),
+          `runtime: ${ROLE.storageBlobDataOwner} on ${storageId}`,
+          `runtime: ${ROLE.storageTableDataContributor} on ${storageId}`,
+          `runtime: ${tableRead.name} on ${WORKSPACE_ID}`,
+          `runtime: ${ROLE.monitoringMetricsPublisher} on ${dcrId}`,
+          `runtime: ${ROLE.monitoringMetricsPublisher} on ${aiId}`,
+          `deploy: ${ROLE.storageBlobDataContributor} on ${container.id}`,
+          ...VM_SUBSCRIPTIONS.map((s) => `runtime: ${vmRole(s)} on /subscriptions/${s}`),
         ].sort(),
       );
     });
 
-    it('no VM subscription, no subscription-wide role; workspaceQueryRoleId replaces Log Analytics Reader', () => {
-      expect(assignments(minimal).filter((r) => roleOf(r) === ROLE.reader)).toEqual([]);
-      expect(assignments(minimal)).toHaveLength(5);
-      const onWorkspace = assignments(minimal).filter((r) => scopeOf(r) === WORKSPACE_ID);
-      expect(onWorkspace.map(roleOf)).toEqual([CUSTOM_QUERY_ROLE]);
+    it('no Log Analytics Reader, Reader, Contributor or Owner anywhere in the compiled template', () => {
+      const compiled = JSON.stringify(template);
+      for (const id of [ROLE.logAnalyticsReader, ROLE.reader, ROLE.contributor, ROLE.owner])
+        expect([id, compiled.includes(id)]).toEqual([id, false]);
+      for (const s of [full, minimal])
+        for (const r of assignments(s))
+          expect([ROLE.logAnalyticsReader, ROLE.reader, ROLE.contributor, ROLE.owner]).not.toContain(roleOf(r));
     });
 
-    it('every assignment is to the managed identity, as a service principal, with a built-in role id', () => {
+    it('the runtime identity has no role on the package account: it cannot rewrite its own code', () => {
+      const pkg = storageAccount(full, 'stpkg').id;
+      const onPackage = assignments(full).filter((r) => scopeOf(r).startsWith(pkg));
+      expect(onPackage.map(principalOf)).toEqual([principal(deployId)]);
+      // ... and the deployment identity has no role anywhere else.
+      expect(assignments(full).filter((r) => principalOf(r) === principal(deployId))).toHaveLength(1);
+    });
+
+    it('workspace read: a custom role that can query and read table data, limited by its condition to exactly the five tables', () => {
+      const p = tableRead.properties;
+      expect(p.type).toBe('CustomRole');
+      expect(p.assignableScopes).toEqual([WS_RG]);
+      expect(p.permissions).toEqual([
+        {
+          actions: [
+            'Microsoft.OperationalInsights/workspaces/read',
+            'Microsoft.OperationalInsights/workspaces/query/read',
+          ],
+          notActions: [],
+          dataActions: ['Microsoft.OperationalInsights/workspaces/tables/data/read'],
+          notDataActions: [],
+        },
+      ]);
+      const onWorkspace = assignments(full).filter((r) => scopeOf(r) === WORKSPACE_ID);
+      expect(onWorkspace).toHaveLength(1);
+      const a = onWorkspace[0].properties;
+      expect(a.roleDefinitionId).toBe(
+        `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/${tableRead.name}`,
+      );
+      expect(a.conditionVersion).toBe('2.0');
+      // The documented shape: (!(ActionMatches{read data})) OR (table name is one of ...).
+      const m =
+        /^\(\(!\(ActionMatches\{'Microsoft\.OperationalInsights\/workspaces\/tables\/data\/read'\}\)\) OR \((.*)\)\)$/.exec(
+          a.condition as string,
+        );
+      expect(m).not.toBeNull();
+      const tables = (m as RegExpExecArray)[1]
+        .split(' OR ')
+        .map(
+          (t) =>
+            /^@Resource\[Microsoft\.OperationalInsights\/workspaces\/tables:name\] StringEquals '(\w+)'$/.exec(t)?.[1],
+        );
+      expect(tables).toEqual(READ_TABLES);
+    });
+
+    it('VM read: a custom role per VM subscription with only the reads enrichment makes', () => {
+      expect(vmReads).toHaveLength(VM_SUBSCRIPTIONS.length);
+      for (const sub of VM_SUBSCRIPTIONS) {
+        const d = vmReads.find((r) => r.id.startsWith(`/subscriptions/${sub}/`)) as PredictedResource;
+        expect(d.properties.assignableScopes).toEqual([`/subscriptions/${sub}`]);
+        expect(d.properties.permissions).toEqual([
+          {
+            actions: [
+              'Microsoft.Compute/virtualMachines/read',
+              'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read',
+            ],
+            notActions: [],
+            dataActions: [],
+            notDataActions: [],
+          },
+        ]);
+      }
+      // vmEnrichment reads a VM by its resource id, nothing else (resources.getById).
+      const enrichment = readFileSync(join(REPO, 'src', 'arm', 'vmEnrichment.ts'), 'utf8');
+      expect(enrichment.match(/this\.client\.\w+\.\w+\(/g)).toEqual(['this.client.resources.getById(']);
+      // Role names are unique in a tenant: one per subscription and identity.
+      expect(new Set(vmReads.map((d) => d.properties.roleName)).size).toBe(vmReads.length);
+    });
+
+    it('no VM subscription, no subscription-wide role', () => {
+      expect(assignments(minimal).filter((r) => scopeOf(r).split('/').length === 3)).toEqual([]);
+      expect(assignments(minimal)).toHaveLength(6);
+    });
+
+    it('every assignment is to a managed identity of this deployment, as a service principal', () => {
       for (const r of assignments(full)) {
-        expect(r.properties.principalId).toBe(`[reference('${identityId}', '2023-01-31').principalId]`);
+        expect([principal(identityId), principal(deployId)]).toContain(principalOf(r));
         expect(r.properties.principalType).toBe('ServicePrincipal');
         expect(r.properties.roleDefinitionId).toMatch(
           /^\/subscriptions\/[0-9a-f-]{36}\/providers\/Microsoft\.Authorization\/roleDefinitions\/[0-9a-f-]{36}$/,
@@ -349,10 +622,9 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       const names = assignments(full).map((r) => r.name);
       for (const n of names) expect(n).toMatch(GUID);
       expect(new Set(names).size).toBe(names.length);
-      // The minimal deployment shares four assignments: same scope, identity, role → same name;
-      // the fifth has another role (CUSTOM_QUERY_ROLE), hence another name.
+      // The minimal deployment has the same six non-VM assignments: same scope, identity, role → same name.
       const again = assignments(minimal).map((r) => r.name);
-      expect(again.filter((n) => names.includes(n))).toHaveLength(4);
+      expect(again.filter((n) => names.includes(n))).toHaveLength(6);
     });
 
     it('names are guid(scope, identity, role) in the template', () => {
@@ -362,8 +634,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         scope?: string;
         properties: { template: { resources: Record<string, unknown> | unknown[] } };
       }
-      // Every module's role assignment, found in the compiled ARM JSON.
-      const roleAssignments: Array<{ name: string; scope?: string }> = [];
+      const roleAssignments: Array<{ name: string }> = [];
       const walk = (resources: Record<string, unknown> | unknown[]) => {
         for (const r of Object.values(resources) as ArmResource[]) {
           if (r.type === 'Microsoft.Authorization/roleAssignments') roleAssignments.push(r as { name: string });
@@ -371,55 +642,98 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         }
       };
       walk(template.resources);
-      expect(roleAssignments).toHaveLength(6);
+      // host and package storage (account and container roles each), workspace, DCR, App Insights, VM read
+      expect(roleAssignments).toHaveLength(8);
       for (const r of roleAssignments) {
-        const scope = r.scope ? r.scope.replace(/^\[(.*)\]$/, '$1') : 'subscription().id';
         expect(r.name).toMatch(/^\[guid\(/);
-        const prefix = `[guid(${scope}, parameters('identityResourceId'), `;
-        expect(r.name.startsWith(prefix)).toBe(true);
-        expect(r.name.slice(prefix.length)).toMatch(/^(variables|parameters)\('\w+'\)\)\]$/);
+        // three parts: the scope's id, the identity's resource id, the role
+        expect(r.name).toMatch(/identityResourceId/);
       }
     });
   });
 
-  describe('findings table and data collection rule', () => {
+  describe('findings and health tables and the data collection rule', () => {
     const tableType: Record<string, string> = { datetime: 'dateTime', bool: 'boolean' };
+    const files = [findingsTable, healthTable];
 
-    it('the custom table has the data file columns, Analytics plan', () => {
-      const table = only(full.predictedResources, 'Microsoft.OperationalInsights/workspaces/tables');
-      expect(table.id).toBe(`${WORKSPACE_ID}/tables/${findingsTable.tableName}`);
-      expect(table.properties.plan).toBe('Analytics');
-      expect(table.properties.schema.name).toBe(findingsTable.tableName);
-      expect(table.properties.schema.columns).toEqual(
-        findingsTable.columns.map((c) => ({
-          name: c.name,
-          type: tableType[c.type] ?? c.type,
-          description: c.description,
-        })),
+    it('each custom table has its data file columns, Analytics plan', () => {
+      const tables = full.predictedResources.filter(
+        (r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables',
       );
+      expect(tables.map((t) => t.id).sort()).toEqual(files.map((f) => `${WORKSPACE_ID}/tables/${f.tableName}`).sort());
+      for (const f of files) {
+        const table = tables.find((t) => t.id.endsWith(`/${f.tableName}`)) as PredictedResource;
+        expect(table.properties.plan).toBe('Analytics');
+        expect(table.properties.schema.name).toBe(f.tableName);
+        expect(table.properties.schema.columns).toEqual(
+          f.columns.map((c) => ({ name: c.name, type: tableType[c.type] ?? c.type, description: c.description })),
+        );
+      }
     });
 
-    it('the DCR is Direct, in the workspace resource group and region, and declares the data file stream', () => {
+    it('the health table has the columns agreed with src/ (names and types)', () => {
+      expect(healthTable.tableName).toBe('RunCommandDetectionHealth_CL');
+      expect(healthTable.streamName).toBe('Custom-RunCommandDetectionHealth_CL');
+      expect(healthTable.columns.map((c) => `${c.name}:${c.type}`)).toEqual([
+        'TimeGenerated:datetime',
+        'RecordKind:string',
+        'RunId:string',
+        'Outcome:string',
+        'EventKind:string',
+        'Severity:string',
+        'WindowStart:datetime',
+        'WindowEnd:datetime',
+        'Phase:string',
+        'TableName:string',
+        'Message:string',
+        'RowsAll:dynamic',
+        'RowsKept:dynamic',
+        'Findings:int',
+        'FindingsSent:int',
+        'FindingsAlreadySent:int',
+        'FindingsSpooled:int',
+        'SpoolSize:int',
+        'SpoolOldestAgeHours:real',
+        'DurationsMs:dynamic',
+        'Version:string',
+        'DetectionMode:string',
+        'Details:dynamic',
+      ]);
+    });
+
+    it("the findings table has the analyst columns beside the rule's", () => {
+      const cols = Object.fromEntries(findingsTable.columns.map((c) => [c.name, c.type]));
+      expect(cols).toMatchObject({
+        CorrelationIds: 'dynamic',
+        ScriptFolderPath: 'string',
+        ScriptSha256: 'string',
+        FindingKind: 'string',
+      });
+    });
+
+    it('the DCR is Direct, in the workspace resource group and region, and declares one stream per table', () => {
       const dcr = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules');
       expect(dcr.kind).toBe('Direct');
       expect(dcr.id.startsWith(`${WS_RG}/providers/`)).toBe(true);
       expect(runtimeReference(dcr.location as string)).toEqual({ id: WORKSPACE_ID, path: 'location' });
-      expect(Object.keys(dcr.properties.streamDeclarations)).toEqual([findingsTable.streamName]);
-      expect(dcr.properties.streamDeclarations[findingsTable.streamName].columns).toEqual(
-        findingsTable.columns.map((c) => ({ name: c.name, type: c.type })),
-      );
+      expect(Object.keys(dcr.properties.streamDeclarations).sort()).toEqual(files.map((f) => f.streamName).sort());
+      for (const f of files)
+        expect(dcr.properties.streamDeclarations[f.streamName].columns).toEqual(
+          f.columns.map((c) => ({ name: c.name, type: c.type })),
+        );
       expect(dcr.properties.destinations.logAnalytics).toEqual([
         { name: 'findingsWorkspace', workspaceResourceId: WORKSPACE_ID },
       ]);
-      expect(dcr.properties.dataFlows).toHaveLength(1);
-      expect(dcr.properties.dataFlows[0]).toMatchObject({
-        streams: [findingsTable.streamName],
-        destinations: ['findingsWorkspace'],
-        outputStream: `Custom-${findingsTable.tableName}`,
-      });
+      expect(dcr.properties.dataFlows).toHaveLength(2);
+      for (const [i, f] of files.entries())
+        expect(dcr.properties.dataFlows[i]).toMatchObject({
+          streams: [f.streamName],
+          destinations: ['findingsWorkspace'],
+          outputStream: `Custom-${f.tableName}`,
+        });
     });
 
-    it('the DCR is created after the table it writes to', () => {
+    it('the DCR is created after both tables it writes to (no InvalidOutputTable race)', () => {
       interface ArmResource {
         type: string;
         dependsOn?: string[];
@@ -434,43 +748,67 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       const dcr = Object.values(ingestion.properties.template.resources).find(
         (r) => r.type === 'Microsoft.Insights/dataCollectionRules',
       ) as ArmResource;
-      expect(
-        dcr.dependsOn?.some((d) => d.startsWith("[resourceId('Microsoft.OperationalInsights/workspaces/tables'")),
-      ).toBe(true);
+      const onTables = (dcr.dependsOn ?? []).filter((d) =>
+        d.startsWith("[resourceId('Microsoft.OperationalInsights/workspaces/tables'"),
+      );
+      expect(onTables).toHaveLength(2);
+      expect(onTables.some((d) => d.includes('findingsTable'))).toBe(true);
+      expect(onTables.some((d) => d.includes('healthTable'))).toBe(true);
     });
 
-    it('the DCR transform is valid KQL over the stream and outputs exactly the table columns', () => {
+    it('each DCR transform is valid KQL over its stream and outputs exactly its table columns', () => {
       const dcr = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules');
-      const transform = dcr.properties.dataFlows[0].transformKql as string;
-      const source: TableSchemas = { source: asSchema(findingsTable.columns) };
-      expect(diagnostics(transform, source)).toEqual([]);
-      expect(resultColumns(transform, source)).toEqual(findingsTable.columns.map((c) => c.name));
+      for (const [i, f] of files.entries()) {
+        const transform = dcr.properties.dataFlows[i].transformKql as string;
+        const source: TableSchemas = { source: asSchema(f.columns) };
+        expect(diagnostics(transform, source)).toEqual([]);
+        expect(resultColumns(transform, source)).toEqual(f.columns.map((c) => c.name));
+      }
+    });
+
+    it('one Monitoring Metrics Publisher on the DCR covers both streams', () => {
+      const dcr = only(full.predictedResources, 'Microsoft.Insights/dataCollectionRules');
+      const onDcr = full.predictedResources.filter(
+        (r) => r.type === 'Microsoft.Authorization/roleAssignments' && r.id.startsWith(`${dcr.id}/providers/`),
+      );
+      expect(onDcr.map((r) => (r.properties.roleDefinitionId as string).split('/').pop())).toEqual([
+        ROLE.monitoringMetricsPublisher,
+      ]);
     });
   });
 
   describe('Sentinel analytics rule', () => {
     const ruleQuery = readFileSync(join(REPO, 'infra', 'bicep', 'sentinel', 'findings-alert-rule.kql'), 'utf8');
 
-    it('is a Scheduled rule on the workspace, running the .kql file', () => {
+    it('is a Scheduled rule on the workspace, hourly over 14 days, running the .kql file', () => {
       const rule = only(full.predictedResources, 'Microsoft.SecurityInsights/alertRules');
       expect(rule.kind).toBe('Scheduled');
       expect(rule.id.startsWith(`${WORKSPACE_ID}/providers/Microsoft.SecurityInsights/alertRules/`)).toBe(true);
       expect(rule.name).toMatch(GUID);
       expect(rule.properties.query).toBe(ruleQuery);
-      expect(rule.properties.enabled).toBe(true);
-      expect(rule.properties.incidentConfiguration).toMatchObject({
+      expect(rule.properties).toMatchObject({ queryFrequency: 'PT1H', queryPeriod: 'P14D', suppressionEnabled: false });
+      expect(rule.properties.eventGroupingSettings).toEqual({ aggregationKind: 'AlertPerResult' });
+      expect(rule.properties.incidentConfiguration).toEqual({
         createIncident: true,
-        groupingConfiguration: { enabled: true, lookbackDuration: 'P1D', matchingMethod: 'AllEntities' },
+        groupingConfiguration: {
+          enabled: true,
+          reopenClosedIncident: false,
+          lookbackDuration: 'P7D',
+          matchingMethod: 'Selected',
+          groupByEntities: [],
+          groupByAlertDetails: [],
+          groupByCustomDetails: ['FindingId'],
+        },
       });
     });
 
-    it('its query is valid KQL over the findings table', () => {
-      expect(diagnostics(ruleQuery, FINDINGS_SCHEMA)).toEqual([]);
+    it('its query is valid KQL over the findings table and SecurityAlert', () => {
+      expect(diagnostics(ruleQuery, RULE_SCHEMA)).toEqual([]);
     });
 
-    it('maps Account, IP and Host entities, custom details and the alert details from columns the query returns', () => {
+    it('maps Account, IP, Host, File and FileHash entities, custom details and the alert details from columns the query returns', () => {
       const p = only(full.predictedResources, 'Microsoft.SecurityInsights/alertRules').properties;
-      const columns = resultColumns(ruleQuery, FINDINGS_SCHEMA);
+      const columns = resultColumns(ruleQuery, RULE_SCHEMA);
       const mapped = Object.fromEntries(
         (
           p.entityMappings as Array<{
@@ -483,16 +821,22 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         Account: { FullName: 'Caller', Name: 'CallerName', UPNSuffix: 'CallerUPNSuffix' },
         IP: { Address: 'CallerIpAddress' },
         Host: { HostName: 'VirtualMachineName', AzureID: 'Scope' },
+        File: { Name: 'PowershellFileName', Directory: 'ScriptFolderPath' },
+        FileHash: { Algorithm: 'FileHashAlgorithm', Value: 'FileHashValue' },
       });
+      expect(p.customDetails).toMatchObject({ FindingId: 'FindingId', CorrelationIds: 'CorrelationIdList' });
+      const dynamic = p.alertDetailsOverride.alertDynamicProperties as Array<{ alertProperty: string; value: string }>;
+      expect(dynamic).toEqual([{ alertProperty: 'RemediationSteps', value: 'RemediationSteps' }]);
       const used = [
         ...Object.values(mapped).flatMap((m) => Object.values(m)),
         ...(Object.values(p.customDetails) as string[]),
+        ...dynamic.map((d) => d.value),
         p.alertDetailsOverride.alertSeverityColumnName as string,
         ...[p.alertDetailsOverride.alertDisplayNameFormat, p.alertDetailsOverride.alertDescriptionFormat].flatMap(
           (f: string) => [...f.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]),
         ),
       ];
-      expect(used.length).toBeGreaterThan(10);
+      expect(used.length).toBeGreaterThan(20);
       // Sentinel's limits: at most 3 {{column}} parameters per format, 20 custom details with plain keys.
       for (const f of [p.alertDetailsOverride.alertDisplayNameFormat, p.alertDetailsOverride.alertDescriptionFormat])
         expect((f as string).match(/\{\{\w+\}\}/g)?.length ?? 0).toBeLessThanOrEqual(3);
@@ -501,14 +845,53 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       for (const c of used) expect([c, columns.includes(c)]).toEqual([c, true]);
     });
 
+    it('the alert tells the analyst what happened and what to check', () => {
+      const p = only(full.predictedResources, 'Microsoft.SecurityInsights/alertRules').properties;
+      expect(p.alertDetailsOverride.alertDescriptionFormat).toMatch(/Run Command.*Check whether the run was expected/);
+      // The remediation steps name the pivots: CorrelationId in AzureActivity, DeviceEvents, the hunting query.
+      expect(ruleQuery).toMatch(/RemediationSteps = tostring\(pack_array\(/);
+      for (const pivot of ['AzureActivity: CorrelationId in', 'DeviceEvents', 'saved hunting query'])
+        expect([pivot, ruleQuery.includes(pivot)]).toEqual([pivot, true]);
+    });
+
+    it('a saved hunting query goes from a finding to its AzureActivity events and its DeviceEvents', () => {
+      const saved = only(full.predictedResources, 'Microsoft.OperationalInsights/workspaces/savedSearches');
+      expect(saved.properties.category).toBe('Hunting Queries');
+      const q = saved.properties.query as string;
+      const schemas: TableSchemas = {
+        ...FINDINGS_SCHEMA,
+        AzureActivity: LOG_ANALYTICS_TABLES.AzureActivity,
+        DeviceEvents: LOG_ANALYTICS_TABLES.DeviceEvents,
+      };
+      expect(diagnostics(q, schemas)).toEqual([]);
+      expect(q).toMatch(/where CorrelationId in \(correlationIds\)/);
+      expect(q).toMatch(/DeviceEvents[\s\S]*DeviceName[\s\S]*script/);
+    });
+
     it('catches a query error (the check is not vacuous)', () => {
       const broken = ruleQuery.replace('CallerIpAddress,', 'CallerIPAddress,');
       expect(broken).not.toBe(ruleQuery);
-      expect(diagnostics(broken, FINDINGS_SCHEMA).length).toBeGreaterThan(0);
+      expect(diagnostics(broken, RULE_SCHEMA).length).toBeGreaterThan(0);
+    });
+
+    it('checks that the workspace has Sentinel before creating the rule', () => {
+      const source = readFileSync(join(REPO, 'infra', 'bicep', 'modules', 'sentinel-rule.bicep'), 'utf8');
+      expect(source).toMatch(
+        /resource sentinelOnboarding 'Microsoft\.SecurityInsights\/onboardingStates@[\d-]+' existing/,
+      );
+      // The rule's properties read it, so ARM GETs it (and fails naming it) before the rule.
+      const rule = only(full.predictedResources, 'Microsoft.SecurityInsights/alertRules');
+      expect(rule.properties.enabled).toMatch(
+        /reference\('[^']*\/providers\/Microsoft\.SecurityInsights\/onboardingStates\/default', '2024-09-01'\)/,
+      );
+      expect(source).toMatch(/enabled: enabled && sentinelOnboarded/);
     });
 
     it('is left out when deploySentinelRule is false', () => {
       expect(minimal.predictedResources.filter((r) => r.type === 'Microsoft.SecurityInsights/alertRules')).toEqual([]);
+      expect(
+        minimal.predictedResources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/savedSearches'),
+      ).toEqual([]);
     });
   });
 
@@ -519,7 +902,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       content: { query?: string; timeContextFromParameter?: string; resourceType?: string };
     }
 
-    it('is a Sentinel workbook on the workspace whose every query is valid KQL over the findings table', () => {
+    it('is a Sentinel workbook on the workspace whose every query is valid KQL over the findings and health tables', () => {
       const wb = only(full.predictedResources, 'Microsoft.Insights/workbooks');
       expect(wb.properties.category).toBe('sentinel');
       expect(wb.properties.sourceId).toBe(WORKSPACE_ID.toLowerCase());
@@ -530,7 +913,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         expect.arrayContaining(['findings-per-day', 'top-callers', 'virtual-machines', 'fingerprints']),
       );
       for (const q of queries) {
-        expect([q.name, diagnostics(q.content.query as string, FINDINGS_SCHEMA)]).toEqual([q.name, []]);
+        expect([q.name, diagnostics(q.content.query as string, WORKBOOK_SCHEMA)]).toEqual([q.name, []]);
         expect(q.content.resourceType).toBe('microsoft.operationalinsights/workspaces');
         expect(q.content.timeContextFromParameter).toBe('TimeRange');
       }
@@ -540,12 +923,34 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       expect(parameters.content.parameters.map((p) => p.name)).toContain('TimeRange');
     });
 
+    it('has a health panel over the health table: windows by outcome, runs, warnings and failures, rows per table', () => {
+      const wb = only(full.predictedResources, 'Microsoft.Insights/workbooks');
+      const data = JSON.parse(wb.properties.serializedData as string) as { items: WorkbookItem[] };
+      const health = data.items.filter((i) => i.name.startsWith('health-') && i.type === 3);
+      expect(health.map((h) => h.name)).toEqual(['health-windows', 'health-runs', 'health-events', 'health-rows']);
+      for (const h of health) expect(h.content.query).toMatch(/^RunCommandDetectionHealth_CL\n/);
+      expect(resultColumns(health[0].content.query as string, WORKBOOK_SCHEMA)).toEqual([
+        'WindowStart',
+        'Outcome',
+        'Windows',
+      ]);
+    });
+
     it('shows each fingerprint with its prevalence', () => {
       const wb = only(full.predictedResources, 'Microsoft.Insights/workbooks');
       const data = JSON.parse(wb.properties.serializedData as string) as { items: WorkbookItem[] };
       const q = data.items.find((i) => i.name === 'fingerprints')?.content.query as string;
       const cols = resultColumns(q, FINDINGS_SCHEMA);
       expect(cols).toEqual(expect.arrayContaining(['ScriptFingerprintHash', 'MinPrevalence', 'MaxPrevalence']));
+    });
+
+    it('needs no Sentinel: without the rule it is an Azure Monitor workbook', () => {
+      const noRule = snapshot(bin, {
+        workspaceName: "'ws-test'",
+        workspaceResourceGroupName: "'rg-ws'",
+        deploySentinelRule: 'false',
+      });
+      expect(only(noRule.predictedResources, 'Microsoft.Insights/workbooks').properties.category).toBe('workbook');
     });
 
     it('is left out when deployWorkbook is false', () => {
