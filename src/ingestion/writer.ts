@@ -352,41 +352,59 @@ export class FindingsWriter {
         true,
       );
     }
-    if (toCheck.length) {
-      if (!this.readBack) {
-        ready.push(...toCheck); // no table to ask (file sink): the bound has passed, send again
-      } else {
-        try {
-          const since = toCheck.map((c) => c.record.WindowStart).reduce((a, b) => (a < b ? a : b));
-          const ids = toCheck.flatMap((c) =>
-            c.history.legacyFindingId ? [c.record.FindingId, c.history.legacyFindingId] : [c.record.FindingId],
-          );
-          const present = await this.readBack.present(ids, since);
-          for (const c of toCheck) {
-            const arrived =
-              present.has(c.record.FindingId) ||
-              (c.history.legacyFindingId !== '' && present.has(c.history.legacyFindingId));
-            if (!arrived) {
-              // Checked absent after the bound: the earlier attempts did not arrive.
-              ready.push({ ...c, history: { ...c.history, maybeDelivered: false } });
-              continue;
-            }
-            await this.markSent(c);
-            if (c.spoolHead) await this.spool.remove(c.spoolHead);
-            out.foundByReadBack++;
+    if (toCheck.length) ready.push(...(await this.readBackClaims(toCheck, out)));
+    await this.upload(ready, out);
+    return out;
+  }
+
+  /**
+   * Asks the findings table which of `toCheck` (claims whose earlier attempt may have
+   * arrived, older than the latency bound) are there: those are marked sent; the
+   * absent ones are returned, to be sent.
+   */
+  private async readBackClaims(
+    toCheck: Claim[],
+    out: DeliveryOutcome & { stillSpooledIds: Set<string> },
+  ): Promise<Claim[]> {
+    const ready: Claim[] = [];
+    if (!this.readBack) {
+      ready.push(...toCheck); // no table to ask (file sink): the bound has passed, send again
+    } else {
+      try {
+        const since = toCheck.map((c) => c.record.WindowStart).reduce((a, b) => (a < b ? a : b));
+        const ids = toCheck.flatMap((c) =>
+          c.history.legacyFindingId ? [c.record.FindingId, c.history.legacyFindingId] : [c.record.FindingId],
+        );
+        const present = await this.readBack.present(ids, since);
+        for (const c of toCheck) {
+          const arrived =
+            present.has(c.record.FindingId) ||
+            (c.history.legacyFindingId !== '' && present.has(c.history.legacyFindingId));
+          if (!arrived) {
+            // Checked absent after the bound: the earlier attempts did not arrive.
+            ready.push({ ...c, history: { ...c.history, maybeDelivered: false } });
+            continue;
           }
-        } catch (e) {
-          const error = asError(e);
-          out.errors.push(
-            problem(
-              error,
-              toCheck.map((c) => c.record),
-            ),
-          );
-          await this.keepSpooled(toCheck, error.message, out, true);
+          await this.markSent(c);
+          if (c.spoolHead) await this.spool.remove(c.spoolHead);
+          out.foundByReadBack++;
         }
+      } catch (e) {
+        const error = asError(e);
+        out.errors.push(
+          problem(
+            error,
+            toCheck.map((c) => c.record),
+          ),
+        );
+        await this.keepSpooled(toCheck, error.message, out, true);
       }
     }
+    return ready;
+  }
+
+  /** The upload attempts, each recorded in the ledger before it is made; 429/503 retried here. */
+  private async upload(ready: Claim[], out: DeliveryOutcome & { stillSpooledIds: Set<string> }): Promise<void> {
     let pending = ready;
     for (let attempt = 1; pending.length > 0; attempt++) {
       // Record the attempt before it is made; this re-checks each claim (ETag) and renews its lease.
@@ -419,7 +437,11 @@ export class FindingsWriter {
       recorded.sort((a, b) => order.get(a.record.FindingId)! - order.get(b.record.FindingId)!);
       out.uploadAttempts += recorded.length;
       const byId = new Map(recorded.map((c) => [c.record.FindingId, c]));
-      const sendResult = await this.sink.send(recorded.map((c) => c.record));
+      // TimeGenerated is when the record is sent: a finding spooled for days, or sent again
+      // after a lost answer, carries the time it entered the table, so the companion
+      // Sentinel rule's lookback (TimeGenerated) sees it however late it arrives.
+      const sentAt = fromDate(new Date(this.now()));
+      const sendResult = await this.sink.send(recorded.map((c) => ({ ...c.record, TimeGenerated: sentAt })));
       await mapLimit(sendResult.sent, CLAIM_CONCURRENCY, async (r) => {
         const c = byId.get(r.FindingId)!;
         await this.markSent(c);
@@ -445,7 +467,6 @@ export class FindingsWriter {
       if (retry.length && waitMs > 0) await sleep(waitMs);
       pending = retry;
     }
-    return out;
   }
 
   private retryDelay(attempt: number, failure: SendFailure): number {

@@ -41,10 +41,17 @@ describe('FindingsWriter (in-memory store, file sink)', () => {
   it('writes each finding once as NDJSON, and nothing on a re-run or for duplicates in the input', async () => {
     const store = new MemoryEntityStore();
     const out = join(dir, 'sub', 'findings.ndjson');
-    const writer = new FindingsWriter({ store, sink: new NdjsonFileSink(out) });
+    const sendTime = Date.parse('2026-11-28T07:00:00.123Z');
+    const writer = new FindingsWriter({ store, sink: new NdjsonFileSink(out), now: () => sendTime });
     expect(await writer.write([...records, records[0]!])).toMatchObject({ sent: 4, skippedAlreadySent: 0 });
     expect(await writer.write(records)).toMatchObject({ sent: 0, skippedAlreadySent: 4 });
-    expect(lines(out)).toEqual(JSON.parse(JSON.stringify(records))); // in the caller's order
+    // In the caller's order; TimeGenerated is when the record was sent (a spooled or
+    // resent finding enters the table with the time it arrives, see writer.ts).
+    const sent = JSON.parse(JSON.stringify(records)).map((r: Record<string, unknown>) => ({
+      ...r,
+      TimeGenerated: '2026-11-28T07:00:00.1230000Z',
+    }));
+    expect(lines(out)).toEqual(sent);
   });
 
   it('spools what the sink cannot take, with the reason, and the flush after the fix sends it', async () => {
