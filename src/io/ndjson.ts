@@ -8,6 +8,7 @@
  * an export cut off mid-row, is reported rather than read as fewer rows.
  */
 import type { TableName } from '../detection/schema';
+import { byteScanner } from './byteScan';
 import { countNewlines, forEachLineChunk, lineNumberAt } from './chunks';
 import { InputError, jsonExcerpt } from './errors';
 import { forEachCandidateLine } from './prefilter';
@@ -106,6 +107,8 @@ export function readNdjsonFile(
         parseLine(buffer, lastStart, stripCr(buffer, lastStart, body), fileOffset, true);
     },
     options.chunkBytes,
+    // Read into the scanner's memory, where the pre-filter's kernel scans the chunk in place.
+    (prefilter && byteScanner()) || undefined,
   );
   return { lines, parsed };
 }
