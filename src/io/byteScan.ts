@@ -257,7 +257,7 @@ export class ByteScanner {
    * kernel call may report (tests make it small, to reach the calls that go on).
    */
   constructor(
-    initialBytes = 4 << 20,
+    initialBytes = 1 << 20,
     private readonly capacity = 4096,
   ) {
     this.dataOffset = OUT_OFFSET + 4 * capacity;
