@@ -28,6 +28,13 @@ export interface NdjsonReadResult {
   parsed: number;
 }
 
+/**
+ * Reads the lines of `file` that may matter to `table` (all of them without the
+ * pre-filter) into `onRow`. A little over 80 lines: the per-chunk bookkeeping of which
+ * lines are always parsed (the first, an unterminated last one) and of BOM and CR
+ * sits in one place with the parse it decides on, rather than spread over helpers
+ * sharing that state.
+ */
 export function readNdjsonFile(
   file: string,
   table: TableName,
