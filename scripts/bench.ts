@@ -240,6 +240,9 @@ function printDay(r: DayResult): void {
   const range = (xs: number[]): string =>
     `${median(xs).toFixed(2)}x (rounds ${xs.map((x) => x.toFixed(2)).join(', ')})`;
   process.stdout.write(`duckdb / detect, wall: ${range(r.duckdbOverDetect)}\n`);
+  const cpu = r.runs.detect.map((m, i) => (r.runs.duckdb[i].cpuSeconds ?? NaN) / (m.cpuSeconds ?? NaN));
+  // On a busy machine the wall ratio also measures who got the cores; the CPU ratio does not.
+  if (cpu.every(Number.isFinite)) process.stdout.write(`duckdb / detect, CPU:  ${range(cpu)}\n`);
   process.stdout.write(`detect / cat, wall:    ${range(r.detectOverCat)}\n`);
   process.stdout.write(
     r.findings.same
