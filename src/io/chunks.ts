@@ -5,8 +5,13 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-/** 4 MiB: large enough that per-chunk overhead vanishes, small next to the RSS budget. */
-export const DEFAULT_CHUNK_BYTES = 4 << 20;
+/**
+ * 512 KiB: large enough that per-chunk overhead vanishes, small enough that a chunk is
+ * still in the CPU's caches when it is scanned right after the read (measured: the
+ * readers take 0.78x / 0.93x the CPU of 4 MiB chunks on the noise-heavy / heavy bench
+ * days; 256 KiB about the same as 512).
+ */
+export const DEFAULT_CHUNK_BYTES = 512 << 10;
 
 export interface LineChunk {
   /** The bytes; only `[0, length)` is valid. Reused after the callback returns. */
@@ -19,6 +24,28 @@ export interface LineChunk {
 }
 
 /**
+ * Where chunks are read: `reserve(bytes)` returns a buffer of at least `bytes` bytes
+ * whose first bytes are those of the buffer it returned before (it may be the same
+ * one). The byte scanner (./byteScan) is one, so that chunks are read into its memory.
+ */
+export interface ChunkMemory {
+  reserve(bytes: number): Buffer;
+}
+
+/** Plain memory: a buffer of its own, doubled (and copied) when a line needs more. */
+function ownMemory(): ChunkMemory {
+  let buffer = Buffer.allocUnsafe(0);
+  return {
+    reserve(bytes) {
+      if (bytes <= buffer.length) return buffer;
+      const bigger = Buffer.allocUnsafe(bytes);
+      buffer.copy(bigger, 0, 0, buffer.length);
+      return (buffer = bigger);
+    },
+  };
+}
+
+/**
  * Calls `onChunk` with consecutive chunks of `path` that each hold whole lines (every
  * chunk but the last ends with `\n`). A line longer than the buffer grows the buffer.
  */
@@ -26,19 +53,17 @@ export function forEachLineChunk(
   path: string,
   onChunk: (chunk: LineChunk) => void,
   chunkBytes = DEFAULT_CHUNK_BYTES,
+  memory: ChunkMemory = ownMemory(),
 ): void {
   const fd = openSync(path, 'r');
   try {
-    let buffer = Buffer.allocUnsafe(chunkBytes);
+    let size = chunkBytes; // bytes of the buffer in use
+    let buffer = memory.reserve(size).subarray(0, size);
     let filled = 0; // bytes carried over from the previous read (a partial line)
     let fileOffset = 0; // file offset of buffer[0]
     for (;;) {
-      if (filled === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, filled);
-        buffer = bigger;
-      }
-      const n = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (filled === size) buffer = memory.reserve((size *= 2)).subarray(0, size);
+      const n = readSync(fd, buffer, filled, size - filled, null);
       const length = filled + n;
       if (n === 0) {
         if (length > 0) onChunk({ buffer, length, fileOffset, last: true });
@@ -76,7 +101,8 @@ export function lineNumberAt(path: string, offset: number): number {
 
 /** Counts the `\n` in `buffer[0, length)`. */
 export function countNewlines(buffer: Buffer, length: number): number {
+  const bytes = length < buffer.length ? buffer.subarray(0, length) : buffer;
   let n = 0;
-  for (let p = buffer.indexOf(10, 0); p >= 0 && p < length; p = buffer.indexOf(10, p + 1)) n++;
+  for (let p = bytes.indexOf(10, 0); p >= 0; p = bytes.indexOf(10, p + 1)) n++;
   return n;
 }

@@ -70,6 +70,11 @@ export function portalDateTimeToIso(cell: string): string {
  * With `hitsOf`, a data record (not the header) is decoded only if one of the
  * positions `hitsOf(chunk)` returns falls inside it; the others are only counted.
  * Returns the number of records after the header.
+ *
+ * One function of about 100 lines on purpose: it is a byte-level state machine (in or
+ * out of quotes, field ends, record start, line, carried partial record) whose state
+ * lives in locals of one loop, which keeps the loop that sees every byte on registers;
+ * split up, that state would travel through an object or closures at every byte.
  */
 export function forEachCsvRecord(
   file: string,

@@ -8,6 +8,7 @@
  * an export cut off mid-row, is reported rather than read as fewer rows.
  */
 import type { TableName } from '../detection/schema';
+import { byteScanner } from './byteScan';
 import { countNewlines, forEachLineChunk, lineNumberAt } from './chunks';
 import { InputError, jsonExcerpt } from './errors';
 import { forEachCandidateLine } from './prefilter';
@@ -27,6 +28,13 @@ export interface NdjsonReadResult {
   parsed: number;
 }
 
+/**
+ * Reads the lines of `file` that may matter to `table` (all of them without the
+ * pre-filter) into `onRow`. A little over 80 lines: the per-chunk bookkeeping of which
+ * lines are always parsed (the first, an unterminated last one) and of BOM and CR
+ * sits in one place with the parse it decides on, rather than spread over helpers
+ * sharing that state.
+ */
 export function readNdjsonFile(
   file: string,
   table: TableName,
@@ -106,6 +114,8 @@ export function readNdjsonFile(
         parseLine(buffer, lastStart, stripCr(buffer, lastStart, body), fileOffset, true);
     },
     options.chunkBytes,
+    // Read into the scanner's memory, where the pre-filter's kernel scans the chunk in place.
+    (prefilter && byteScanner()) || undefined,
   );
   return { lines, parsed };
 }

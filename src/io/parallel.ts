@@ -8,6 +8,7 @@
  * (`ParityDetection.mergeBranch`). The rule's branches only meet in `finish` (the
  * joins), so where a table's branch ran does not change the findings.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParityDetection } from '../detection/parity/detection';
@@ -28,26 +29,27 @@ export interface ParallelReadOptions extends ReadTableOptions {
 /** The worker's branches are merged into the caller's detection. */
 export type BranchMergingConsumer = Pick<ParityDetection, 'add' | 'mergeBranch'>;
 
+/** Starts the worker thread from its entry file (`tableWorker.ts` beside this module when run from the sources). */
+export type TableWorkerStarter = (entry: string, data: TableWorkerData) => Worker;
+
+let sourceStarter: TableWorkerStarter | undefined;
+
 /**
- * Starts the worker. From the compiled build it runs `tableWorker.js`; from the
- * TypeScript sources (tests under ts-jest) it loads `tableWorker.ts` through the
- * TypeScript compiler's `transpileModule`, so the same code runs in both.
+ * @internal The one test seam of this module. The worker runs `tableWorker.js` beside
+ * this file, which exists in the compiled build only; tests run the TypeScript sources
+ * (ts-jest), so their setup (test/support/tableWorkerFromSource.ts, a jest setupFile)
+ * installs here a starter that can load `tableWorker.ts`. Nothing in src calls it, and
+ * the compiled build never uses it.
  */
+export function setTableWorkerStarter(start: TableWorkerStarter | undefined): void {
+  sourceStarter = start;
+}
+
 function startWorker(data: TableWorkerData): Worker {
-  if (__filename.endsWith('.js')) return new Worker(join(__dirname, 'tableWorker.js'), { workerData: data });
-  const bootstrap = `
-    const ts = require('typescript');
-    const fs = require('node:fs');
-    require.extensions['.ts'] = (module, filename) => {
-      const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-        fileName: filename,
-      });
-      module._compile(out.outputText, filename);
-    };
-    require(${JSON.stringify(join(__dirname, 'tableWorker.ts'))});
-  `;
-  return new Worker(bootstrap, { eval: true, workerData: data });
+  const compiled = join(__dirname, 'tableWorker.js');
+  if (existsSync(compiled)) return new Worker(compiled, { workerData: data });
+  if (sourceStarter) return sourceStarter(join(__dirname, 'tableWorker.ts'), data);
+  throw new Error(`${compiled} is missing: build the project (npm run build) or run detect with --threads 1`);
 }
 
 /** A table's input error, to report the one the sequential reader would have met first. */

@@ -53,37 +53,68 @@
  * `script` is the raw character, so raw TAB..CR bytes are accepted there too (in
  * JSON they cannot occur raw, so this only widens the JSON test).
  *
+ * HOW THE CHUNK-WIDE FORM FINDS THEM. `mayMatter` searches a row with the plain forms
+ * below (`Buffer.indexOf`, and a Boyer-Moore-Horspool loop for `runcommand` in any
+ * case): it is the definition. The chunk-wide forms (`forEachCandidateLine`,
+ * `hitPositions`) ask the WebAssembly SIMD kernel of ./byteScan for candidate positions
+ * and check each one here with the same position tests (`NeedleOf.at`,
+ * `unicodeEscapeAt`), so they find the same positions as the plain forms provided the
+ * candidates include every true position. They do: every occurrence of a needle has
+ * two fixed bytes at fixed offsets (its `anchor`: `r`…`d` nine apart in `runcommand`,
+ * compared after `| 0x20`, which equals `r` (`d`) exactly for the bytes `r` `R` (`d`
+ * `D`), so no case mix is missed; `R`…`x` in `RunCommandExtension.exe`; `-F` in
+ * `-File`), and every `\u` escape has `\` `u`; the kernel reports every position
+ * where either pair stands inside the chunk. Reports it makes in error (bytes past
+ * the chunk's end, a `\\u`) are rejected by the position tests, which look at the
+ * chunk's own bytes only. Where the engine cannot run WebAssembly SIMD the plain
+ * forms do the chunk-wide search too.
+ *
  * The property test (test/unit/io/prefilter.test.ts) checks the implication against
- * the engine's own per-table filters, on random rows under random JSON encodings.
+ * the engine's own per-table filters, on random rows under random JSON encodings, and
+ * that the chunk-wide forms find exactly the lines and positions of the plain forms,
+ * escapes and chunk edges included.
  *
  * Which key a needle sits under is not checked: a needle in another column only lets
  * a line through to the exact filter after parsing, which is always applied.
  */
 import type { TableName } from '../detection/schema';
+import { byteScanner, type PairAnchor } from './byteScan';
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
 
 /**
- * The next `\u` escape at or after `from`, or -1. A backslash begins an escape only
- * when the run of backslashes it ends is odd: `\\u` (as in the JSON text of the path
+ * Whether a `\u` escape starts at `at`. A backslash begins an escape only when the run
+ * of backslashes it ends is odd: `\\u` (as in the JSON text of the path
  * `C:\\update.log`) is an escaped backslash followed by a plain `u`. Windows paths
  * are full of those, so telling them apart keeps the pre-filter sharp.
  */
+function unicodeEscapeAt(chunk: Buffer, at: number): boolean {
+  if (chunk[at] !== 0x5c || chunk[at + 1] !== 0x75) return false;
+  let run = 1;
+  while (at - run >= 0 && chunk[at - run] === 0x5c) run++;
+  return run % 2 === 1;
+}
+
+/** The next `\u` escape at or after `from`, or -1. */
 function nextUnicodeEscape(chunk: Buffer, from: number): number {
-  for (let at = chunk.indexOf(BACKSLASH_U, from); at >= 0; at = chunk.indexOf(BACKSLASH_U, at + 1)) {
-    let run = 1;
-    while (at - run >= 0 && chunk[at - run] === 0x5c) run++;
-    if (run % 2 === 1) return at;
-  }
+  for (let at = chunk.indexOf(BACKSLASH_U, from); at >= 0; at = chunk.indexOf(BACKSLASH_U, at + 1))
+    if (unicodeEscapeAt(chunk, at)) return at;
   return -1;
 }
 
-/** Finds the next occurrence of a table's needle in `chunk` at or after `from`, or -1. */
-type NeedleSearch = (chunk: Buffer, from: number) => number;
+/** One table's needle: a plain search, a test at one position, and the kernel's anchor. */
+interface NeedleOf {
+  /** The next occurrence in `chunk` at or after `from`, or -1. */
+  next(chunk: Buffer, from: number): number;
+  /** Whether an occurrence starts at `at` (bytes past `chunk.length` count as absent). */
+  at(chunk: Buffer, at: number): boolean;
+  /** Two bytes every occurrence has (see the header). */
+  anchor: PairAnchor;
+}
 
-function bufferNeedle(text: string): NeedleSearch {
+function exactNeedle(text: string, anchor: PairAnchor): NeedleOf {
   const needle = Buffer.from(text, 'latin1');
-  return (chunk, from) => chunk.indexOf(needle, from);
+  return { next: (chunk, from) => chunk.indexOf(needle, from), at: (chunk, at) => bytesAt(chunk, at, needle), anchor };
 }
 
 const RUNCOMMAND = Buffer.from('runcommand', 'latin1');
@@ -124,6 +155,13 @@ function nextRunCommandAnyCase(chunk: Buffer, from: number): number {
   return -1;
 }
 
+/** Whether `runcommand` in some ASCII case starts at `at`. */
+function runCommandAnyCaseAt(chunk: Buffer, at: number): boolean {
+  if (at < 0 || at + RUNCOMMAND.length > chunk.length) return false;
+  for (let i = 0; i < RUNCOMMAND.length; i++) if ((chunk[at + i] | 0x20) !== RUNCOMMAND[i]) return false;
+  return true;
+}
+
 const PS1 = Buffer.from('.ps1', 'latin1');
 const SCRIPT = Buffer.from('script', 'latin1');
 const DASH_FILE = Buffer.from('-File', 'latin1');
@@ -159,22 +197,26 @@ function whiteSpaceLength(buf: Buffer, at: number): number {
 }
 
 /**
- * The next `-File<white space>script<1-9 digits>.ps1` in raw bytes: found by a native
- * search for `-File` (it has fewer false starts in command lines than `.ps1`), then
+ * Whether `-File<white space>script<1-9 digits>.ps1` starts at `dash` in raw bytes,
  * checked forwards byte by byte. With more than nine digits before `.ps1` there is no
  * match at that `script`, as in the regex (the ninth digit is followed by a digit, not `.`).
  */
+function fileScriptPs1At(chunk: Buffer, dash: number): boolean {
+  if (!bytesAt(chunk, dash, DASH_FILE)) return false;
+  const ws = whiteSpaceLength(chunk, dash + DASH_FILE.length);
+  if (ws === 0) return false;
+  const script = dash + DASH_FILE.length + ws;
+  if (!bytesAt(chunk, script, SCRIPT)) return false;
+  const firstDigit = script + SCRIPT.length;
+  let digits = 0;
+  while (digits < 10 && firstDigit + digits < chunk.length && isDigit(chunk[firstDigit + digits])) digits++;
+  return digits >= 1 && digits <= 9 && bytesAt(chunk, firstDigit + digits, PS1);
+}
+
+/** The next `-File…scriptN.ps1`: a native search for `-File` (fewer false starts in command lines than `.ps1`), then the check. */
 function nextFileScriptPs1(chunk: Buffer, from: number): number {
-  for (let dash = chunk.indexOf(DASH_FILE, from); dash >= 0; dash = chunk.indexOf(DASH_FILE, dash + 1)) {
-    const ws = whiteSpaceLength(chunk, dash + DASH_FILE.length);
-    if (ws === 0) continue;
-    const script = dash + DASH_FILE.length + ws;
-    if (!bytesAt(chunk, script, SCRIPT)) continue;
-    const firstDigit = script + SCRIPT.length;
-    let digits = 0;
-    while (digits < 10 && firstDigit + digits < chunk.length && isDigit(chunk[firstDigit + digits])) digits++;
-    if (digits >= 1 && digits <= 9 && bytesAt(chunk, firstDigit + digits, PS1)) return dash;
-  }
+  for (let dash = chunk.indexOf(DASH_FILE, from); dash >= 0; dash = chunk.indexOf(DASH_FILE, dash + 1))
+    if (fileScriptPs1At(chunk, dash)) return dash;
   return -1;
 }
 
@@ -182,60 +224,105 @@ function isDigit(b: number): boolean {
   return b >= 0x30 && b <= 0x39;
 }
 
-const NEEDLES: { readonly [T in TableName]: NeedleSearch } = {
-  AzureActivity: nextRunCommandAnyCase,
-  DeviceFileEvents: bufferNeedle('RunCommandExtension.exe'),
-  DeviceEvents: nextFileScriptPs1,
+const NEEDLES: { readonly [T in TableName]: NeedleOf } = {
+  AzureActivity: {
+    next: nextRunCommandAnyCase,
+    at: runCommandAnyCaseAt,
+    anchor: { a: 0x72 /* r */, da: 0, b: 0x64 /* d */, db: 9, fold: 0x20 },
+  },
+  DeviceFileEvents: exactNeedle('RunCommandExtension.exe', {
+    a: 0x52 /* R */,
+    da: 0,
+    b: 0x78 /* x */,
+    db: 11,
+    fold: 0,
+  }),
+  DeviceEvents: {
+    next: nextFileScriptPs1,
+    at: fileScriptPs1At,
+    anchor: { a: 0x2d /* - */, da: 0, b: 0x46 /* F */, db: 1, fold: 0 },
+  },
 };
 
 /**
  * Whether one row's JSON text (no newline inside a needle; any bytes) can matter to
- * the rule for `table`. This is the definition; `forEachCandidateLine` is the fast
- * chunk-wide form of the same test.
+ * the rule for `table`. This is the definition; `forEachCandidateLine` and
+ * `hitPositions` are the fast chunk-wide forms of the same test.
  */
 export function mayMatter(table: TableName, rowJson: Buffer | string): boolean {
   const bytes = typeof rowJson === 'string' ? Buffer.from(rowJson, 'utf8') : rowJson;
   if (nextUnicodeEscape(bytes, 0) >= 0) return true;
-  return NEEDLES[table](bytes, 0) >= 0;
+  return NEEDLES[table].next(bytes, 0) >= 0;
+}
+
+/** Which search the chunk-wide forms use: the SIMD kernel where it runs (`auto`), or the plain forms. */
+export type ChunkSearch = 'auto' | 'plain';
+
+/**
+ * Calls `each(p)` in ascending order for every position of `chunk` where a needle of
+ * `table` or a `\u` escape starts, until `each` returns a position to go on from
+ * (positions before it are skipped; -1 or undefined: go on with the next one).
+ */
+function forEachHit(
+  table: TableName,
+  chunk: Buffer,
+  each: (p: number) => number | undefined,
+  search: ChunkSearch = 'auto',
+): void {
+  const needle = NEEDLES[table];
+  const scanner = search === 'auto' ? byteScanner() : null;
+  if (scanner) {
+    let skipTo = 0;
+    scanner.forEachCandidate(chunk, needle.anchor, (p) => {
+      if (p < skipTo || !(needle.at(chunk, p) || unicodeEscapeAt(chunk, p))) return;
+      skipTo = each(p) ?? -1;
+    });
+    return;
+  }
+  let nextNeedle = needle.next(chunk, 0);
+  let nextEscape = nextUnicodeEscape(chunk, 0);
+  while (nextNeedle >= 0 || nextEscape >= 0) {
+    const hit = nextNeedle < 0 ? nextEscape : nextEscape < 0 ? nextNeedle : Math.min(nextNeedle, nextEscape);
+    const from = Math.max(hit + 1, each(hit) ?? -1);
+    if (from >= chunk.length) return;
+    if (nextNeedle >= 0 && nextNeedle < from) nextNeedle = needle.next(chunk, from);
+    if (nextEscape >= 0 && nextEscape < from) nextEscape = nextUnicodeEscape(chunk, from);
+  }
 }
 
 /**
  * Calls `onLine(start, end)` (end exclusive, without the `\n`) for each line of
- * `chunk[0, length)` that `mayMatter`, in order. Lines are separated by `\n`; the
- * chunk holds whole lines only. Lines with neither the anchor nor `\u` cost no work
- * in JavaScript: both are found with native searches over the whole chunk.
+ * `chunk` that `mayMatter`, in order. Lines are separated by `\n`; the chunk holds
+ * whole lines only. Lines with neither the anchor nor `\u` cost no work in JavaScript:
+ * the kernel finds the candidates over the whole chunk.
  */
 export function forEachCandidateLine(
   table: TableName,
   chunk: Buffer,
   onLine: (start: number, end: number) => void,
+  search: ChunkSearch = 'auto',
 ): void {
-  const next = NEEDLES[table];
-  let nextAnchor = next(chunk, 0);
-  let nextEscape = nextUnicodeEscape(chunk, 0);
-  while (nextAnchor >= 0 || nextEscape >= 0) {
-    const hit = nextAnchor < 0 ? nextEscape : nextEscape < 0 ? nextAnchor : Math.min(nextAnchor, nextEscape);
-    const start = chunk.lastIndexOf(10, hit) + 1;
-    let end = chunk.indexOf(10, hit);
-    if (end < 0) end = chunk.length;
-    onLine(start, end);
-    if (end >= chunk.length) return;
-    if (nextAnchor >= 0 && nextAnchor <= end) nextAnchor = next(chunk, end + 1);
-    if (nextEscape >= 0 && nextEscape <= end) nextEscape = nextUnicodeEscape(chunk, end + 1);
-  }
+  forEachHit(
+    table,
+    chunk,
+    (hit) => {
+      const start = chunk.lastIndexOf(10, hit) + 1;
+      let end = chunk.indexOf(10, hit);
+      if (end < 0) end = chunk.length;
+      onLine(start, end);
+      return end + 1; // the rest of the line is decided
+    },
+    search,
+  );
 }
 
 /**
- * Where in `chunk` a needle of `table` or a `\u` escape starts, in
- * ascending order: a row whose bytes hold none of these positions cannot matter. For
- * readers whose rows are not lines (JSON array elements), which check each row's span.
+ * Where in `chunk` a needle of `table` or a `\u` escape starts, in ascending order: a
+ * row whose bytes hold none of these positions cannot matter. For readers whose rows
+ * are not lines (JSON array elements, CSV records), which check each row's span.
  */
-export function hitPositions(table: TableName, chunk: Buffer): number[] {
-  const next = NEEDLES[table];
-  const needles: number[] = [];
-  for (let at = next(chunk, 0); at >= 0; at = next(chunk, at + 1)) needles.push(at);
-  const escapes: number[] = [];
-  for (let at = nextUnicodeEscape(chunk, 0); at >= 0; at = nextUnicodeEscape(chunk, at + 1)) escapes.push(at);
-  if (escapes.length === 0) return needles;
-  return [...needles, ...escapes].sort((a, b) => a - b);
+export function hitPositions(table: TableName, chunk: Buffer, search: ChunkSearch = 'auto'): number[] {
+  const hits: number[] = [];
+  forEachHit(table, chunk, (p) => void hits.push(p), search);
+  return hits;
 }

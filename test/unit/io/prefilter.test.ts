@@ -6,7 +6,9 @@ import { coerceRow, ParityDetection } from '../../../src/detection';
 import type { TableName } from '../../../src/detection/schema';
 import { readCsvFile } from '../../../src/io/csv';
 import { readJsonFile } from '../../../src/io/json';
-import { forEachCandidateLine, mayMatter } from '../../../src/io/prefilter';
+import { ByteScanner, byteScanner, type PairAnchor } from '../../../src/io/byteScan';
+import { forEachLineChunk } from '../../../src/io/chunks';
+import { forEachCandidateLine, hitPositions, mayMatter, type ChunkSearch } from '../../../src/io/prefilter';
 import {
   RUN_COMMAND,
   azureActivityRow,
@@ -81,25 +83,161 @@ describe('byte pre-filter', () => {
     expect(de('powershell -File\ufeffscript1.ps1')).toBe(false);
   });
 
-  it('finds in a whole chunk exactly the lines that mayMatter, line by line', () => {
+  it('runs the SIMD kernel on this machine (otherwise the plain forms below are all that is tested)', () => {
+    expect(byteScanner()).not.toBeNull();
+  });
+
+  for (const search of ['auto', 'plain'] as const satisfies readonly ChunkSearch[]) {
+    it(`finds in a whole chunk exactly the lines that mayMatter, line by line (${search} search)`, () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(deviceEventsRow, azureActivityRow, deviceFileEventsRow, fc.integer()), { maxLength: 12 }),
+          fc.constantFrom(0, 0.01, 0.2),
+          (rows, escapeRate) => {
+            const lines = rows.flatMap(([de, aa, dfe, seed]) => {
+              const rnd = mulberry32(seed);
+              return [encode(de, rnd, escapeRate), encode(aa, rnd, escapeRate), encode(dfe, rnd, escapeRate), ''];
+            });
+            const chunk = Buffer.from(lines.join('\n'), 'utf8');
+            for (const table of ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'] as const) {
+              const found: string[] = [];
+              forEachCandidateLine(table, chunk, (s, e) => found.push(chunk.toString('utf8', s, e)), search);
+              expect(found).toEqual(lines.filter((l) => mayMatter(table, l)));
+            }
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it('the kernel reports every anchor pair and every \\u in order, whatever the chunk edges and position buffer', () => {
+    // Bytes drawn mostly from those the anchors and escapes are made of, so pairs are frequent.
+    const alphabet = Buffer.from('rRdD\\u-Fx\n "aU', 'latin1');
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(deviceEventsRow, azureActivityRow, deviceFileEventsRow, fc.integer()), { maxLength: 12 }),
-        (rows) => {
-          const lines = rows.flatMap(([de, aa, dfe, seed]) => {
+        fc.array(fc.integer({ min: 0, max: alphabet.length }), { maxLength: 300 }),
+        fc.record({
+          a: fc.constantFrom(0x72, 0x2d, 0x52),
+          da: fc.integer({ min: 0, max: 12 }),
+          b: fc.constantFrom(0x64, 0x46, 0x78),
+          db: fc.integer({ min: 0, max: 12 }),
+          fold: fc.constantFrom(0, 0x20) as fc.Arbitrary<0 | 0x20>,
+        }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.boolean(),
+        fc.string({ unit: fc.constantFrom(...'rRdD\\u-Fx'), minLength: 1, maxLength: 40 }),
+        (codes, anchor: PairAnchor, capacity, inPlace, stale) => {
+          // Index alphabet.length stands for a random byte 0x80-0xFF.
+          const bytes = Buffer.from(codes.map((c, i) => (c < alphabet.length ? alphabet[c] : 0x80 + (i % 128))));
+          const scanner = new ByteScanner(64, capacity);
+          // Stale bytes past the chunk, as a reused buffer holds them: they may add candidates, never drop one.
+          scanner.reserve(bytes.length + 64).fill(Buffer.from(stale, 'latin1'));
+          let chunk: Buffer = bytes;
+          if (inPlace) {
+            chunk = scanner.buffer.subarray(7, 7 + bytes.length);
+            bytes.copy(chunk);
+          }
+          const reported: number[] = [];
+          scanner.forEachCandidate(chunk, anchor, (p) => reported.push(p));
+          const fold = (x: number | undefined): number | undefined => (x === undefined ? x : x | anchor.fold);
+          const expected: number[] = [];
+          for (let p = 0; p < bytes.length; p++) {
+            const pair = fold(bytes[p + anchor.da]) === anchor.a && fold(bytes[p + anchor.db]) === anchor.b;
+            if (pair || (bytes[p] === 0x5c && bytes[p + 1] === 0x75)) expected.push(p);
+          }
+          expect([...reported].sort((x, y) => x - y)).toEqual(reported);
+          expect(new Set(reported).size).toBe(reported.length);
+          for (const p of expected) expect(reported).toContain(p);
+          // Any other report is a position whose pair reaches past the chunk.
+          for (const p of reported)
+            if (!expected.includes(p)) {
+              expect(p).toBeLessThan(bytes.length);
+              expect(p + Math.max(anchor.da, anchor.db, 1)).toBeGreaterThanOrEqual(bytes.length);
+            }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the kernel reports no position at or past the end, and every one before it, for every length', () => {
+    const r: PairAnchor = { a: 0x72, da: 0, b: 0x72, db: 0, fold: 0 };
+    for (let length = 0; length <= 200; length++) {
+      const scanner = new ByteScanner(256, 7);
+      scanner.buffer.fill('r'); // a pair at every position past the chunk
+      const reported = (chunk: Buffer): number[] => {
+        const out: number[] = [];
+        scanner.forEachCandidate(chunk, r, (p) => out.push(p));
+        return out;
+      };
+      expect(reported(scanner.buffer.subarray(3, 3 + length).fill('x'))).toEqual([]);
+      expect(reported(scanner.buffer.subarray(3, 3 + length).fill('r'))).toEqual([...Array(length).keys()]);
+    }
+  });
+
+  it('hitPositions: the kernel finds the plain positions in any slice of encoded rows (needles cut at the edges)', () => {
+    const tables = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'] as const;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...tables), fc.integer()), { minLength: 1, maxLength: 10 }),
+        fc.constantFrom(0, 0.01, 0.2),
+        fc.constantFrom('\n', '', ',', '\\'),
+        fc.nat(),
+        fc.nat(),
+        (picks, escapeRate, sep, s1, s2) => {
+          const texts = picks.map(([table, seed]) => {
             const rnd = mulberry32(seed);
-            return [encode(de, rnd, 0.01), encode(aa, rnd, 0), encode(dfe, rnd, 0), ''];
+            const row = fc.sample(rowOf[table], { seed, numRuns: 1 })[0];
+            return encode(row, rnd, escapeRate);
           });
-          const chunk = Buffer.from(lines.join('\n'), 'utf8');
-          for (const table of ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'] as const) {
-            const found: string[] = [];
-            forEachCandidateLine(table, chunk, (s, e) => found.push(chunk.toString('utf8', s, e)));
-            expect(found).toEqual(lines.filter((l) => mayMatter(table, l)));
+          const whole = Buffer.from(texts.join(sep), 'utf8');
+          const [from, to] = [s1 % (whole.length + 1), s2 % (whole.length + 1)].sort((x, y) => x - y);
+          const slice = whole.subarray(from, to);
+          for (const table of tables) {
+            const plain = hitPositions(table, slice, 'plain');
+            expect(hitPositions(table, slice, 'auto')).toEqual(plain);
+            // Every plain hit is a needle or escape that mayMatter sees in the slice's own bytes.
+            if (plain.length > 0) expect(mayMatter(table, slice)).toBe(true);
+            else expect(mayMatter(table, slice)).toBe(false);
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
+  });
+
+  it('lines longer than the scanner memory grow it, and the chunks still hold whole lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rcd-prefilter-grow-'));
+    try {
+      const lines = [
+        'x'.repeat(70_000) + '-File script1.ps1',
+        '{"a":1}',
+        'y'.repeat(200_000) + '\\u0041',
+        '-File script2.ps1',
+      ];
+      const path = join(dir, 'DeviceEvents.ndjson');
+      writeFileSync(path, lines.join('\n') + '\n');
+      const scanner = new ByteScanner(1024);
+      const seen: string[] = [];
+      forEachLineChunk(
+        path,
+        ({ buffer, length }) => {
+          const chunk = buffer.subarray(0, length);
+          expect(scanner.holds(chunk)).toBe(true);
+          expect(chunk[length - 1]).toBe(10);
+          forEachCandidateLine('DeviceEvents', chunk.subarray(0, length - 1), (s, e) =>
+            seen.push(chunk.toString('latin1', s, e)),
+          );
+        },
+        512,
+        scanner,
+      );
+      expect(seen).toEqual(lines.filter((l) => mayMatter('DeviceEvents', l)));
+      expect(seen).toHaveLength(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('JSON arrays: an element is parsed exactly when its own text mayMatter, whatever the chunking', () => {

@@ -1,0 +1,332 @@
+/**
+ * A WebAssembly SIMD kernel that scans a chunk of bytes 32 at a time for the byte
+ * pre-filter (./prefilter): it is what lets every byte of a 1 GB day be looked at
+ * without a JavaScript loop over the bytes. (`Buffer.indexOf` is as fast for one
+ * needle with a rare first byte, but `runcommand` must be found in any case mix, and
+ * the first bytes of `-File` and of `\u` are common in these tables.)
+ *
+ * The module is assembled here, from the instruction lists below, so that what runs is
+ * what a reader of this file sees; there is no binary blob and no build step. It has
+ * one function over its own linear memory:
+ *
+ *   pairs(start, end, a, da, b, db, fold, out, cap) → n
+ *     writes to out[0..n) (i32s), in ascending order, every position p in [start, end)
+ *     where   ((mem[p + da] | fold) == a  and  (mem[p + db] | fold) == b)
+ *        or   (mem[p] == '\'  and  mem[p + 1] == 'u'),
+ *     stopping early when n reaches cap (the caller then goes on from out[n - 1] + 1).
+ *
+ * A vector may read up to 31 bytes past `end` (SLACK below is kept free for that);
+ * those bytes are never reported as positions (p < end), but they may make a position
+ * near `end` look like a pair: callers verify each position within `end`, so that only
+ * widens the candidates. A pair inside [start, end) is always reported, so the
+ * candidates are a superset of the true occurrences, which is all the pre-filter's
+ * soundness argument needs of them (see ./prefilter).
+ *
+ * Chunks are read straight into this memory (`ByteScanner.buffer`), so a byte is copied
+ * once, by the kernel's read, and scanned where it lies.
+ */
+
+/** Unsigned LEB128. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 (i32). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, 'utf8')];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+// Value types, and the instructions used (WebAssembly core spec 2.0, binary format 5.4).
+const I32 = 0x7f;
+const V128 = 0x7b;
+const VOID = 0x40;
+const block = [0x02, VOID];
+const loop = [0x03, VOID];
+const if_ = [0x04, VOID];
+const end = [0x0b];
+const br = (depth: number): number[] => [0x0c, ...uleb(depth)];
+const brIf = (depth: number): number[] => [0x0d, ...uleb(depth)];
+const ret = [0x0f];
+const get = (local: number): number[] => [0x20, ...uleb(local)];
+const set = (local: number): number[] => [0x21, ...uleb(local)];
+const tee = (local: number): number[] => [0x22, ...uleb(local)];
+const i32Store = [0x36, 2, 0]; // align 4, offset 0
+const i32Const = (n: number): number[] => [0x41, ...sleb(n)];
+const i32Eqz = [0x45];
+const i32LtU = [0x49];
+const i32GeU = [0x4f];
+const i32GtU = [0x4b];
+const i32Ctz = [0x68];
+const i32Add = [0x6a];
+const i32Sub = [0x6b];
+const i32And = [0x71];
+const i32Or = [0x72];
+const i32Shl = [0x74];
+const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
+const v128Load = (offset: number): number[] => simd(0x00, 0, ...uleb(offset)); // align 1
+const i8x16Splat = simd(0x0f);
+const i8x16Eq = simd(0x23);
+const v128And = simd(0x4e);
+const v128Or = simd(0x50);
+const i8x16Bitmask = simd(0x64);
+const v128AnyTrue = simd(0x53);
+
+// pairs: params 0 start, 1 end, 2 a, 3 da, 4 b, 5 db, 6 fold, 7 out, 8 cap;
+// locals 9 i, 10 bits, 11 n (i32), 12 vA, 13 vB, 14 vFold, 15 vBackslash, 16 vU, 17 m1, 18 m2 (v128).
+
+/**
+ * The vector at i + off:
+ * ((mem[i+off+da..] | fold) == a & (mem[i+off+db..] | fold) == b) | (mem[i+off..] == '\\' & mem[i+off+1..] == 'u')
+ */
+// prettier-ignore
+const pairsVector = (off: number): number[] => [
+  ...get(9), ...get(3), ...i32Add, ...v128Load(off), ...get(14), ...v128Or, ...get(12), ...i8x16Eq,
+  ...get(9), ...get(5), ...i32Add, ...v128Load(off), ...get(14), ...v128Or, ...get(13), ...i8x16Eq,
+  ...v128And,
+  ...get(9), ...v128Load(off), ...get(15), ...i8x16Eq,
+  ...get(9), ...v128Load(off + 1), ...get(16), ...i8x16Eq,
+  ...v128And,
+  ...v128Or,
+];
+
+/** For each set bit of `bits` (lowest first): out[n++] = i + bit; return n when n reaches cap. */
+// prettier-ignore
+const PAIRS_EMIT = [
+  ...block,
+  ...loop,
+  ...get(10), ...i32Eqz, ...brIf(1),
+  ...get(7), ...get(11), ...i32Const(2), ...i32Shl, ...i32Add,
+  ...get(9), ...get(10), ...i32Ctz, ...i32Add,
+  ...i32Store,
+  ...get(10), ...get(10), ...i32Const(1), ...i32Sub, ...i32And, ...set(10),
+  ...get(11), ...i32Const(1), ...i32Add, ...tee(11), ...get(8), ...i32GeU,
+  ...if_, ...get(11), ...ret, ...end,
+  ...br(0),
+  ...end,
+  ...end,
+];
+
+// prettier-ignore
+const PAIRS_BODY = [
+  ...vec([
+    [3, I32],
+    [7, V128],
+  ]),
+  ...get(2), ...i8x16Splat, ...set(12),
+  ...get(4), ...i8x16Splat, ...set(13),
+  ...get(6), ...i8x16Splat, ...set(14),
+  ...i32Const(0x5c), ...i8x16Splat, ...set(15),
+  ...i32Const(0x75), ...i8x16Splat, ...set(16),
+  ...get(0), ...set(9),
+  // Two vectors at a time while (i + 32 <= end), the common case being no bit set at all.
+  ...block,
+  ...loop,
+  ...get(9), ...i32Const(32), ...i32Add, ...get(1), ...i32GtU, ...brIf(1),
+  ...pairsVector(0), ...set(17),
+  ...pairsVector(16), ...set(18),
+  ...get(17), ...get(18), ...v128Or, ...v128AnyTrue,
+  ...if_,
+  ...get(17), ...i8x16Bitmask, ...get(18), ...i8x16Bitmask, ...i32Const(16), ...i32Shl, ...i32Or, ...set(10),
+  ...PAIRS_EMIT,
+  ...end,
+  ...get(9), ...i32Const(32), ...i32Add, ...set(9),
+  ...br(0),
+  ...end,
+  ...end,
+  // Then one vector at a time, the last one cut at `end` (only the bits of positions before it).
+  ...block,
+  ...loop,
+  ...get(9), ...get(1), ...i32GeU, ...brIf(1),
+  ...pairsVector(0), ...i8x16Bitmask, ...set(10),
+  ...get(1), ...get(9), ...i32Sub, ...i32Const(16), ...i32LtU,
+  ...if_,
+  ...get(10), ...i32Const(1), ...get(1), ...get(9), ...i32Sub, ...i32Shl, ...i32Const(1), ...i32Sub, ...i32And,
+  ...set(10),
+  ...end,
+  ...PAIRS_EMIT,
+  ...get(9), ...i32Const(16), ...i32Add, ...set(9),
+  ...br(0),
+  ...end,
+  ...end,
+  ...get(11),
+  ...end,
+];
+
+const PAGE = 64 << 10;
+
+/** The module's bytes: one function, one memory of `pages` pages, all exported. */
+function moduleBytes(pages: number): Uint8Array {
+  const funcType = (params: number, results: number): number[] => [
+    0x60,
+    ...vec(Array.from({ length: params }, () => [I32])),
+    ...vec(Array.from({ length: results }, () => [I32])),
+  ];
+  const code = (body: number[]): number[] => [...uleb(body.length), ...body];
+  return Uint8Array.from([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([funcType(9, 1)])),
+    ...section(3, vec([[0]])),
+    ...section(5, vec([[0x00, ...uleb(pages)]])),
+    ...section(
+      7,
+      vec([
+        [...name('memory'), 0x02, 0],
+        [...name('pairs'), 0x00, 0],
+      ]),
+    ),
+    ...section(10, vec([code(PAIRS_BODY)])),
+  ]);
+}
+
+/** Where in memory the positions are written. */
+const OUT_OFFSET = 0;
+/** Bytes kept past a chunk's capacity for the vectors that read past `end` (up to `db + 16`). */
+const SLACK = 64;
+const MAX_ANCHOR_OFFSET = 32;
+
+/** The part of the WebAssembly JS API used here (the compiler's ES2022 + Node libs do not declare it). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface Kernel {
+  memory: WasmMemory;
+  pairs(
+    start: number,
+    end: number,
+    a: number,
+    da: number,
+    b: number,
+    db: number,
+    fold: number,
+    out: number,
+    cap: number,
+  ): number;
+}
+
+/** A pair of bytes of a needle that every occurrence has: `a` at `da`, `b` at `db`, both compared after `| fold`. */
+export interface PairAnchor {
+  a: number;
+  da: number;
+  b: number;
+  db: number;
+  fold: 0 | 0x20;
+}
+
+/**
+ * One kernel instance and the memory chunks are read into. One per thread (the
+ * module-level instance from `byteScanner()`): not reentrant, and `buffer` moves when
+ * `reserve` grows the memory.
+ */
+export class ByteScanner {
+  private readonly kernel: Kernel;
+  /** Chunks start after the positions. */
+  private readonly dataOffset: number;
+  private view: Buffer;
+  private positions: Int32Array;
+
+  /**
+   * `initialBytes`: the first size of `buffer`; `capacity`: how many positions one
+   * kernel call may report (tests make it small, to reach the calls that go on).
+   */
+  constructor(
+    initialBytes = 1 << 20,
+    private readonly capacity = 4096,
+  ) {
+    this.dataOffset = OUT_OFFSET + 4 * capacity;
+    const pages = Math.ceil((this.dataOffset + initialBytes + SLACK) / PAGE);
+    const instance = new wasm.Instance(new wasm.Module(moduleBytes(pages)));
+    this.kernel = instance.exports as unknown as Kernel;
+    this.view = this.refresh();
+    this.positions = new Int32Array(this.kernel.memory.buffer, OUT_OFFSET, this.capacity);
+  }
+
+  private refresh(): Buffer {
+    const memory = this.kernel.memory.buffer;
+    this.view = Buffer.from(memory, this.dataOffset, memory.byteLength - this.dataOffset - SLACK);
+    this.positions = new Int32Array(memory, OUT_OFFSET, this.capacity);
+    return this.view;
+  }
+
+  /** Where chunks are read: `buffer.length` bytes, scanned in place by `forEachCandidate`. */
+  get buffer(): Buffer {
+    return this.view;
+  }
+
+  /** Makes `buffer` at least `bytes` long, keeping its contents; returns the (new) buffer. */
+  reserve(bytes: number): Buffer {
+    if (bytes <= this.view.length) return this.view;
+    const needed = Math.ceil((this.dataOffset + bytes + SLACK - this.kernel.memory.buffer.byteLength) / PAGE);
+    this.kernel.memory.grow(needed);
+    return this.refresh();
+  }
+
+  /** Whether `chunk` lies in this scanner's memory (then it is scanned in place). */
+  holds(chunk: Buffer): boolean {
+    return chunk.buffer === this.kernel.memory.buffer;
+  }
+
+  /** `chunk` in this scanner's memory: itself, or a copy at the start of `buffer`. */
+  private place(chunk: Buffer): number {
+    if (this.holds(chunk)) return chunk.byteOffset;
+    this.reserve(chunk.length).set(chunk, 0);
+    return this.dataOffset;
+  }
+
+  /**
+   * Calls `each(p)` (p relative to `chunk`), in ascending order, for every position of
+   * `chunk` where `anchor`'s pair or `\u` stands (a superset: see the file's header).
+   */
+  forEachCandidate(chunk: Buffer, anchor: PairAnchor, each: (p: number) => void): void {
+    const base = this.place(chunk);
+    const end = base + chunk.length;
+    const { a, da, b, db, fold } = anchor;
+    if (!(da >= 0 && db >= 0 && da < MAX_ANCHOR_OFFSET && db < MAX_ANCHOR_OFFSET))
+      throw new RangeError(`anchor offsets must be in [0, ${MAX_ANCHOR_OFFSET})`);
+    for (let from = base; from < end;) {
+      const n = this.kernel.pairs(from, end, a, da, b, db, fold, OUT_OFFSET, this.capacity);
+      const positions = this.positions;
+      for (let k = 0; k < n; k++) each(positions[k] - base);
+      if (n < this.capacity) return;
+      from = positions[n - 1] + 1;
+    }
+  }
+}
+
+let shared: ByteScanner | null | undefined;
+
+/**
+ * This thread's scanner, or null where the engine cannot run WebAssembly SIMD (then
+ * the callers use their plain `Buffer.indexOf` forms, which find the same lines).
+ */
+export function byteScanner(): ByteScanner | null {
+  if (shared === undefined) shared = wasm.validate(moduleBytes(1)) ? new ByteScanner() : null;
+  return shared;
+}
