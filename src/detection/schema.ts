@@ -92,6 +92,11 @@ export type DeviceEventsRow = RowOf<(typeof RULE_COLUMNS)['DeviceEvents']>;
 /** One function per table, each taking that table's row. */
 export type PerTable<R> = { readonly [T in TableName]: (row: TableRows[T]) => R };
 
+/** A count per table, all zero. */
+export function zeroPerTable(): Record<TableName, number> {
+  return { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+}
+
 /** Calls the function of `row`'s table: the one switch over the three tables. */
 export function onTable<T extends TableName, R>(table: T, row: TableRows[T], handlers: PerTable<R>): R {
   const handler = handlers[table] as ((row: TableRows[T]) => R) | undefined;

@@ -72,6 +72,13 @@ export type FindingRecord = { TimeGenerated: KqlDateTime } & {
   VmOsType: string | null;
   EnrichmentStatus: string;
   ExtendedProperties: Record<string, unknown> | null;
+  /** The Run Command operation(s) behind the finding: the way back to AzureActivity. */
+  CorrelationIds: string[];
+  /** The script file's folder and SHA256, where the endpoint telemetry has them. */
+  ScriptFolderPath: string | null;
+  ScriptSha256: string | null;
+  /** 'script' (a script ran: the rule's kind) or 'control-plane' (a run with no endpoint evidence). */
+  FindingKind: string;
 };
 
 export interface FindingRecordContext {
@@ -88,6 +95,8 @@ export interface FindingRecordContext {
   enrichment?: FindingEnrichment;
   /** Mode-specific details for ExtendedProperties (corrected mode). Not part of FindingId. */
   extended?: Record<string, unknown>;
+  /** What the endpoint telemetry adds (corrected mode), and the finding's kind (default 'script'). */
+  evidence?: { ScriptFolderPath?: string; ScriptSha256?: string; FindingKind?: string };
 }
 
 /** Bumped if the identity formula ever changes again (then add the previous one as a legacy id). */
@@ -173,25 +182,22 @@ function pick<T extends Record<string, string>>(identifiers: T): Partial<T> | un
   return Object.keys(kept).length ? kept : undefined;
 }
 
+/** The rule's 14 output columns of a finding, in `project` order (FINDING_COLUMNS), arrays copied. */
+function ruleColumnsOf(finding: RunCommandFinding): RunCommandFinding {
+  const columns: Record<string, unknown> = {};
+  for (const [name] of FINDING_COLUMNS) {
+    const value = finding[name];
+    columns[name] = Array.isArray(value) ? [...value] : value;
+  }
+  return columns as unknown as RunCommandFinding;
+}
+
 /** Builds the findings-table row for one finding. Pure. */
 export function toFindingRecord(finding: RunCommandFinding, context: FindingRecordContext): FindingRecord {
   const { rule = RULE, window, mode, enrichment } = context;
   const full: FindingRecord = {
     TimeGenerated: context.timeGenerated,
-    timestamp: finding.timestamp,
-    StartTime: finding.StartTime,
-    EndTime: finding.EndTime,
-    PowershellFileName: finding.PowershellFileName,
-    VirtualMachineName: finding.VirtualMachineName,
-    Caller: finding.Caller,
-    CallerName: finding.CallerName,
-    CallerUPNSuffix: finding.CallerUPNSuffix,
-    CallerIpAddress: finding.CallerIpAddress,
-    PowershellScriptCommands: [...finding.PowershellScriptCommands],
-    PowershellFileSize: finding.PowershellFileSize,
-    ScriptFingerprintHash: finding.ScriptFingerprintHash,
-    Prevalence: finding.Prevalence,
-    Scope: finding.Scope,
+    ...ruleColumnsOf(finding),
     FindingId: findingId(context.identity, rule.id, mode),
     RuleId: rule.id,
     RuleName: rule.name,
@@ -211,6 +217,10 @@ export function toFindingRecord(finding: RunCommandFinding, context: FindingReco
     VmOsType: enrichment?.osType ?? null,
     EnrichmentStatus: enrichment?.status ?? 'disabled',
     ExtendedProperties: context.extended ? { ...context.extended } : null,
+    CorrelationIds: context.identity.CorrelationId ? [context.identity.CorrelationId] : [],
+    ScriptFolderPath: context.evidence?.ScriptFolderPath || null,
+    ScriptSha256: context.evidence?.ScriptSha256 || null,
+    FindingKind: context.evidence?.FindingKind ?? 'script',
   };
   return inTableOrder(fitToFieldLimit(full));
 }

@@ -26,6 +26,7 @@
 import type { KqlDateTime } from '../datetime';
 import {
   onTable,
+  zeroPerTable,
   type PerTable,
   type FindingIdentity,
   AzureActivityRow,
@@ -141,7 +142,7 @@ const CORRECTED_ROW_FILTERS: PerTable<boolean> = {
 };
 
 export class CorrectedDetection {
-  private readonly read: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  private readonly read = zeroPerTable();
   private runCommandActivityRows = 0;
   private readonly operations = new CorrectedOperations();
   private readonly devices = new DeviceActivity();

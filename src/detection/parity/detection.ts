@@ -7,6 +7,7 @@
  */
 import {
   onTable,
+  zeroPerTable,
   type PerTable,
   type AzureActivityRow,
   DeviceEventsRow,
@@ -101,7 +102,7 @@ const PARITY_ROW_FILTERS: PerTable<boolean> = {
 };
 
 export class ParityDetection {
-  private readonly read: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  private readonly read = zeroPerTable();
   private runCommandActivityRows = 0;
   private scriptCommandRows = 0;
   private readonly operations = new RunCommandOperations();

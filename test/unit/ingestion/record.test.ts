@@ -42,6 +42,27 @@ describe('toFindingRecord', () => {
       VmLocation: null,
       VmTags: null,
       ExtendedProperties: null,
+      // The way back to the operation in AzureActivity, in both modes; the finding's kind.
+      CorrelationIds: [identityOf(finding).CorrelationId],
+      FindingKind: 'script',
+      ScriptFolderPath: null,
+      ScriptSha256: null,
+    });
+  });
+
+  it('carries the endpoint evidence it is given (script folder and SHA256) and the kind', () => {
+    const record = recordOf(finding, {
+      ...CONTEXT,
+      evidence: {
+        ScriptFolderPath: 'C:\\Packages\\Downloads',
+        ScriptSha256: 'ab'.repeat(32),
+        FindingKind: 'control-plane',
+      },
+    });
+    expect(record).toMatchObject({
+      ScriptFolderPath: 'C:\\Packages\\Downloads',
+      ScriptSha256: 'ab'.repeat(32),
+      FindingKind: 'control-plane',
     });
   });
 
