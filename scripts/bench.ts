@@ -28,6 +28,16 @@ import { join } from 'node:path';
 import { measurePullDecode } from './bench/pullDecode';
 import { GENERATED_TABLES, writeDays } from './generator';
 
+// --help: the usage (this file's header), and nothing else: no build, no data, no timing.
+if (require.main === module && (process.argv.includes('--help') || process.argv.includes('-h'))) {
+  process.stdout.write(
+    'Usage: npm run bench [-- --small] [-- --operations N --noise F --seed N --threads N]\n\n' +
+      'Times detect against a DuckDB baseline on one generated tenant day (cached in bench-data/);\n' +
+      'see the header of scripts/bench.ts and docs/development.md.\n',
+  );
+  process.exit(0);
+}
+
 const ROOT = existsSync(join(__dirname, '..', 'package.json')) ? join(__dirname, '..') : join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist');
 

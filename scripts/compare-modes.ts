@@ -156,7 +156,24 @@ function parseArgs(argv: string[]): CompareModesOptions {
   return o;
 }
 
-if (require.main === module) {
+export const COMPARE_MODES_USAGE = `Usage: npm run compare-modes -- [--days N] [--operations N] [--seed N] [--run-once N] [--baseline-days N] [--noise F]
+
+Generates a synthetic tenant of N days with planted run-once scripts, replays it day by
+day in parity and in corrected mode, and prints the findings per day of each mode and
+how many of the planted scripts each found. No Azure.
+
+  --days N           days to generate (default 30)
+  --operations N     Run Command operations per day (default 150)
+  --seed N           generator seed (default 7)
+  --run-once N       planted run-once scripts per day (default 2)
+  --baseline-days N  corrected mode's BASELINE_DAYS (default 14)
+  --noise F          unrelated rows per Run Command one (default 2)
+  -h, --help         show this help
+`;
+
+if (require.main === module && (process.argv.includes('--help') || process.argv.includes('-h'))) {
+  process.stdout.write(COMPARE_MODES_USAGE);
+} else if (require.main === module) {
   let options: CompareModesOptions;
   try {
     options = parseArgs(process.argv.slice(2));

@@ -17,6 +17,21 @@ import { readTableDirectory } from '../src/io/tableFiles';
 /** The repository root: this file runs as dist/scripts/demo.js (or scripts/demo.ts under ts-jest). */
 const ROOT = existsSync(join(__dirname, '..', 'package.json')) ? join(__dirname, '..') : join(__dirname, '..', '..');
 
+export const DEMO_USAGE = `Usage: npm run demo [-- --input DIR] [-- --output FILE]
+
+Runs the rule (parity mode) over the bundled sample day (samples/sample-day), with no
+Azure: prints the rows read per table, the rows left after each stage of the rule and
+the findings, writes them to out/demo-findings.ndjson and checks them against the
+day's expected.ndjson.
+
+  --input DIR    another exported day (one file per table, as 'detect --input' reads)
+  --output FILE  where to write the findings (default out/demo-findings.ndjson)
+  -h, --help     show this help
+
+Exit status: 0 done (and the findings match expected.ndjson where there is one),
+1 an input error or a mismatch.
+`;
+
 function argValue(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -25,6 +40,10 @@ function argValue(argv: string[], name: string): string | undefined {
 const ms = (from: bigint): string => `${(Number(process.hrtime.bigint() - from) / 1e6).toFixed(1)} ms`;
 
 export function runDemo(argv: string[], out: (line: string) => void = (l) => process.stdout.write(l + '\n')): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out(DEMO_USAGE.trimEnd());
+    return 0;
+  }
   const input = argValue(argv, '--input') ?? join(ROOT, 'samples', 'sample-day');
   const output = argValue(argv, '--output') ?? join(ROOT, 'out', 'demo-findings.ndjson');
   out(`Run Command detection demo: ${relative(process.cwd(), input) || '.'} (local files, no Azure)`);

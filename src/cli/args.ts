@@ -29,3 +29,14 @@ export function walkArgs(
   }
   return undefined;
 }
+
+/**
+ * A usage error as every subcommand prints it: one line, then where its options are.
+ * Returns 2, the exit code of a usage error.
+ */
+export function printUsageError(io: { stderr: NodeJS.WritableStream }, command: string, message: string): 2 {
+  io.stderr.write(
+    `runcommand-detect ${command}: ${message}\nRun 'runcommand-detect ${command} --help' for its options.\n`,
+  );
+  return 2;
+}

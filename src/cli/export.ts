@@ -15,12 +15,14 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TABLE_NAMES } from '../detection/schema';
 import {
-  LOG_ANALYTICS_OPTIONS_HELP,
+  CREDENTIAL_NOTE,
+  QUERY_OPTIONS_HELP,
+  windowOptionsHelp,
   parseCommandArgs,
   pullForCommand,
   pullSummary,
   type LogAnalyticsCliDeps,
-} from '../logAnalytics/cli';
+} from './logAnalyticsCommand';
 import { UsageError } from './args';
 import type { CliIo } from './io';
 
@@ -32,13 +34,15 @@ DIR/AzureActivity.ndjson, DIR/DeviceFileEvents.ndjson and DIR/DeviceEvents.ndjso
 ready for 'runcommand-detect detect --input DIR'. Writes nothing to Azure.
 
 Options:
-${LOG_ANALYTICS_OPTIONS_HELP}
-  --out DIR         directory to write the three files to (created if missing;
-                    existing files of these names are replaced). A table with
-                    no rows in the window is written as <Table>.json holding []
-  -h, --help        show this help
+${windowOptionsHelp(true)}
+  --out DIR         folder to write the three files to (required; created if
+                    missing; existing files of these names are replaced). A table
+                    with no rows in the window is written as <Table>.json holding []
+${QUERY_OPTIONS_HELP}
 
 Exit status: 0 exported, 1 Azure or file error (nothing written), 2 usage error.
+
+${CREDENTIAL_NOTE}
 `;
 
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
@@ -57,6 +61,7 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
     true,
     () => {
       if (out === undefined) throw new UsageError('--out DIR is required');
+      return { dir: out };
     },
   );
   if (typeof options === 'number') return options;

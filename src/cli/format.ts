@@ -5,9 +5,18 @@
  * its final `project` (FINDING_COLUMNS).
  */
 import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
+import { UsageError } from './args';
 
 export type FindingsFormat = 'ndjson' | 'json' | 'table';
+/** The choices of `--format` on every command that prints findings; ndjson is the default everywhere. */
 export const FINDINGS_FORMATS: readonly FindingsFormat[] = ['ndjson', 'json', 'table'];
+
+/** `--format F`, checked: one of FINDINGS_FORMATS, else a UsageError. */
+export function parseFormat(text: string): FindingsFormat {
+  if (!(FINDINGS_FORMATS as readonly string[]).includes(text))
+    throw new UsageError(`--format must be one of ${FINDINGS_FORMATS.join(', ')}, not '${text}'`);
+  return text as FindingsFormat;
+}
 
 /** The finding with exactly the 14 output columns, in project order. */
 export function projectFinding(finding: RunCommandFinding): Record<string, unknown> {

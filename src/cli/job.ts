@@ -1,5 +1,5 @@
 /**
- * `runcommand-detect job [--settings FILE] [--dry-run] [--from DATE --to DATE]`
+ * `runcommand-detect job [--settings FILE] [--dry-run [--format F]] [--from DATE --to DATE [--force]]`
  *
  * One occurrence of the daily job, through the same code as the timer handler
  * (src/job/occurrence.ts), with the settings read from environment variables of the
@@ -10,14 +10,18 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type JobConfig } from '../config/settings';
 import { fromDate } from '../detection/datetime';
 import { formatWouldSend, runOccurrence } from '../job/occurrence';
+import type { FindingRecord } from '../ingestion/record';
 import { latestDueBoundary, parseDayBoundary } from '../job/windows';
 import { WindowFailedError, type JobRunResult } from '../job/runDetectionJob';
 import { messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
-import { UsageError, walkArgs } from './args';
+import { printUsageError, UsageError, walkArgs } from './args';
+import { formatFindingsTable, parseFormat, type FindingsFormat } from './format';
+import { MAX_WINDOW_DAYS } from './logAnalyticsCommand';
 import type { CliIo } from './io';
 
-export const JOB_USAGE = `Usage: runcommand-detect job [--settings FILE] [--dry-run] [--from DATE --to DATE]
+export const JOB_USAGE = `Usage: runcommand-detect job [--settings FILE] [--dry-run [--format ndjson|json|table]]
+                             [--from DATE --to DATE [--force]]
 
 Runs one occurrence of the daily job, exactly as the Function App's timer does: the
 windows due from the checkpoint are pulled, detected, written to RunCommandFindings_CL
@@ -28,25 +32,33 @@ Options:
   --settings FILE    read the settings the environment does not set from FILE, a
                      local.settings.json (its "Values")
   --dry-run          pull and detect the due windows and print the findings records
-                     they would send (NDJSON, standard output); writes nothing: no
-                     findings, no ledger, no checkpoint, no baseline, no health records
+                     they would send (standard output); writes nothing: no findings,
+                     no ledger, no checkpoint, no baseline, no health records
+  --format F         with --dry-run: ndjson (default): one record a line, as sent to
+                     RunCommandFindings_CL; json: one array; table: fixed-width
   --from DATE --to DATE
                      backfill the UTC days [from, to) (YYYY-MM-DD) instead of the due
                      windows: through the ledger, so a finding already sent is not sent
-                     again; the job's checkpoint does not move
+                     again; the job's checkpoint does not move. Days that are not over
+                     (with INGESTION_DELAY_MINUTES) are refused
+  --force            take a backfill longer than ${MAX_WINDOW_DAYS} days
   -h, --help         show this help
 
 Exit status: 0 every due window processed (or none due), 1 a window failed (the
 message names the window and the phase), 2 usage or settings error.
 
+Not a dry run: findings go to the real findings table of the DCR the settings name.
+
 Identity: in Azure, and wherever IDENTITY_ENDPOINT is set, the managed identity
-(AZURE_CLIENT_ID for a user-assigned one); elsewhere your Azure CLI or azd sign-in.
-A private CA (stand-ins, proxies) is trusted through NODE_EXTRA_CA_CERTS.
+(AZURE_CLIENT_ID for a user-assigned one); elsewhere your Azure CLI sign-in (az login),
+then your Azure Developer CLI sign-in (azd auth login); nothing else is tried. A private CA (stand-ins, proxies) is trusted through NODE_EXTRA_CA_CERTS.
 `;
 
 interface JobArgs {
   settingsFile?: string;
   dryRun: boolean;
+  format?: FindingsFormat;
+  force: boolean;
   from?: string;
   to?: string;
 }
@@ -80,23 +92,27 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`runcommand-detect job: ${messageOf(error)}\n`);
     return 1;
   }
-  if (args.dryRun) await write(io.stdout, formatWouldSend(result.wouldSend));
+  if (args.dryRun) await write(io.stdout, formatRecords(result.wouldSend, args.format ?? 'ndjson'));
   io.stderr.write(`runcommand-detect job: ${summary(result.run, args.dryRun)}\n`);
   return result.run.outcome === 'failed' ? 1 : 0;
 }
 
 function parseJobArgs(argv: string[]): JobArgs | 'help' {
-  const args: JobArgs = { dryRun: false };
+  const args: JobArgs = { dryRun: false, force: false };
   const help = walkArgs(argv, (flag, value) => {
     if (flag === '--settings') args.settingsFile = value();
     else if (flag === '--dry-run') args.dryRun = true;
     else if (flag === '--from') args.from = value();
     else if (flag === '--to') args.to = value();
+    else if (flag === '--format') args.format = parseFormat(value());
+    else if (flag === '--force') args.force = true;
     else return false;
     return true;
   });
   if (help) return 'help';
   if ((args.from === undefined) !== (args.to === undefined)) throw new UsageError('--from and --to go together');
+  if (args.format !== undefined && !args.dryRun)
+    throw new UsageError('--format applies to --dry-run only (a run sends its findings to the findings table)');
   return args;
 }
 
@@ -130,6 +146,11 @@ function backfillDays(args: JobArgs, config: JobConfig, now: Date): { from: stri
   const from = day('--from', args.from);
   const to = day('--to', args.to);
   if (to <= from) throw new UsageError(`--to ${args.to} must be after --from ${args.from}`);
+  const days = Math.round((to.getTime() - from.getTime()) / 86_400_000);
+  if (days > MAX_WINDOW_DAYS && !args.force)
+    throw new UsageError(
+      `--from ${args.from} --to ${args.to} spans ${days} days, more than ${MAX_WINDOW_DAYS}: give --force to backfill them anyway, or fewer days`,
+    );
   const due = latestDueBoundary(now, config.ingestionDelayMinutes);
   if (to > due) {
     throw new UsageError(
@@ -141,10 +162,7 @@ function backfillDays(args: JobArgs, config: JobConfig, now: Date): { from: stri
 }
 
 function usageFailure(io: CliIo, error: unknown): number {
-  if (error instanceof UsageError) {
-    io.stderr.write(`runcommand-detect job: ${error.message}\nRun 'runcommand-detect job --help' for its options.\n`);
-    return 2;
-  }
+  if (error instanceof UsageError) return printUsageError(io, 'job', error.message);
   if (error instanceof ConfigError) {
     io.stderr.write(`runcommand-detect job: ${error.message}\n`);
     return 2;
@@ -174,6 +192,13 @@ function summary(run: JobRunResult, dryRun: boolean): string {
     case 'failed':
       return `${done}; ${new WindowFailedError(run.window, run.phase, run.error).message}`;
   }
+}
+
+/** A dry run's records: whole, as they would be sent (ndjson, json), or the table `run` prints. */
+function formatRecords(records: readonly FindingRecord[], format: FindingsFormat): string {
+  if (format === 'ndjson') return formatWouldSend(records);
+  if (format === 'json') return JSON.stringify(records, null, 2) + '\n';
+  return formatFindingsTable(records);
 }
 
 function write(stream: NodeJS.WritableStream, text: string): Promise<void> {

@@ -3,8 +3,10 @@
  * `runcommand-detect <subcommand>`: dispatches to one module per subcommand.
  * Each subcommand module exports `run(argv, io): Promise<number>` (the exit code)
  * and its own `--help`. Exit codes: 0 success, 1 input or runtime error, 2 usage error.
+ * `--version` prints the package version.
  */
 import { messageOf } from '../shared/errors';
+import { packageVersion } from '../shared/version';
 import type { CliIo } from './io';
 import { defaultIo } from './io';
 
@@ -29,6 +31,7 @@ export function usage(): string {
   const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(8)} ${s.summary}`);
   return [
     'Usage: runcommand-detect <command> [options]',
+    '       runcommand-detect --version',
     '',
     'Commands:',
     ...lines,
@@ -39,13 +42,24 @@ export function usage(): string {
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(usage() + '\n');
-    return name ? 0 : 2;
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(packageVersion() + '\n');
+    return 0;
+  }
+  if (!name) {
+    io.stderr.write(usage() + '\n');
+    return 2;
   }
   const sub = SUBCOMMANDS[name];
   if (!sub) {
-    io.stderr.write(`runcommand-detect: unknown command '${name}'.\n\n${usage()}\n`);
+    io.stderr.write(
+      `runcommand-detect: unknown command '${name}' (commands: ${Object.keys(SUBCOMMANDS).join(', ')}).\n` +
+        "Run 'runcommand-detect --help' for what each does.\n",
+    );
     return 2;
   }
   const mod = await sub.load();

@@ -9,20 +9,24 @@
 import { messageOf } from '../shared/errors';
 import { FINDING_COLUMNS, TABLE_NAMES } from '../detection/schema';
 import {
-  LOG_ANALYTICS_OPTIONS_HELP,
+  CREDENTIAL_NOTE,
+  QUERY_OPTIONS_HELP,
   parseCommandArgs,
   sourceOptions,
+  windowOptionsHelp,
+  writeOutput,
   type LogAnalyticsCliDeps,
-} from '../logAnalytics/cli';
+} from './logAnalyticsCommand';
 import { LogAnalyticsError } from '../logAnalytics/errors';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { replay, ReplayWindowError, type ReplayResult } from '../job/replay';
 import type { DetectionMode } from '../detection/schema';
-import { formatFindingsTable } from './format';
-import { UsageError } from './args';
+import { formatFindingsTable, parseFormat, type FindingsFormat } from './format';
+import { printUsageError, UsageError } from './args';
 import type { CliIo } from './io';
 
-export const REPLAY_USAGE = `Usage: runcommand-detect replay --workspace ID --from DAY --to DAY [--mode parity|corrected] [--baseline-days N] [--format table|ndjson]
+export const REPLAY_USAGE = `Usage: runcommand-detect replay --workspace ID --from DAY --to DAY [--mode parity|corrected]
+                                [--baseline-days N] [--output FILE] [--format ndjson|json|table]
 
 Runs the daily job's window loop over the UTC days [from, to) (e.g. --from 2026-11-01
 --to 2026-12-01 replays November), pulling each day from Log Analytics. Nothing is
@@ -31,14 +35,20 @@ mode's baseline is kept in memory, carried over from one day to the next (it sta
 empty on the first day, so early days find more than the job would).
 
 Options:
-${LOG_ANALYTICS_OPTIONS_HELP}
+${windowOptionsHelp(true)}; whole UTC days (YYYY-MM-DD)
   --mode M          parity (default: the published rule) or corrected
   --baseline-days N corrected mode's BASELINE_DAYS (default 14)
-  --format F        table (default: per-day counts, then the findings) or ndjson (one
-                    finding a line, with WindowStart and DetectionMode; counts on stderr)
-  -h, --help        show this help
+  --output FILE     write the findings to FILE instead of standard output
+  --format F        ndjson (default): one finding a line, the rule's 14 columns with
+                    WindowStart, DetectionMode (and corrected mode's
+                    ExtendedProperties); json: the same rows as one array (per-day
+                    counts on stderr for both); table: per-day counts, then the
+                    findings as a fixed-width table
+${QUERY_OPTIONS_HELP}
 
-Exit status: 0 replayed (findings or not), 1 Azure error, 2 usage error.
+Exit status: 0 replayed (findings or not), 1 Azure or file error, 2 usage error.
+
+${CREDENTIAL_NOTE}
 `;
 
 export function formatDays(result: ReplayResult): string {
@@ -59,7 +69,8 @@ export function formatDays(result: ReplayResult): string {
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
   let mode: DetectionMode = 'parity';
   let baselineDays = 14;
-  let format: 'table' | 'ndjson' = 'table';
+  let format = 'ndjson' as FindingsFormat;
+  let output: string | undefined;
   const options = parseCommandArgs(
     'replay',
     REPLAY_USAGE,
@@ -76,40 +87,40 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
         baselineDays = Number(v);
         if (!/^\d+$/.test(v) || baselineDays < 1 || baselineDays > 90)
           throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
-      } else if (flag === '--format') {
-        const f = value();
-        if (f !== 'table' && f !== 'ndjson') throw new UsageError(`--format must be table or ndjson, not '${f}'`);
-        format = f;
-      } else return false;
+      } else if (flag === '--format') format = parseFormat(value());
+      else if (flag === '--output') output = value();
+      else return false;
       return true;
     },
     true,
+    () => (output === undefined ? undefined : { file: output }),
   );
   if (typeof options === 'number') return options;
   let result: ReplayResult;
   try {
-    const source = new LogAnalyticsSource({ ...sourceOptions(options, io.env, deps), mode });
+    const source = new LogAnalyticsSource({ ...sourceOptions(options, deps), mode });
     result = await replay({ from: options.window.start, to: options.window.end, mode, baselineDays, source });
   } catch (err) {
-    if (err instanceof ReplayWindowError) {
-      io.stderr.write(`runcommand-detect replay: ${err.message}\n\n${REPLAY_USAGE}`);
-      return 2;
-    }
+    if (err instanceof ReplayWindowError) return printUsageError(io, 'replay', err.message);
     if (!(err instanceof LogAnalyticsError)) throw err;
     io.stderr.write(`runcommand-detect replay: ${err.message}\n`);
     return 1;
   }
+  let text: string;
   if (format === 'table') {
-    io.stdout.write(formatDays(result) + '\n' + formatFindingsTable(result.findings.map((f) => f.finding)));
+    text = formatDays(result) + '\n' + formatFindingsTable(result.findings.map((f) => f.finding));
   } else {
     io.stderr.write(formatDays(result));
-    for (const f of result.findings) {
+    const rows = result.findings.map((f) => {
       const row: Record<string, unknown> = { WindowStart: f.window.start, DetectionMode: mode };
       for (const [name] of FINDING_COLUMNS) row[name] = f.finding[name];
       if (f.details) row.ExtendedProperties = f.details;
-      io.stdout.write(JSON.stringify(row) + '\n');
-    }
+      return row;
+    });
+    text =
+      format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : rows.map((r) => JSON.stringify(r) + '\n').join('');
   }
+  if (!(await writeOutput('replay', io, text, output))) return 1;
   if (result.failed) {
     const e = result.failed.error;
     io.stderr.write(

@@ -4,24 +4,28 @@
  * The live parity check: runs the published rule's own KQL in the workspace for the
  * window (server-side, src/logAnalytics/ruleQuery), pulls the same window and runs
  * parity mode client-side (as `run` does), and compares the two sets of rows column by
- * column. Prints the differences as a table; exit 1 on any difference.
+ * column. Prints the differences as a table (to --output FILE if given); exit 1 on any
+ * difference.
  */
 import { FINDING_COLUMNS, type RunCommandFinding } from '../detection/schema';
 import {
-  LOG_ANALYTICS_OPTIONS_HELP,
+  CREDENTIAL_NOTE,
+  QUERY_OPTIONS_HELP,
   parseCommandArgs,
   parityFindings,
   pullSummary,
   sourceOptions,
+  windowOptionsHelp,
+  writeOutput,
   type LogAnalyticsCliDeps,
-} from '../logAnalytics/cli';
+} from './logAnalyticsCommand';
 import { LogAnalyticsError } from '../logAnalytics/errors';
 import { runRuleQuery } from '../logAnalytics/ruleQuery';
 import { describeSlice } from '../logAnalytics/slices';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import type { CliIo } from './io';
 
-export const VERIFY_USAGE = `Usage: runcommand-detect verify --workspace ID --from T --to T
+export const VERIFY_USAGE = `Usage: runcommand-detect verify --workspace ID --from T --to T [--output FILE]
 
 Checks that parity mode matches the rule in your own workspace: runs the rule's KQL
 (src/detection/rule/query.kql) in Log Analytics for the window, runs parity mode
@@ -29,10 +33,13 @@ client-side on the rows pulled for the same window, and compares every column of
 every row. Prints the differing rows as a table. Writes nothing to Azure.
 
 Options:
-${LOG_ANALYTICS_OPTIONS_HELP}
-  -h, --help        show this help
+${windowOptionsHelp(true)}
+  --output FILE     write the report to FILE instead of standard output
+${QUERY_OPTIONS_HELP}
 
-Exit status: 0 no difference, 1 differences (or an Azure error), 2 usage error.
+Exit status: 0 no difference, 1 differences (or an Azure or file error), 2 usage error.
+
+${CREDENTIAL_NOTE}
 `;
 
 /** The difference between the rule's rows (server) and parity mode's (client). */
@@ -117,9 +124,23 @@ export function formatDiff(d: FindingsDiff): string {
 }
 
 export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps = {}): Promise<number> {
-  const options = parseCommandArgs('verify', VERIFY_USAGE, argv, io, deps, () => false, true);
+  let output: string | undefined;
+  const options = parseCommandArgs(
+    'verify',
+    VERIFY_USAGE,
+    argv,
+    io,
+    deps,
+    (flag, value) => {
+      if (flag !== '--output') return false;
+      output = value();
+      return true;
+    },
+    true,
+    () => (output === undefined ? undefined : { file: output }),
+  );
   if (typeof options === 'number') return options;
-  const sourceOpts = sourceOptions(options, io.env, deps);
+  const sourceOpts = sourceOptions(options, deps);
   let server: RunCommandFinding[];
   let client: RunCommandFinding[];
   let summary: string;
@@ -150,7 +171,7 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
   const head =
     `verify ${describeSlice(options.window)}: the rule in Log Analytics returned ${server.length} row(s), ` +
     `parity mode ${client.length}; ${n} difference(s).\n`;
-  io.stdout.write(head + (n > 0 ? formatDiff(diff) : ''));
+  if (!(await writeOutput('verify', io, head + (n > 0 ? formatDiff(diff) : ''), output))) return 1;
   io.stderr.write(`runcommand-detect verify: pulled ${summary}\n`);
   return n > 0 ? 1 : 0;
 }

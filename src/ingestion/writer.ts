@@ -1,6 +1,6 @@
 /**
  * FindingsWriter: ledger + spool + sink + read-back. Every finding reaches the findings
- * table once, whatever fails on the way (docs/delivery.md, "Exactly once").
+ * table once, whatever fails on the way (docs/operations.md, "Exactly once").
  *
  *   flushSpool()  first at each run: sends what earlier runs could not, and reports what
  *                 has been spooled longer than SPOOL_ALERT_DAYS.
@@ -38,7 +38,7 @@ import { fromDate } from '../detection/datetime';
 
 /** Default lease of a `sending` claim: longer than functionTimeout (host.json: 01:00:00), and renewed at each attempt. */
 export const DEFAULT_LEASE_MS = 70 * 60 * 1000;
-/** INGESTION_LATENCY_BOUND_MINUTES' default (docs/delivery.md says where it comes from). */
+/** INGESTION_LATENCY_BOUND_MINUTES' default (docs/operations.md, "Exactly once", says where it comes from). */
 export const DEFAULT_INGESTION_LATENCY_BOUND_MS = 60 * 60 * 1000;
 /** SPOOL_ALERT_DAYS' default. */
 export const DEFAULT_SPOOL_ALERT_DAYS = 2;

@@ -414,7 +414,7 @@ function reportStaleSpool(events: HealthEvents, stale: ReadonlyArray<StaleSpoole
         `${items.length} finding(s) of window [${window.start}, ${window.end}) have been in the spool since ` +
         `${oldest}, longer than SPOOL_ALERT_DAYS, and have not reached the findings table. Last error: ` +
         `${items[0]!.lastError} They stay spooled and are retried at every run; fix the cause (the error says ` +
-        `what), or see docs/delivery.md.`,
+        `what), or see docs/operations.md, "Exactly once".`,
       window,
       details: { findings: items.length, firstSpooledAt: oldest, findingIds: items.map((i) => i.findingId) },
     });

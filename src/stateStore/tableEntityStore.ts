@@ -134,6 +134,8 @@ export class TableEntityStore implements EntityStore {
 
   private translate(e: unknown, what: string, partitionKey: string, rowKey: string): Error {
     if (e instanceof StateStoreError) return e;
+    const code = isRestError(e) ? e.code : (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== undefined && UNREACHABLE_CODES.has(code)) return this.unreachable(e, what, partitionKey, rowKey);
     if (isRestError(e)) {
       const status = e.statusCode;
       if (status === 409 || status === 412) {
@@ -143,7 +145,7 @@ export class TableEntityStore implements EntityStore {
         return new StateStoreAccessError(this.tableName, status, firstLine(e.message), { cause: e });
       }
       return new StateStoreError(
-        `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}'` +
+        `State store table '${this.tableName}': could not ${what}${entityText(partitionKey, rowKey)}` +
           `${status ? ` (HTTP ${status})` : ''}: ${firstLine(e.message)}`,
         {
           statusCode: status,
@@ -153,11 +155,49 @@ export class TableEntityStore implements EntityStore {
       );
     }
     return new StateStoreError(
-      `State store table '${this.tableName}': could not ${what} '${partitionKey}/${rowKey}': ${firstLine(messageOf(e))}. ` +
+      `State store table '${this.tableName}': could not ${what}${entityText(partitionKey, rowKey)}: ${firstLine(messageOf(e))}. ` +
         `Check that the table service is reachable (STATE_STORE_ENDPOINT / STATE_STORE_CONNECTION_STRING).`,
       { cause: e, retriable: true },
     );
   }
+
+  /**
+   * The table service did not answer at all: which endpoint, and what to do. On a
+   * loopback endpoint that is Azurite not running (`npm run azurite`).
+   */
+  private unreachable(e: unknown, what: string, partitionKey: string, rowKey: string): StateStoreError {
+    const endpoint = this.client.url;
+    let local = false;
+    try {
+      local = LOOPBACK_HOSTS.has(new URL(endpoint).hostname);
+    } catch {
+      // Not a URL: say nothing about Azurite.
+    }
+    const todo = local
+      ? 'Is Azurite running? Start it with `npm run azurite` (from the repository; or `npx azurite`) and run again'
+      : 'Check STATE_STORE_ENDPOINT / STATE_STORE_CONNECTION_STRING (the account name) and that this machine can reach it';
+    return new StateStoreError(
+      `State store table '${this.tableName}': could not ${what}${entityText(partitionKey, rowKey)}: ` +
+        `the table service at ${endpoint} cannot be reached (${firstLine(messageOf(e))}). ${todo}.`,
+      { cause: e, retriable: true },
+    );
+  }
+}
+
+/** Connection-level failures: nothing answered at the endpoint. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+]);
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** ` 'pk/rk'`, or nothing for a table-level call (creating the table). */
+function entityText(partitionKey: string, rowKey: string): string {
+  return partitionKey === '' && rowKey === '' ? '' : ` '${partitionKey}/${rowKey}'`;
 }
 
 function toStored<P extends EntityProperties>(entity: Record<string, unknown>): StoredEntity<P> {

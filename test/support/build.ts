@@ -20,7 +20,8 @@ function newestSource(dir: string): number {
 }
 
 export function ensureBuilt(): string {
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestSource(join(ROOT, 'src'))) {
+  const newest = Math.max(newestSource(join(ROOT, 'src')), newestSource(join(ROOT, 'scripts')));
+  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest) {
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   }
   return CLI;

@@ -14,7 +14,7 @@ import { run as exportCommand } from '../../../src/cli/export';
 import { main } from '../../../src/cli/main';
 import { run as runCommand } from '../../../src/cli/run';
 import type { CliIo } from '../../../src/cli/io';
-import type { LogAnalyticsCliDeps } from '../../../src/logAnalytics/cli';
+import type { LogAnalyticsCliDeps } from '../../../src/cli/logAnalyticsCommand';
 import { FakeCredential } from '../../support/credential';
 import { LogAnalyticsStandIn, readFixtureDay } from '../../support/logAnalyticsStandIn';
 
@@ -90,11 +90,17 @@ describe.each(['plain-day', 'tricky-day'])('run and export over %s', (day) => {
         ? { kind: 'status', status: 503 }
         : undefined;
     const c = capture(env());
-    const out = join(mkdtempSync(join(tmpdir(), 'rcd-run-')), 'findings.ndjson');
-    const code = await runCommand(['--workspace', WORKSPACE, ...WINDOW, '--output', out], c.io, deps);
+    const dir = mkdtempSync(join(tmpdir(), 'rcd-run-'));
+    const out = join(dir, 'findings.ndjson');
+    let code: number;
+    try {
+      code = await runCommand(['--workspace', WORKSPACE, ...WINDOW, '--output', out], c.io, deps);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(code).toBe(1);
     expect(c.out()).toBe('');
-    expect(existsSync(out)).toBe(false);
     expect(c.err()).toContain(
       'Could not fetch DeviceFileEvents for [2026-11-25T06:00:00.0000000Z, 2026-11-25T12:00:00.0000000Z): HTTP 503 persisted after 5 retries',
     );
@@ -187,10 +193,18 @@ describe('run and export options', () => {
     expect(e.err()).toMatch(/--out DIR is required/);
   });
 
-  it('a bad workspace id or endpoint is one clear error, exit 1', async () => {
-    const c = capture({ LOG_ANALYTICS_ENDPOINT: 'https://example.invalid' });
-    expect(await runCommand(['--workspace', 'my-ws', ...WINDOW], c.io, { credential: new FakeCredential() })).toBe(1);
-    expect(c.err()).toMatch(/Workspace id 'my-ws' is not a GUID/);
+  it('a bad workspace id or endpoint is a usage error (exit 2) naming the option or the environment variable', async () => {
+    const c = capture();
+    expect(await runCommand(['--workspace', 'my-ws', ...WINDOW], c.io, { credential: new FakeCredential() })).toBe(2);
+    expect(c.err()).toMatch(/^runcommand-detect run: --workspace: 'my-ws' is not a GUID/);
+    const e = capture({ LOG_ANALYTICS_WORKSPACE_ID: 'my-ws' });
+    expect(await runCommand(WINDOW, e.io, { credential: new FakeCredential() })).toBe(2);
+    expect(e.err()).toMatch(
+      /LOG_ANALYTICS_WORKSPACE_ID \(environment variable, the default of --workspace\): 'my-ws' is not a GUID/,
+    );
+    const u = capture({ LOG_ANALYTICS_ENDPOINT: 'https://example.invalid' });
+    expect(await runCommand(['--workspace', WORKSPACE, ...WINDOW], u.io, { credential: new FakeCredential() })).toBe(2);
+    expect(u.err()).toMatch(/LOG_ANALYTICS_ENDPOINT \(environment variable, the default of --endpoint\): .*\/v1/);
   });
 
   it('main lists and dispatches export and run', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../../src/cli/main';
 import type { CliIo } from '../../../src/cli/io';
-import type { LogAnalyticsCliDeps } from '../../../src/logAnalytics/cli';
+import type { LogAnalyticsCliDeps } from '../../../src/cli/logAnalyticsCommand';
 import { TABLE_NAMES } from '../../../src/detection/schema';
 import { FakeCredential } from '../../support/credential';
 import { LogAnalyticsStandIn, readFixtureDay, type FixtureTables } from '../../support/logAnalyticsStandIn';
@@ -122,7 +122,7 @@ describe('verify and replay against the Log Analytics stand-in', () => {
     const counts = async (mode: string) => {
       const c = capture(env());
       const code = await replay(
-        ['--workspace', WORKSPACE, '--from', '2026-11-23', '--to', '2026-11-26', '--mode', mode],
+        ['--workspace', WORKSPACE, '--from', '2026-11-23', '--to', '2026-11-26', '--mode', mode, '--format', 'table'],
         c.io,
         deps,
       );
@@ -187,5 +187,26 @@ describe('verify and replay against the Log Analytics stand-in', () => {
       ),
     ).toBe(2);
     expect(bad.err()).toContain('--mode must be parity or corrected');
+  });
+
+  it('replay prints findings as run and detect do: ndjson by default, json as one array of the same rows', async () => {
+    const argv = ['--workspace', WORKSPACE, '--from', '2026-11-23', '--to', '2026-11-24'];
+    const byDefault = capture(env());
+    expect(await replay(argv, byDefault.io, deps)).toBe(0);
+    const ndjson = capture(env());
+    expect(await replay([...argv, '--format', 'ndjson'], ndjson.io, deps)).toBe(0);
+    expect(byDefault.out()).toBe(ndjson.out());
+    const lines = ndjson.out().trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    const json = capture(env());
+    expect(await replay([...argv, '--format', 'json'], json.io, deps)).toBe(0);
+    expect(JSON.parse(json.out())).toEqual(lines.map((l) => JSON.parse(l) as unknown));
+    expect(json.err()).toMatch(/^Day +AzureActivity/);
+    const bad = capture(env());
+    expect(await replay([...argv, '--format', 'csv'], bad.io, deps)).toBe(2);
+    expect(bad.err()).toBe(
+      "runcommand-detect replay: --format must be one of ndjson, json, table, not 'csv'\n" +
+        "Run 'runcommand-detect replay --help' for its options.\n",
+    );
   });
 });

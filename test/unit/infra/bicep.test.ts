@@ -9,7 +9,7 @@
  * Needs the Bicep CLI (.ci/run installs it with scripts/install-bicep.sh); without
  * it the suite is skipped with the reason printed.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, SETTING_DEFAULTS } from '../../../src/config/settings';
@@ -173,6 +173,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       const failed = runBicep(bin, ['build-params', MAIN_BICEPPARAM, '--outfile', out], missing);
       expect(failed.status).not.toBe(0);
       expect(failed.output).toContain('LOG_ANALYTICS_WORKSPACE_NAME');
+      rmSync(out, { force: true });
     });
   });
 

@@ -5,7 +5,7 @@
  * parameters, subscription and resource group, as ARM would predict it).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -34,10 +34,14 @@ export function runBicep(bin: string, args: string[], env: NodeJS.ProcessEnv = p
 /** Builds main.bicep into a temporary directory: the ARM JSON and what bicep printed. */
 export function buildMain(bin: string): { template: ArmTemplate; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rcd-bicep-'));
-  const outfile = join(dir, 'main.json');
-  const r = runBicep(bin, ['build', MAIN_BICEP, '--outfile', outfile]);
-  if (r.status !== 0) throw new Error(`bicep build failed:\n${r.output}`);
-  return { template: JSON.parse(readFileSync(outfile, 'utf8')) as ArmTemplate, output: r.output };
+  try {
+    const outfile = join(dir, 'main.json');
+    const r = runBicep(bin, ['build', MAIN_BICEP, '--outfile', outfile]);
+    if (r.status !== 0) throw new Error(`bicep build failed:\n${r.output}`);
+    return { template: JSON.parse(readFileSync(outfile, 'utf8')) as ArmTemplate, output: r.output };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const SNAPSHOT_TARGET = {
@@ -53,32 +57,36 @@ export const SNAPSHOT_TARGET = {
  */
 export function snapshot(bin: string, params: Record<string, string>): Snapshot {
   const dir = mkdtempSync(join(tmpdir(), 'rcd-snapshot-'));
-  const paramFile = join(dir, 'test.bicepparam');
-  const lines = [
-    `using '${relative(dir, MAIN_BICEP)}'`,
-    ...Object.entries(params).map(([k, v]) => `param ${k} = ${v}`),
-  ];
-  writeFileSync(paramFile, lines.join('\n') + '\n');
-  const t = SNAPSHOT_TARGET;
-  execFileSync(
-    bin,
-    [
-      'snapshot',
-      paramFile,
-      '--mode',
-      'overwrite',
-      '--tenant-id',
-      t.tenantId,
-      '--subscription-id',
-      t.subscriptionId,
-      '--resource-group',
-      t.resourceGroup,
-      '--location',
-      t.location,
-    ],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  return JSON.parse(readFileSync(join(dir, 'test.snapshot.json'), 'utf8')) as Snapshot;
+  try {
+    const paramFile = join(dir, 'test.bicepparam');
+    const lines = [
+      `using '${relative(dir, MAIN_BICEP)}'`,
+      ...Object.entries(params).map(([k, v]) => `param ${k} = ${v}`),
+    ];
+    writeFileSync(paramFile, lines.join('\n') + '\n');
+    const t = SNAPSHOT_TARGET;
+    execFileSync(
+      bin,
+      [
+        'snapshot',
+        paramFile,
+        '--mode',
+        'overwrite',
+        '--tenant-id',
+        t.tenantId,
+        '--subscription-id',
+        t.subscriptionId,
+        '--resource-group',
+        t.resourceGroup,
+        '--location',
+        t.location,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return JSON.parse(readFileSync(join(dir, 'test.snapshot.json'), 'utf8')) as Snapshot;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
