@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run compare-modes -- [--days 30] [--operations 150] [--seed 7] [--run-once 2] [--baseline-days 14] [--noise 2]`
+ * `npm run compare-modes -- [--days 30] [--operations 150] [--seed 7] [--run-once 2] [--path-scripts 1] [--baseline-days 14] [--noise 2]`
  *
  * Generates a multi-day synthetic tenant (scripts/generator) with a known set of
  * planted run-once scripts (`--run-once` per day, each with a command list that occurs
@@ -8,19 +8,25 @@
  * both modes (src/job/replay: parity, then corrected with its baseline carried over),
  * and prints the findings per day in each mode and how many of the planted run-once
  * scripts each mode found (a finding on the planted VM whose commands hold the
- * script's marker). No Azure involved.
+ * script's marker), per Run Command path: `--path-scripts` more per day on each path
+ * beyond the rule's (managed Run Command, scale-set instances, Arc machines) and on
+ * machines not onboarded to Defender, which count as found by a control-plane finding
+ * of their operation. No Azure involved.
  */
 import { CorrectedDetection, coerceRow, ParityDetection } from '../src/detection';
 import { toupper } from '../src/detection/kql';
 import { TABLE_NAMES, type TableName, type TableRows } from '../src/detection/schema';
 import { inMemorySource, replay, type ReplayResult } from '../src/job/replay';
-import { addDays, generateDays, type PlantedScript } from './generator';
+import { addDays, generateDays, PLANTED_PATHS, type PlantedPath, type PlantedScript } from './generator';
+import type { ReplayedFinding } from '../src/job/replay';
 
 export interface CompareModesOptions {
   days: number;
   operations: number;
   seed: number;
   runOncePerDay: number;
+  /** Run-once scripts per day on each path beyond the rule's (generator `pathScriptsPerDay`; default 0). */
+  pathScriptsPerDay?: number;
   baselineDays: number;
   noiseFactor: number;
   firstDay?: string;
@@ -31,6 +37,10 @@ export interface ModeOutcome {
   total: number;
   /** Planted run-once scripts found (on their own VM, with their marker command). */
   plantedFound: number;
+  /** Planted scripts found, per path. */
+  foundByPath: Record<PlantedPath, number>;
+  /** Findings by kind (parity: all `script`). */
+  byKind: { script: number; controlPlane: number };
 }
 
 export interface CompareModesResult {
@@ -55,6 +65,7 @@ export async function compareModes(o: CompareModesOptions): Promise<CompareModes
       days: o.days,
       noiseFactor: o.noiseFactor,
       runOnceScriptsPerDay: o.runOncePerDay,
+      pathScriptsPerDay: o.pathScriptsPerDay ?? 0,
     },
     (day) => {
       const tables: DayTables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] };
@@ -80,18 +91,16 @@ export async function compareModes(o: CompareModesOptions): Promise<CompareModes
   const to = `${addDays(firstDay, o.days)}T00:00:00.0000000Z`;
   const outcome = (r: ReplayResult): ModeOutcome => {
     if (r.failed) throw r.failed.error;
-    const found = planted.filter((p) =>
-      r.findings.some(
-        (f) =>
-          f.window.start.startsWith(p.day) &&
-          f.finding.VirtualMachineName.toLowerCase() === p.armName.toLowerCase() &&
-          f.finding.PowershellScriptCommands.includes(toupper(p.commands[0]!)),
-      ),
-    );
+    const found = planted.filter((p) => r.findings.some((f) => finds(f, p)));
+    const foundByPath = Object.fromEntries(PLANTED_PATHS.map((path) => [path, 0])) as Record<PlantedPath, number>;
+    for (const p of found) foundByPath[p.path]++;
+    const controlPlane = r.findings.filter((f) => f.kind === 'control-plane').length;
     return {
       findingsPerDay: r.days.map((d) => d.findings),
       total: r.findings.length,
       plantedFound: found.length,
+      foundByPath,
+      byKind: { script: r.findings.length - controlPlane, controlPlane },
     };
   };
   const parity = outcome(await replay({ from, to, mode: 'parity', source }));
@@ -101,6 +110,21 @@ export async function compareModes(o: CompareModesOptions): Promise<CompareModes
     return Object.fromEntries(TABLE_NAMES.map((n) => [n, t[n].length])) as Record<TableName, number>;
   });
   return { days, planted, parity, corrected, rowsPerDay };
+}
+
+/**
+ * Whether finding `f` is the planted script `p`: a script finding on its machine, that
+ * day, holding its marker command; for a machine not onboarded to Defender (no
+ * endpoint rows), the control-plane finding of its operation.
+ */
+function finds(f: ReplayedFinding, p: PlantedScript): boolean {
+  if (!f.window.start.startsWith(p.day)) return false;
+  if (p.path === 'not-onboarded') return f.kind === 'control-plane' && f.identity.CorrelationId === p.correlationId;
+  return (
+    f.kind !== 'control-plane' &&
+    f.finding.VirtualMachineName.toLowerCase() === p.armName.toLowerCase() &&
+    f.finding.PowershellScriptCommands.includes(toupper(p.commands[0]!))
+  );
 }
 
 export function formatComparison(r: CompareModesResult, o: CompareModesOptions): string {
@@ -121,7 +145,16 @@ export function formatComparison(r: CompareModesResult, o: CompareModesOptions):
     '',
     `Planted run-once scripts found: parity ${r.parity.plantedFound} of ${r.planted.length}, ` +
       `corrected ${r.corrected.plantedFound} of ${r.planted.length}.`,
+    `Corrected findings by kind: ${r.corrected.byKind.script} script, ${r.corrected.byKind.controlPlane} control-plane.`,
+    '',
+    'Path            planted  parity  corrected',
   );
+  for (const path of PLANTED_PATHS) {
+    const planted = r.planted.filter((p) => p.path === path).length;
+    lines.push(
+      `${path.padEnd(14)}  ${String(planted).padStart(7)}  ${String(r.parity.foundByPath[path]).padStart(6)}  ${String(r.corrected.foundByPath[path]).padStart(9)}`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -131,6 +164,7 @@ function parseArgs(argv: string[]): CompareModesOptions {
     operations: 150,
     seed: 7,
     runOncePerDay: 2,
+    pathScriptsPerDay: 1,
     baselineDays: 14,
     noiseFactor: 2,
   };
@@ -139,6 +173,7 @@ function parseArgs(argv: string[]): CompareModesOptions {
     '--operations': 'operations',
     '--seed': 'seed',
     '--run-once': 'runOncePerDay',
+    '--path-scripts': 'pathScriptsPerDay',
     '--baseline-days': 'baselineDays',
     '--noise': 'noiseFactor',
   };

@@ -31,6 +31,8 @@ import {
 
 export const RUN_COMMAND_OPERATION = 'Microsoft.Compute/virtualMachines/runCommand/action';
 const EXTENSION_FOLDER = 'C:\\Packages\\Plugins\\Microsoft.CPlat.Core.RunCommandWindows\\1.1.18';
+/** The managed Run Command handler's plugin folder (an unverified default: see src/detection/corrected/paths.ts). */
+const MANAGED_HANDLER_FOLDER = 'C:\\Packages\\Plugins\\Microsoft.CPlat.Core.RunCommandHandlerWindows\\2.0.14';
 const EXTENSION_PROCESS_FOLDER =
   'c:\\packages\\plugins\\microsoft.cplat.core.runcommandwindows\\1.1.18\\bin\\runcommandextension.exe';
 
@@ -112,11 +114,32 @@ export interface GeneratorOptions {
    * detection finds over many days can be checked against a known set.
    */
   runOnceScriptsPerDay?: number;
+  /**
+   * Run-once scripts planted per day on each Run Command path beyond the rule's
+   * (default 0): managed Run Command on a VM, a scale-set instance (action and
+   * managed), an Azure Arc machine, and a run on a machine not onboarded to Defender
+   * (no endpoint rows: corrected mode's control-plane finding). Drawn from a generator
+   * of their own, so the other rows are those of the same options without it.
+   */
+  pathScriptsPerDay?: number;
 }
+
+/** Where a planted script ran: the rule's path, the others of corrected mode (src/detection/corrected/paths), or a machine without Defender. */
+export type PlantedPath = 'vm-action' | 'vm-managed' | 'vmss-action' | 'vmss-managed' | 'arc-managed' | 'not-onboarded';
+export const PLANTED_PATHS: readonly PlantedPath[] = [
+  'vm-action',
+  'vm-managed',
+  'vmss-action',
+  'vmss-managed',
+  'arc-managed',
+  'not-onboarded',
+];
 
 /** A planted run-once script: where and when it ran, and what it ran. */
 export interface PlantedScript {
   day: string;
+  /** The path it ran on (`runOnceScriptsPerDay` plants on `vm-action`). */
+  path: PlantedPath;
   correlationId: string;
   /** The VM's ARM name and the name Defender reports it under. */
   armName: string;
@@ -300,6 +323,7 @@ class DayWriter {
     if (planted) {
       (this.summary.planted ??= []).push({
         day: this.day,
+        path: 'vm-action',
         correlationId,
         armName: vm.armName,
         deviceName: vm.deviceName,
@@ -414,6 +438,134 @@ class DayWriter {
         AdditionalFields: this.additionalFields(commands[i], scriptName),
       });
     }
+  }
+
+  /**
+   * A successful run of a run-once script on `path` (see `pathScriptsPerDay`), drawn
+   * from `rng` (not the day's generator). Managed runs are written by the
+   * RunCommandHandlerWindows extension (the unverified defaults of
+   * src/detection/corrected/paths.ts: its plugin folder, `script.ps1` under
+   * `Downloads\<run command>\<n>\`, run with `-File "<path>"`); a not-onboarded run has
+   * AzureActivity rows only.
+   */
+  plantOnPath(rng: SeededRandom, path: Exclude<PlantedPath, 'vm-action'>, marker: string, n: number): void {
+    const caller = rng.pick(this.tenant.callers);
+    const sub = rng.pick(this.tenant.subscriptions);
+    const ss = rng.pick(this.tenant.scaleSets);
+    const instanceId = rng.int(0, 40);
+    const runCommandName = `rc-${marker.toLowerCase()}`;
+    let scope: string;
+    let armName: string;
+    let deviceName: string;
+    switch (path) {
+      case 'vm-managed': {
+        const vm = rng.pick(this.tenant.vms);
+        scope = `${vm.scope}/runCommands/${runCommandName}`;
+        armName = vm.armName;
+        deviceName = vm.deviceName;
+        break;
+      }
+      case 'vmss-action':
+      case 'vmss-managed':
+        scope = `${ss.scope}/virtualMachines/${instanceId}${path === 'vmss-managed' ? `/runCommands/${runCommandName}` : ''}`;
+        armName = `${ss.name}_${instanceId}`;
+        // Defender reports the computer name: the prefix (here the scale set's name) and the base-36 instance id.
+        deviceName =
+          ss.name +
+          instanceId.toString(36).toUpperCase().padStart(6, '0') +
+          (rng.chance(0.5) ? '.internal.cloudapp.net' : '');
+        break;
+      case 'arc-managed':
+        armName = `arc-srv${String(rng.int(0, 30)).padStart(2, '0')}`;
+        scope = `/subscriptions/${sub}/resourceGroups/rg-hybrid/providers/Microsoft.HybridCompute/machines/${armName}/runCommands/${runCommandName}`;
+        deviceName = `${armName}.corp.contoso.com`;
+        break;
+      case 'not-onboarded':
+        armName = `dark${this.day.replaceAll('-', '')}n${n}`;
+        scope = `/subscriptions/${sub}/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/${armName}`;
+        deviceName = armName;
+        break;
+    }
+    const operation = {
+      'vm-managed': 'Microsoft.Compute/virtualMachines/runCommands/write',
+      'vmss-action': 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action',
+      'vmss-managed': 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/write',
+      'arc-managed': 'Microsoft.HybridCompute/machines/runcommands/write',
+      'not-onboarded': RUN_COMMAND_OPERATION,
+    }[path];
+    const body = randomScript(rng, 5);
+    const commands = [marker, ...body.commands];
+    const size = body.size + Buffer.byteLength(marker) + 2;
+    const managed = path.endsWith('managed');
+    const scriptName = managed ? 'script.ps1' : `script${rng.int(0, 60)}.ps1`;
+    const correlationId = rng.uuid();
+    (this.summary.planted ??= []).push({
+      day: this.day,
+      path,
+      correlationId,
+      armName,
+      deviceName,
+      scriptName,
+      commands,
+      size,
+    });
+
+    const start = rng.int(0, TICKS_PER_DAY - 40 * 60 * TICKS_PER_SECOND);
+    const fileTime = start + rng.int(20 * TICKS_PER_SECOND, 120 * TICKS_PER_SECOND);
+    const end = fileTime + rng.int(30 * TICKS_PER_SECOND, 200 * TICKS_PER_SECOND);
+    const ip = rng.pick(caller.ipAddresses);
+    const authorization = JSON.stringify({ action: operation, scope });
+    for (const [t, status] of [
+      [start, 'Started'],
+      [start + TICKS_PER_SECOND, 'Accepted'],
+      [end, 'Succeeded'],
+    ] as const)
+      this.emit('AzureActivity', {
+        TimeGenerated: this.time(t, false),
+        OperationNameValue: operation,
+        Authorization: authorization,
+        CorrelationId: correlationId,
+        Caller: caller.name,
+        CallerIpAddress: ip,
+        ActivityStatusValue: status,
+        ResourceGroup: 'rg',
+        SubscriptionId: sub,
+        Category: 'Administrative',
+        Level: 'Informational',
+      });
+    if (path === 'not-onboarded') return;
+    const folder = managed
+      ? `${MANAGED_HANDLER_FOLDER}\\Downloads\\${runCommandName}\\0`
+      : `${EXTENSION_FOLDER}\\Downloads`;
+    this.emit('DeviceFileEvents', {
+      TimeGenerated: this.time(fileTime, false),
+      DeviceName: deviceName,
+      ActionType: 'FileCreated',
+      FileName: scriptName,
+      FolderPath: `${folder}\\${scriptName}`,
+      FileSize: size,
+      InitiatingProcessFileName: managed ? 'RunCommandHandlerWindows.exe' : 'RunCommandExtension.exe',
+      InitiatingProcessAccountName: 'system',
+      InitiatingProcessAccountDomain: 'nt authority',
+      InitiatingProcessFolderPath: managed
+        ? `${MANAGED_HANDLER_FOLDER.toLowerCase()}\\bin\\runcommandhandlerwindows.exe`
+        : EXTENSION_PROCESS_FOLDER,
+      InitiatingProcessId: rng.int(800, 9999),
+      ReportId: this.reportId++,
+    });
+    const commandLine = managed
+      ? `powershell.exe -ExecutionPolicy Unrestricted -File "${folder}\\${scriptName}"`
+      : COMMAND_LINE_FORMS[0][0](scriptName);
+    [scriptName, ...commands].forEach((command, i) =>
+      this.emit('DeviceEvents', {
+        TimeGenerated: this.time(fileTime + TICKS_PER_SECOND + i * (TICKS_PER_SECOND / 10), false),
+        DeviceName: deviceName,
+        ActionType: 'PowerShellCommand',
+        InitiatingProcessCommandLine: commandLine,
+        InitiatingProcessFileName: 'powershell.exe',
+        AdditionalFields: { Command: command, ScriptName: scriptName },
+      }),
+    );
   }
 
   private oneOffScript(): Script {
@@ -560,6 +712,7 @@ function resolveOptions(options: GeneratorOptions) {
     uniqueScriptShare: options.uniqueScriptShare ?? 0.25,
     vmCount: options.vmCount ?? Math.max(12, Math.ceil(options.operations / 4)),
     runOnceScriptsPerDay: options.runOnceScriptsPerDay ?? 0,
+    pathScriptsPerDay: options.pathScriptsPerDay ?? 0,
   };
 }
 
@@ -594,6 +747,21 @@ export function generateDays(options: GeneratorOptions, sinkForDay: (day: string
     }
     for (let i = 0; i < o.runOnceScriptsPerDay; i++) {
       writer.runCommandOperation({ marker: `Invoke-RunOnce${day.replaceAll('-', '')}n${i}` });
+    }
+    if (o.pathScriptsPerDay > 0) {
+      // A generator of their own: the rows above are those of the same options without them.
+      const pathRng = new SeededRandom((o.seed ^ (0x2545f491 * (d + 1))) >>> 0);
+      for (const path of PLANTED_PATHS) {
+        if (path === 'vm-action') continue;
+        for (let i = 0; i < o.pathScriptsPerDay; i++) {
+          writer.plantOnPath(
+            pathRng,
+            path,
+            `Invoke-${path.replace(/-(.)/g, (_, c: string) => c.toUpperCase())}Once${day.replaceAll('-', '')}n${i}`,
+            i,
+          );
+        }
+      }
     }
     summaries.push(writer.summary);
   }

@@ -12,7 +12,13 @@
  * differ (null in parity mode, `CorrectedFindingDetails` in corrected mode).
  */
 import type { KqlDateTime } from './datetime';
-import { CorrectedDetection, type CorrectedFindingDetails, type CorrectedStageCounts } from './corrected/detection';
+import {
+  CorrectedDetection,
+  type CorrectedFindingDetails,
+  type CorrectedStageCounts,
+  type FindingKind,
+} from './corrected/detection';
+import type { ScaleSetNaming } from './corrected/paths';
 import type { Baseline, BaselineEntry } from './corrected/baseline';
 import { ParityDetection, type StageCounts } from './parity/detection';
 import {
@@ -31,6 +37,13 @@ export interface RowSink {
 
 /** One finding of either mode: the rule's 14 columns, the identity of its event, and the mode's details. */
 export interface DetectedFinding {
+  /**
+   * `script` (a script that ran: the rule's kind, and every parity finding) or
+   * `control-plane` (corrected mode: a successful Run Command with no endpoint evidence,
+   * of lower severity; see CONTROL_PLANE_SEVERITY). Absent means `script` (detectors
+   * that predate kinds); the findings table's FindingKind column is read from this.
+   */
+  kind?: FindingKind;
   finding: RunCommandFinding;
   identity: FindingIdentity;
   /** Corrected mode's details (the findings table's ExtendedProperties); null in parity mode. */
@@ -60,8 +73,10 @@ export interface CorrectedDetectorOptions {
   /** The window's start: the baseline counts what was seen in the `baselineDays` before it. */
   windowStart: KqlDateTime;
   baselineDays: number;
-  /** Fingerprints seen by earlier windows (empty on a first run). */
+  /** Fingerprints and (caller, target) pairs seen by earlier windows (empty on a first run). */
   baseline: Baseline;
+  /** How scale-set instances are named on the machine (default: prefix = scale set name). */
+  scaleSetNaming?: ScaleSetNaming;
 }
 
 export function createDetector(mode: 'parity'): Detector;
@@ -97,7 +112,7 @@ function parityDetector(): Detector {
 }
 
 function correctedDetector(options: CorrectedDetectorOptions): Detector {
-  const detection = new CorrectedDetection();
+  const detection = new CorrectedDetection(options.scaleSetNaming);
   return {
     mode: 'corrected',
     isRelevant: (table, row) => CorrectedDetection.isRelevant(table, row),

@@ -16,6 +16,7 @@
  */
 import { RULE_COLUMNS, type TableName } from '../detection/schema';
 import type { DetectionMode, QueryWindow } from '../detection/schema';
+import { RUN_COMMAND_OPERATIONS, WINDOWS_MANAGED_HANDLER } from '../detection/corrected/paths';
 
 /**
  * The rule's row filters on each table, verbatim from `src/detection/rule/query.kql`,
@@ -48,23 +49,45 @@ export const RULE_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } 
 
 /**
  * The row filters of a corrected-mode source (DETECTION_MODE=corrected): the rule's,
- * except where corrected mode reads rows the rule drops. Trap 4: the rule's
- * `InitiatingProcessFileName == "RunCommandExtension.exe"` is case-sensitive, and
- * corrected mode also needs `runcommandextension.exe`, so the server filter is `=~`;
- * and it reads `-file scriptN.ps1` too, so the `extract` is case-insensitive.
+ * except where corrected mode reads rows the rule drops (src/detection/corrected).
+ * Each is a superset of the engine's own filter, which is always applied after.
+ *
+ * - AzureActivity: every Run Command path (corrected/paths.ts RUN_COMMAND_OPERATIONS,
+ *   `in~`); the engine then requires the scope to name a machine of the operation's
+ *   kind, which replaces the rule's `Authorization has "virtualMachines"` (an Arc
+ *   machine's scope has no such term).
+ * - DeviceFileEvents: trap 4, the rule's `InitiatingProcessFileName == "RunCommandExtension.exe"`
+ *   is case-sensitive and corrected mode also needs `runcommandextension.exe`, so `=~`;
+ *   and `.ps1` files written by the managed Run Command handler (WINDOWS_MANAGED_HANDLER:
+ *   its plugin folder or process names, unverified defaults).
+ * - DeviceEvents: the script name after `-File` in any case of the parameter (a `(?i)`
+ *   extract), and, where that finds no `script<N>.ps1`, any command line running a
+ *   `.ps1` file (managed Run Command scripts, whose names are not `script<N>.ps1`).
  */
 export const CORRECTED_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } = {
-  ...RULE_ROW_FILTERS,
-  DeviceFileEvents: ['where InitiatingProcessFileName =~ "RunCommandExtension.exe"'],
+  AzureActivity: [
+    `where OperationNameValue in~ (${RUN_COMMAND_OPERATIONS.map((k) => kqlString(k.operation)).join(', ')})`,
+  ],
+  DeviceFileEvents: [
+    'where InitiatingProcessFileName =~ "RunCommandExtension.exe"' +
+      ` or (FileName endswith ".ps1" and (InitiatingProcessFolderPath contains ${kqlString(WINDOWS_MANAGED_HANDLER.folderMarker)}` +
+      ` or InitiatingProcessFileName in~ (${WINDOWS_MANAGED_HANDLER.processFileNames.map(kqlString).join(', ')})))`,
+  ],
   // The script name after -File in any case of the parameter (src/detection/corrected/devices.ts).
   DeviceEvents: [
     'where InitiatingProcessCommandLine has "-File"',
     'extend PowershellFileName = extract(@"(?i)\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
-    'where isnotempty(PowershellFileName)',
     'extend PSCommand = tostring(parse_json(AdditionalFields).Command)',
-    'where PSCommand !~ PowershellFileName',
+    'where (isnotempty(PowershellFileName) and PSCommand !~ PowershellFileName)' +
+      ' or (isempty(PowershellFileName) and InitiatingProcessCommandLine contains ".ps1")',
   ],
 };
+
+/** A KQL string literal (the names quoted here hold no quote or backslash). */
+function kqlString(text: string): string {
+  if (/["\\]/.test(text)) throw new TypeError(`not a plain KQL string: ${text}`);
+  return `"${text}"`;
+}
 
 /** Which detection mode the pulled rows are for: its row filters are pushed down. */
 

@@ -22,6 +22,14 @@
  * Each operation is tied to the script file created on its VM during it, and to the
  * PowerShell commands of that script run on that same device within the operation's
  * window [StartTime, EndTime]. Pure: no I/O, no clock.
+ *
+ * Beyond the rule (issue 16, docs/corrected-mode-paths.md):
+ * - every Run Command path on Windows (./paths): managed Run Command, scale-set
+ *   instances (action and managed), Azure Arc machines;
+ * - a successful operation with no endpoint evidence (no script file, or a file but no
+ *   commands) is a *control-plane* finding of lower severity, reported when its
+ *   (caller, target machine) pair is new within BASELINE_DAYS ("new terms"); the rule's
+ *   inner join drops it, so a run on a machine without Defender for Endpoint is silent.
  */
 import type { KqlDateTime } from '../datetime';
 import {
@@ -36,18 +44,20 @@ import {
   TableName,
   TableRows,
 } from '../schema';
-import { hashSha256, ordinalCompare, tostring } from '../kql';
-import { isRunCommandActivity } from '../parity/azureActivity';
+import { caseFold, hashSha256, ordinalCompare, tostring } from '../kql';
 import { toFinding } from '../parity/uniqueness';
 import { isKnown, type Baseline, type BaselineEntry } from './baseline';
-import { CorrectedOperations } from './operations';
+import { CorrectedOperations, runCommandActivityOf, type CorrectedOperation } from './operations';
 import {
   DeviceActivity,
   hostKey,
-  isRunCommandExtensionFileAnyCase,
   isScriptFileName,
+  runCommandHandlerOf,
   toCorrectedScriptCommand,
+  toManagedScriptCommand,
+  type DeviceScriptFile,
 } from './devices';
+import { handlerOfPath, RUN_COMMAND_PATHS, type RunCommandPath, type ScaleSetNaming } from './paths';
 
 /** One Run Command execution: an operation, the script file it wrote, and the commands that script ran. */
 export interface ScriptExecution {
@@ -67,10 +77,15 @@ export interface ScriptExecution {
   PowershellExecStartTime: KqlDateTime;
   PowershellExecEnd: KqlDateTime;
   ScriptFingerprintHash: string;
+  /** The Run Command path of the operation (./paths). */
+  RunCommandPath: RunCommandPath;
 }
 
-/** What corrected mode adds to a finding (the findings table's ExtendedProperties). */
-export interface CorrectedFindingDetails {
+/** What a corrected finding is about: a script that ran (the rule's kind), or an operation seen only in Azure. */
+export type FindingKind = 'script' | 'control-plane';
+
+/** What corrected mode adds to a script finding (the findings table's ExtendedProperties). */
+export interface ScriptFindingDetails {
   CorrelationId: string;
   DeviceName: string;
   PowershellFileCreatedTimestamp: KqlDateTime;
@@ -82,12 +97,75 @@ export interface CorrectedFindingDetails {
   BaselineDays: number;
   /** The baseline's entry when it knew the fingerprint only from before its horizon; null when never seen. */
   LastSeenBeforeHorizon: { FirstSeen: KqlDateTime; LastSeen: KqlDateTime; Count: number } | null;
+  FindingKind: 'script';
+  RunCommandPath: RunCommandPath;
 }
 
+/** Why a successful operation has no endpoint evidence. */
+export type MissingEvidence =
+  /** No Run Command file or command of a device of that host name arrived in the window. */
+  | 'no-device-telemetry'
+  /** The device reported other Run Command activity, but no script file during this operation. */
+  | 'no-script-file'
+  /** The script file was written, but no PowerShell command of it was logged during the operation. */
+  | 'no-script-commands';
+
+export const MISSING_EVIDENCE_TEXT: Readonly<Record<MissingEvidence, string>> = {
+  'no-device-telemetry':
+    'No Run Command script file or PowerShell command from a device of this host name reached the workspace in this window: the machine may not be onboarded to Defender for Endpoint, its telemetry may be missing or late, or its Defender device name differs from the expected host name.',
+  'no-script-file':
+    'The device reported other Run Command activity in this window, but no script file written by a Run Command handler during this operation: its file event may be missing or late, or the handler wrote it where corrected mode does not look.',
+  'no-script-commands':
+    'The script file was written, but no PowerShell command of it was logged during the operation: PowerShell logging may be off, the operation may have ended before the script ran, or its command line is one corrected mode cannot read.',
+};
+
+/** The severity of a control-plane finding (the rule's findings keep the rule's severity). */
+export const CONTROL_PLANE_SEVERITY = 'Low';
+
+/**
+ * The identity marker of a control-plane finding (FindingIdentity.InitiatingProcessCommandLine):
+ * it keeps the FindingId of an operation's control-plane finding apart from a script
+ * finding of the same operation (late endpoint rows can turn one into the other).
+ */
+export const CONTROL_PLANE_IDENTITY_MARKER = '(control-plane)';
+
+/** What corrected mode adds to a control-plane finding. */
+export interface ControlPlaneFindingDetails {
+  FindingKind: 'control-plane';
+  RunCommandPath: RunCommandPath;
+  Severity: typeof CONTROL_PLANE_SEVERITY;
+  CorrelationId: string;
+  /** The host name the device was looked for under (for a scale-set instance, its computer name). */
+  DeviceName: string;
+  MissingEvidence: MissingEvidence;
+  MissingEvidenceReason: string;
+  /** The managed run command's resource name, or "" (action Run Command). */
+  RunCommandName: string;
+  /** The target machine's resource id (the pair's target). */
+  TargetResourceId: string;
+  /** The script file when one was found (`no-script-commands`), else null. */
+  ScriptFile: { FileName: string; Created: KqlDateTime; FileSize: number | null } | null;
+  /** Successful operations of this (caller, target) pair in the window. */
+  PairOperationsInWindow: number;
+  BaselineDays: number;
+  /** The baseline's entry of the pair when it knew it only from before its horizon; null when never seen. */
+  LastSeenBeforeHorizon: { FirstSeen: KqlDateTime; LastSeen: KqlDateTime; Count: number } | null;
+}
+
+export type CorrectedFindingDetails = ScriptFindingDetails | ControlPlaneFindingDetails;
+
 export interface CorrectedFinding {
+  kind: FindingKind;
   finding: RunCommandFinding;
   identity: FindingIdentity;
   details: CorrectedFindingDetails;
+}
+
+/** A successful operation with no endpoint evidence. */
+export interface OperationWithoutEvidence {
+  operation: CorrectedOperation & { StartTime: KqlDateTime; EndTime: KqlDateTime };
+  missing: MissingEvidence;
+  file: DeviceScriptFile | null;
 }
 
 export interface CorrectedStageCounts {
@@ -105,7 +183,14 @@ export interface CorrectedStageCounts {
   fingerprints: number;
   /** Executions whose fingerprint the baseline knew. */
   knownExecutions: number;
+  /** Script findings. */
   findings: number;
+  /** Succeeded operations per Run Command path. */
+  succeededOperationsByPath: Record<RunCommandPath, number>;
+  /** Succeeded operations with no endpoint evidence, and those whose (caller, target) pair the baseline knew. */
+  operationsWithoutEvidence: number;
+  knownPairOperations: number;
+  controlPlaneFindings: number;
 }
 
 export interface CorrectedResult {
@@ -121,8 +206,18 @@ export interface CorrectedOptions {
   /** The window's start: the baseline counts what was seen in the BASELINE_DAYS before it. */
   windowStart: KqlDateTime;
   baselineDays: number;
-  /** Fingerprints seen by earlier windows (empty on a first run). */
+  /** Fingerprints and (caller, target) pairs seen by earlier windows (empty on a first run). */
   baseline: Baseline;
+}
+
+/**
+ * The baseline key of a (caller, target machine) pair: `hash_sha256` of
+ * `"control-plane\n" + Caller + "\n" + target resource id`, both case-folded (a UPN and
+ * an ARM id compare case-insensitively). 64 hex digits, like a script fingerprint, so
+ * the baseline store keeps both kinds in one partition and they never collide.
+ */
+export function callerTargetKey(caller: string, targetResourceId: string): string {
+  return hashSha256(`control-plane\n${caseFold(caller)}\n${caseFold(targetResourceId)}`);
 }
 
 /**
@@ -136,16 +231,21 @@ export function correctedFingerprint(commands: readonly string[], fileSize: numb
 
 /** Corrected mode's row filters (the push-down filters of a corrected-mode source). */
 const CORRECTED_ROW_FILTERS: PerTable<boolean> = {
-  AzureActivity: (row) => isRunCommandActivity(row),
-  DeviceFileEvents: (row) => isRunCommandExtensionFileAnyCase(row),
-  DeviceEvents: (row) => toCorrectedScriptCommand(row) !== null,
+  AzureActivity: (row) => runCommandActivityOf(row) !== null,
+  DeviceFileEvents: (row) => runCommandHandlerOf(row) !== null,
+  DeviceEvents: (row) => toCorrectedScriptCommand(row) !== null || toManagedScriptCommand(row) !== null,
 };
 
 export class CorrectedDetection {
   private readonly read = zeroPerTable();
   private runCommandActivityRows = 0;
-  private readonly operations = new CorrectedOperations();
+  private readonly operations: CorrectedOperations;
   private readonly devices = new DeviceActivity();
+
+  /** `naming`: how scale-set instances are named on the machine (./paths ScaleSetNaming). */
+  constructor(naming: ScaleSetNaming = {}) {
+    this.operations = new CorrectedOperations(naming);
+  }
 
   /** Whether corrected mode can use a row (the push-down filters of a corrected-mode source). */
   static isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
@@ -165,61 +265,86 @@ export class CorrectedDetection {
     DeviceEvents: (row) => this.devices.addEvent(row),
   };
 
-  /** The executions of the window (no baseline involved). */
-  executions(): { executions: ScriptExecution[]; succeededOperations: number } {
+  /** The executions of the window, and the succeeded operations without endpoint evidence (no baseline involved). */
+  executions(): {
+    executions: ScriptExecution[];
+    succeededOperations: number;
+    withoutEvidence: OperationWithoutEvidence[];
+    succeeded: Array<CorrectedOperation & { StartTime: KqlDateTime; EndTime: KqlDateTime }>;
+  } {
     const executions: ScriptExecution[] = [];
+    const withoutEvidence: OperationWithoutEvidence[] = [];
     const succeeded = [...this.operations.succeeded()];
     /**
-     * One script file per operation (a Run Command action runs one script): on each VM,
-     * operations in order of StartTime each take the earliest script file created in
-     * their window that no earlier operation took. Without this, two overlapping
-     * operations on one VM would each claim both scripts.
+     * One script file per operation (a Run Command runs one script): on each machine,
+     * operations in order of StartTime each take the earliest script file of their
+     * path's handler created in their window that no earlier operation took. Without
+     * this, two overlapping operations on one VM would each claim both scripts.
      */
     const taken = new Set<object>();
-    const fileOf = (host: string, op: (typeof succeeded)[number]) =>
-      this.devices.filesOn(host, op.StartTime, op.EndTime).find((f) => !taken.has(f) && isScriptFileName(f.FileName));
+    const fileOf = (host: string, op: (typeof succeeded)[number]) => {
+      const handler = handlerOfPath(op.path);
+      return this.devices
+        .filesOn(host, op.StartTime, op.EndTime)
+        .find(
+          (f) =>
+            !taken.has(f) &&
+            f.handler === handler &&
+            (handler === 'RunCommandHandlerWindows' || isScriptFileName(f.FileName)),
+        );
+    };
     succeeded.sort(
       (a, b) => ordinalCompare(a.StartTime, b.StartTime) || ordinalCompare(a.CorrelationId, b.CorrelationId),
     );
     for (const op of succeeded) {
-      const host = hostKey(op.VirtualMachineName);
+      const host = hostKey(op.target.hostName);
       const file = fileOf(host, op);
-      if (file) {
-        taken.add(file);
-        const commands = this.devices.commandsOf(host, file.FileName, op.StartTime, op.EndTime);
-        if (commands.length === 0) continue;
-        const list = commands.map((c) => c.PSCommand).sort(ordinalCompare);
-        let execStart = commands[0]!.TimeGenerated;
-        let execEnd = execStart;
-        for (const c of commands) {
-          if (c.TimeGenerated < execStart) execStart = c.TimeGenerated;
-          if (c.TimeGenerated > execEnd) execEnd = c.TimeGenerated;
-        }
-        executions.push({
-          CorrelationId: op.CorrelationId,
-          StartTime: op.StartTime,
-          EndTime: op.EndTime,
-          VirtualMachineName: op.VirtualMachineName,
-          DeviceName: file.DeviceName,
-          Scope: op.Scope,
-          Caller: op.Caller,
-          CallerIpAddress: op.CallerIpAddress,
-          PowershellFileName: file.FileName,
-          PowershellFileCreatedTimestamp: file.created,
-          PowershellFileSize: file.FileSize,
-          PowershellScriptCommands: list,
-          PowershellExecStartTime: execStart,
-          PowershellExecEnd: execEnd,
-          ScriptFingerprintHash: correctedFingerprint(list, file.FileSize),
+      if (!file) {
+        withoutEvidence.push({
+          operation: op,
+          missing: this.devices.hasSeen(host) ? 'no-script-file' : 'no-device-telemetry',
+          file: null,
         });
+        continue;
       }
+      taken.add(file);
+      const commands = this.devices.commandsOf(host, file.FileName, op.StartTime, op.EndTime, file.handler);
+      if (commands.length === 0) {
+        withoutEvidence.push({ operation: op, missing: 'no-script-commands', file });
+        continue;
+      }
+      const list = commands.map((c) => c.PSCommand).sort(ordinalCompare);
+      let execStart = commands[0]!.TimeGenerated;
+      let execEnd = execStart;
+      for (const c of commands) {
+        if (c.TimeGenerated < execStart) execStart = c.TimeGenerated;
+        if (c.TimeGenerated > execEnd) execEnd = c.TimeGenerated;
+      }
+      executions.push({
+        CorrelationId: op.CorrelationId,
+        StartTime: op.StartTime,
+        EndTime: op.EndTime,
+        VirtualMachineName: op.VirtualMachineName,
+        DeviceName: file.DeviceName,
+        Scope: op.Scope,
+        Caller: op.Caller,
+        CallerIpAddress: op.CallerIpAddress,
+        PowershellFileName: file.FileName,
+        PowershellFileCreatedTimestamp: file.created,
+        PowershellFileSize: file.FileSize,
+        PowershellScriptCommands: list,
+        PowershellExecStartTime: execStart,
+        PowershellExecEnd: execEnd,
+        ScriptFingerprintHash: correctedFingerprint(list, file.FileSize),
+        RunCommandPath: op.path,
+      });
     }
-    return { executions, succeededOperations: succeeded.length };
+    return { executions, succeededOperations: succeeded.length, withoutEvidence, succeeded };
   }
 
   /** Joins, fingerprints, and the baseline test. */
   finish(options: CorrectedOptions): CorrectedResult {
-    const { executions, succeededOperations } = this.executions();
+    const { executions, succeededOperations, withoutEvidence, succeeded } = this.executions();
     const perFingerprint = new Map<string, BaselineEntry>();
     for (const e of executions) {
       const seen = perFingerprint.get(e.ScriptFingerprintHash);
@@ -248,6 +373,7 @@ export class CorrectedDetection {
       }
       const inWindow = perFingerprint.get(e.ScriptFingerprintHash)!.count;
       findings.push({
+        kind: 'script',
         finding: toFinding(e, (inWindow / executions.length) * 100),
         identity: {
           CorrelationId: e.CorrelationId,
@@ -269,13 +395,29 @@ export class CorrectedDetection {
             entry && entry.firstSeen < options.windowStart
               ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
               : null,
+          FindingKind: 'script',
+          RunCommandPath: e.RunCommandPath,
         },
       });
     }
+    const scriptFindings = findings.length;
+    const pairs = pairObservations(succeeded);
+    let knownPairOperations = 0;
+    for (const { operation: op, missing, file } of withoutEvidence) {
+      const key = callerTargetKey(op.Caller, op.target.machineId);
+      const entry = options.baseline.get(key);
+      if (isKnown(entry, options.windowStart, options.baselineDays)) {
+        knownPairOperations++;
+        continue;
+      }
+      findings.push(controlPlaneFinding(op, missing, file, pairs.get(key)!.count, options, entry));
+    }
     findings.sort((a, b) => compareCorrectedFindings(a.finding, b.finding));
+    const byPath = Object.fromEntries(RUN_COMMAND_PATHS.map((p) => [p, 0])) as Record<RunCommandPath, number>;
+    for (const op of succeeded) byPath[op.path]++;
     return {
       findings,
-      observations: [...perFingerprint.values()],
+      observations: [...perFingerprint.values(), ...pairs.values()],
       executions,
       stages: {
         rowsRead: { ...this.read },
@@ -287,10 +429,100 @@ export class CorrectedDetection {
         executions: executions.length,
         fingerprints: perFingerprint.size,
         knownExecutions,
-        findings: findings.length,
+        findings: scriptFindings,
+        succeededOperationsByPath: byPath,
+        operationsWithoutEvidence: withoutEvidence.length,
+        knownPairOperations,
+        controlPlaneFindings: findings.length - scriptFindings,
       },
     };
   }
+}
+
+/** One baseline entry per (caller, target machine) pair of the window's succeeded operations. */
+function pairObservations(
+  succeeded: ReadonlyArray<CorrectedOperation & { StartTime: KqlDateTime }>,
+): Map<string, BaselineEntry> {
+  const pairs = new Map<string, BaselineEntry>();
+  for (const op of succeeded) {
+    const key = callerTargetKey(op.Caller, op.target.machineId);
+    const seen = pairs.get(key);
+    if (!seen) {
+      pairs.set(key, {
+        fingerprint: key,
+        firstSeen: op.StartTime,
+        lastSeen: op.StartTime,
+        count: 1,
+        exampleVirtualMachine: op.VirtualMachineName,
+        exampleScope: op.target.machineId,
+      });
+    } else {
+      seen.count++;
+      if (op.StartTime < seen.firstSeen) seen.firstSeen = op.StartTime;
+      if (op.StartTime > seen.lastSeen) seen.lastSeen = op.StartTime;
+    }
+  }
+  return pairs;
+}
+
+/**
+ * A control-plane finding: the rule's 14 columns from the operation alone (no commands,
+ * no fingerprint, Prevalence 0; the file's name and size when one was found), an
+ * identity that stays the same as the day's endpoint rows grow, and why evidence is
+ * missing.
+ */
+function controlPlaneFinding(
+  op: CorrectedOperation & { StartTime: KqlDateTime; EndTime: KqlDateTime },
+  missing: MissingEvidence,
+  file: DeviceScriptFile | null,
+  pairOperationsInWindow: number,
+  options: CorrectedOptions,
+  entry: BaselineEntry | undefined,
+): CorrectedFinding {
+  const finding = toFinding(
+    {
+      StartTime: op.StartTime,
+      EndTime: op.EndTime,
+      PowershellFileName: file?.FileName ?? '',
+      VirtualMachineName: op.VirtualMachineName,
+      Caller: op.Caller,
+      CallerIpAddress: op.CallerIpAddress,
+      PowershellScriptCommands: [],
+      PowershellFileSize: file?.FileSize ?? null,
+      ScriptFingerprintHash: '',
+      Scope: op.Scope,
+    },
+    0,
+  );
+  return {
+    kind: 'control-plane',
+    finding,
+    identity: {
+      CorrelationId: op.CorrelationId,
+      VirtualMachineName: op.VirtualMachineName,
+      PowershellFileName: '',
+      PowershellFileCreatedTimestamp: op.StartTime,
+      InitiatingProcessCommandLine: CONTROL_PLANE_IDENTITY_MARKER,
+    },
+    details: {
+      FindingKind: 'control-plane',
+      RunCommandPath: op.path,
+      Severity: CONTROL_PLANE_SEVERITY,
+      CorrelationId: op.CorrelationId,
+      DeviceName: file?.DeviceName ?? op.target.hostName,
+      MissingEvidence: missing,
+      MissingEvidenceReason: MISSING_EVIDENCE_TEXT[missing],
+      RunCommandName: op.target.runCommandName,
+      TargetResourceId: op.target.machineId,
+      ScriptFile: file ? { FileName: file.FileName, Created: file.created, FileSize: file.FileSize } : null,
+      PairOperationsInWindow: pairOperationsInWindow,
+      BaselineDays: options.baselineDays,
+      LastSeenBeforeHorizon:
+        entry && entry.firstSeen < options.windowStart
+          ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
+          : null,
+    },
+  };
 }
 
 /** StartTime, then fingerprint, then VM, ordinal (several executions may share a new fingerprint). */

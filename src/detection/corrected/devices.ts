@@ -27,6 +27,7 @@ import {
   toupper,
 } from '../kql';
 import { RUN_COMMAND_EXTENSION, virtualMachineNameOfDevice } from '../parity/deviceFileEvents';
+import { isManagedHandlerProcess, managedScriptNameOf, WINDOWS_MANAGED_HANDLER, type WindowsHandler } from './paths';
 
 /** The short host name, folded: `Web01` and `web01.contoso.com` both give `WEB01`. */
 export function hostKey(name: string): string {
@@ -38,7 +39,41 @@ export function isRunCommandExtensionFileAnyCase(row: DeviceFileEventsRow): bool
   return equalsIgnoreCase(row.InitiatingProcessFileName, RUN_COMMAND_EXTENSION);
 }
 
+/**
+ * The extension that wrote a DeviceFileEvents row, if it is a Run Command handler:
+ * RunCommandExtension.exe (`=~`, action Run Command), or the managed handler writing a
+ * script file (see WINDOWS_MANAGED_HANDLER in ./paths: unverified defaults).
+ */
+export function runCommandHandlerOf(row: DeviceFileEventsRow): WindowsHandler | null {
+  if (isRunCommandExtensionFileAnyCase(row)) return 'RunCommandWindows';
+  if (
+    WINDOWS_MANAGED_HANDLER.scriptFileName.test(row.FileName) &&
+    isManagedHandlerProcess(row.InitiatingProcessFileName, row.InitiatingProcessFolderPath)
+  )
+    return 'RunCommandHandlerWindows';
+  return null;
+}
+
+/**
+ * A PowerShell command of a managed Run Command script: a command line that runs a
+ * `.ps1` file with `-File` (./paths `managedScriptNameOf`), when the rule's own
+ * extract finds no `script<N>.ps1` in it; the script's own first event (Command = its
+ * name or path) is dropped as the rule drops it.
+ */
+export function toManagedScriptCommand(row: DeviceEventsRow): CorrectedScriptCommand | null {
+  const commandLine = row.InitiatingProcessCommandLine;
+  if (!has(commandLine, '-File')) return null;
+  if (isnotempty(SCRIPT_NAME_ANY_CASE.exec(commandLine)?.[1] ?? '')) return null;
+  const PowershellFileName = managedScriptNameOf(commandLine);
+  if (!isnotempty(PowershellFileName)) return null;
+  const PSCommand = tostring(getProperty(parseJson(row.AdditionalFields), 'Command'));
+  const base = PSCommand.slice(Math.max(PSCommand.lastIndexOf('\\'), PSCommand.lastIndexOf('/')) + 1);
+  if (equalsIgnoreCase(base, PowershellFileName)) return null;
+  return { PowershellFileName, PSCommand: toupper(PSCommand), TimeGenerated: row.TimeGenerated };
+}
+
 export interface DeviceScriptFile {
+  handler: WindowsHandler;
   host: string;
   DeviceName: string;
   FileName: string;
@@ -94,17 +129,28 @@ export function isScriptFileName(fileName: string): boolean {
   return /^script[0-9]{1,9}\.ps1$/i.test(fileName);
 }
 
-/** Script files by host, and PowerShell commands by host and script name. */
+/**
+ * Script files by host, and PowerShell commands by handler, host and script name (the
+ * commands of a managed script never join an action Run Command's file, and back).
+ */
 export class DeviceActivity {
   private readonly files = new Map<string, DeviceScriptFile[]>();
-  private readonly commands = new Map<string, DeviceScriptCommand[]>();
+  private readonly commands: Record<WindowsHandler, Map<string, DeviceScriptCommand[]>> = {
+    RunCommandWindows: new Map(),
+    RunCommandHandlerWindows: new Map(),
+  };
+  /** Hosts that reported any Run Command file or command in the window. */
+  private readonly hostsSeen = new Set<string>();
   fileCount = 0;
   commandCount = 0;
 
   addFile(row: DeviceFileEventsRow): boolean {
-    if (!isRunCommandExtensionFileAnyCase(row) || row.TimeGenerated === null) return false;
+    const handler = runCommandHandlerOf(row);
+    if (handler === null || row.TimeGenerated === null) return false;
     const host = hostKey(row.DeviceName);
+    this.hostsSeen.add(host);
     const file: DeviceScriptFile = {
+      handler,
       host,
       DeviceName: row.DeviceName,
       FileName: row.FileName,
@@ -124,13 +170,21 @@ export class DeviceActivity {
    * name and command line.
    */
   addEvent(row: DeviceEventsRow): boolean {
-    const command = toCorrectedScriptCommand(row);
+    let handler: WindowsHandler = 'RunCommandWindows';
+    let command = toCorrectedScriptCommand(row);
+    if (command === null) {
+      command = toManagedScriptCommand(row);
+      handler = 'RunCommandHandlerWindows';
+    }
     if (command === null || command.TimeGenerated === null) return false;
-    const key = commandKey(hostKey(row.DeviceName), command.PowershellFileName);
+    const host = hostKey(row.DeviceName);
+    this.hostsSeen.add(host);
+    const key = commandKey(host, command.PowershellFileName);
     const entry = { PSCommand: command.PSCommand, TimeGenerated: command.TimeGenerated };
-    const list = this.commands.get(key);
+    const commands = this.commands[handler];
+    const list = commands.get(key);
     if (list) list.push(entry);
-    else this.commands.set(key, [entry]);
+    else commands.set(key, [entry]);
     this.commandCount++;
     return true;
   }
@@ -142,9 +196,20 @@ export class DeviceActivity {
       .sort((a, b) => ordinalCompare(a.created, b.created) || ordinalCompare(a.FileName, b.FileName));
   }
 
-  /** Commands of script `fileName` run on `host` between `start` and `end` (inclusive). */
-  commandsOf(host: string, fileName: string, start: KqlDateTime, end: KqlDateTime): DeviceScriptCommand[] {
-    return (this.commands.get(commandKey(host, fileName)) ?? []).filter(
+  /** Whether any Run Command file or command of `host` arrived in this window. */
+  hasSeen(host: string): boolean {
+    return this.hostsSeen.has(host);
+  }
+
+  /** Commands of script `fileName` (written by `handler`) run on `host` between `start` and `end` (inclusive). */
+  commandsOf(
+    host: string,
+    fileName: string,
+    start: KqlDateTime,
+    end: KqlDateTime,
+    handler: WindowsHandler = 'RunCommandWindows',
+  ): DeviceScriptCommand[] {
+    return (this.commands[handler].get(commandKey(host, fileName)) ?? []).filter(
       (c) => start <= c.TimeGenerated && c.TimeGenerated <= end,
     );
   }

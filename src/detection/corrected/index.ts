@@ -20,4 +20,33 @@ export {
   type Baseline,
   type BaselineEntry,
 } from './baseline';
-export { hostKey, isRunCommandExtensionFileAnyCase, toCorrectedScriptCommand } from './devices';
+export {
+  callerTargetKey,
+  CONTROL_PLANE_IDENTITY_MARKER,
+  CONTROL_PLANE_SEVERITY,
+  MISSING_EVIDENCE_TEXT,
+  type ControlPlaneFindingDetails,
+  type FindingKind,
+  type MissingEvidence,
+  type ScriptFindingDetails,
+} from './detection';
+export {
+  hostKey,
+  isRunCommandExtensionFileAnyCase,
+  runCommandHandlerOf,
+  toCorrectedScriptCommand,
+  toManagedScriptCommand,
+} from './devices';
+export {
+  handlerOfPath,
+  managedScriptNameOf,
+  parseRunCommandTarget,
+  runCommandOperationKind,
+  RUN_COMMAND_OPERATIONS,
+  RUN_COMMAND_PATHS,
+  scaleSetComputerName,
+  WINDOWS_MANAGED_HANDLER,
+  type RunCommandPath,
+  type RunCommandTarget,
+  type ScaleSetNaming,
+} from './paths';

@@ -1,12 +1,17 @@
 /**
  * Corrected mode, AzureActivity side: one Run Command operation per CorrelationId and
- * VM scope. The row filters are the rule's own:
+ * scope. The rule's row filters
  *
  * ```kql
  * | where OperationNameValue =~ "Microsoft.Compute/virtualMachines/runCommand/action"
  * | where Authorization has "virtualMachines"
  * | where list_ActivityStatusValue has_any ("Succeeded", "Success")
  * ```
+ *
+ * are widened to every Run Command path (./paths): the operation name is one of
+ * `RUN_COMMAND_OPERATIONS` (`=~`), and the scope must name a machine of that
+ * operation's kind (a VM, a scale-set instance, an Arc machine), which replaces
+ * `Authorization has "virtualMachines"`;
  *
  * but the rule's `summarize ... by CorrelationId, Authorization, Caller` splits one
  * operation in two when the Authorization text of its events differs (another role
@@ -17,15 +22,24 @@
  */
 import type { KqlDateTime } from '../datetime';
 import type { AzureActivityRow } from '../schema';
-import { arrayIndex, caseFold, getProperty, hasAny, parseJson, split, tostring } from '../kql';
-import { isRunCommandActivity, SUCCEEDED_STATUSES } from '../parity/azureActivity';
+import { caseFold, getProperty, hasAny, parseJson, tostring } from '../kql';
+import { SUCCEEDED_STATUSES } from '../parity/azureActivity';
+import {
+  parseRunCommandTarget,
+  runCommandOperationKind,
+  type RunCommandPath,
+  type RunCommandTarget,
+  type ScaleSetNaming,
+} from './paths';
 
 export interface CorrectedOperation {
   CorrelationId: string;
   /** `tostring(parse_json(Authorization).scope)`: the VM's ARM resource id. */
   Scope: string;
-  /** `tostring(split(Scope, "/")[-1])`: the VM's name in ARM. */
+  /** The machine's name in ARM (`tostring(split(Scope, "/")[-1])` on the action path; see RunCommandTarget). */
   VirtualMachineName: string;
+  path: RunCommandPath;
+  target: RunCommandTarget;
   /** The first non-empty Caller of the operation's events. */
   Caller: string;
   StartTime: KqlDateTime | null;
@@ -48,20 +62,40 @@ function scopeOf(authorization: string): string {
   return scope;
 }
 
+/**
+ * Whether a row is a Run Command event on a machine: a known operation name and a
+ * scope naming a machine of its kind. Returns the parsed kind and target, or null.
+ */
+export function runCommandActivityOf(
+  row: AzureActivityRow,
+  naming: ScaleSetNaming = {},
+): { path: RunCommandPath; scope: string; target: RunCommandTarget } | null {
+  const kind = runCommandOperationKind(row.OperationNameValue);
+  if (!kind) return null;
+  const scope = scopeOf(row.Authorization);
+  const target = parseRunCommandTarget(kind, scope, naming);
+  return target ? { path: kind.path, scope, target } : null;
+}
+
 /** Operations grouped by CorrelationId and scope. */
 export class CorrectedOperations {
   private readonly groups = new Map<string, CorrectedOperation>();
 
+  constructor(private readonly naming: ScaleSetNaming = {}) {}
+
   add(row: AzureActivityRow): boolean {
-    if (!isRunCommandActivity(row)) return false;
-    const Scope = scopeOf(row.Authorization);
+    const activity = runCommandActivityOf(row, this.naming);
+    if (!activity) return false;
+    const Scope = activity.scope;
     const key = `${row.CorrelationId}\n${caseFold(Scope)}`;
     let op = this.groups.get(key);
     if (!op) {
       op = {
         CorrelationId: row.CorrelationId,
         Scope,
-        VirtualMachineName: tostring(arrayIndex(split(Scope, '/'), -1)),
+        VirtualMachineName: activity.target.machineName,
+        path: activity.path,
+        target: activity.target,
         Caller: row.Caller,
         StartTime: null,
         EndTime: null,

@@ -52,18 +52,33 @@ describe('the KQL sent to Log Analytics', () => {
     expect(kqlDiagnostics(buildTableQuery(table, slice, 'corrected'), LOG_ANALYTICS_TABLES)).toEqual([]);
   });
 
-  it("corrected mode keeps every case of RunCommandExtension.exe (trap 4); the other filters are the rule's", () => {
-    expect(buildTableQuery('DeviceFileEvents', slice, 'corrected')).toContain(
-      '| where InitiatingProcessFileName =~ "RunCommandExtension.exe"',
+  it('corrected mode keeps every case of RunCommandExtension.exe (trap 4), every Run Command path and managed-handler scripts', () => {
+    const files = buildTableQuery('DeviceFileEvents', slice, 'corrected');
+    expect(files).toContain(
+      '| where InitiatingProcessFileName =~ "RunCommandExtension.exe" or (FileName endswith ".ps1"',
     );
-    expect(buildTableQuery('DeviceFileEvents', slice, 'corrected')).not.toContain('==');
-    expect(buildTableQuery('AzureActivity', slice, 'corrected')).toBe(buildTableQuery('AzureActivity', slice));
-    // -file in any case: the rule's extract with (?i), and the script's own event compared with !~.
+    expect(files).toContain('InitiatingProcessFolderPath contains "microsoft.cplat.core.runcommandhandlerwindows"');
+    expect(files).not.toContain('==');
+    // Every path's operation name (issue 16), and no `Authorization has "virtualMachines"` (an Arc scope has none).
+    const activity = buildTableQuery('AzureActivity', slice, 'corrected');
+    for (const op of [
+      'Microsoft.Compute/virtualMachines/runCommand/action',
+      'Microsoft.Compute/virtualMachines/runCommands/write',
+      'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action',
+      'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommands/write',
+      'Microsoft.HybridCompute/machines/runCommands/write',
+    ])
+      expect(activity).toContain(`"${op}"`);
+    expect(activity).toContain('| where OperationNameValue in~ (');
+    expect(activity).not.toContain('Authorization has');
+    // -file in any case: the rule's extract with (?i), and the script's own event compared with !~;
+    // other .ps1 command lines for managed Run Command scripts.
     const events = buildTableQuery('DeviceEvents', slice, 'corrected');
     expect(events).toContain(
       '| extend PowershellFileName = extract(@"(?i)\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
     );
-    expect(events).toContain('| where PSCommand !~ PowershellFileName');
+    expect(events).toContain('(isnotempty(PowershellFileName) and PSCommand !~ PowershellFileName)');
+    expect(events).toContain('(isempty(PowershellFileName) and InitiatingProcessCommandLine contains ".ps1")');
   });
 
   it('does no summarize or join on the server', () => {

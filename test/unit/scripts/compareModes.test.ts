@@ -41,6 +41,34 @@ describe('planted run-once scripts', () => {
   });
 });
 
+describe('planted scripts on every Run Command path', () => {
+  it('leave the other rows as they were without the option, and plant each path with its own rows', () => {
+    const base = { seed: 5, operations: 20, days: 2, noiseFactor: 1, runOnceScriptsPerDay: 1 };
+    const without = generateDayRows(base);
+    const withPaths = generateDayRows({ ...base, pathScriptsPerDay: 2 });
+    for (const [i, day] of without.entries()) {
+      // The day's rows come first, unchanged; the planted paths' rows are appended.
+      for (const table of ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'] as const)
+        expect(withPaths[i]![table].slice(0, day[table].length)).toEqual(day[table]);
+    }
+    const planted = withPaths.flatMap((d) => d.summary.planted ?? []);
+    const byPath = (path: string) => planted.filter((p) => p.path === path);
+    for (const path of ['vm-managed', 'vmss-action', 'vmss-managed', 'arc-managed', 'not-onboarded'])
+      expect(byPath(path)).toHaveLength(4);
+    const rows = withPaths.flatMap((d) => d.AzureActivity);
+    const opOf = (id: string) => rows.find((r) => r.CorrelationId === id)!;
+    expect(opOf(byPath('arc-managed')[0]!.correlationId).OperationNameValue).toBe(
+      'Microsoft.HybridCompute/machines/runcommands/write',
+    );
+    expect(JSON.parse(opOf(byPath('vmss-action')[0]!.correlationId).Authorization).scope).toMatch(
+      /\/virtualMachineScaleSets\/[^/]+\/virtualMachines\/\d+$/,
+    );
+    // A machine not onboarded to Defender has no endpoint rows at all.
+    for (const p of byPath('not-onboarded'))
+      expect(withPaths.flatMap((d) => d.DeviceFileEvents).some((f) => f.DeviceName === p.deviceName)).toBe(false);
+  });
+});
+
 describe('compare-modes', () => {
   it('replays both modes over the generated days and counts the planted scripts each found', async () => {
     const r = await compareModes(OPTIONS);
@@ -61,5 +89,20 @@ describe('compare-modes', () => {
     const again = await compareModes(OPTIONS);
     expect(again.corrected).toEqual(r.corrected);
     expect(again.parity).toEqual(r.parity);
+  });
+
+  it('prints planted vs found per path: corrected finds every path, parity only the action Run Command on VMs', async () => {
+    const o = { ...OPTIONS, days: 3, runOncePerDay: 1, pathScriptsPerDay: 2 };
+    const r = await compareModes(o);
+    for (const path of ['vm-managed', 'vmss-action', 'vmss-managed', 'arc-managed', 'not-onboarded'] as const) {
+      expect(r.planted.filter((p) => p.path === path)).toHaveLength(6);
+      expect(r.parity.foundByPath[path]).toBe(0);
+      expect(r.corrected.foundByPath[path]).toBe(6);
+    }
+    expect(r.corrected.byKind.controlPlane).toBeGreaterThanOrEqual(6);
+    expect(r.parity.byKind.controlPlane).toBe(0);
+    const text = formatComparison(r, o);
+    expect(text).toMatch(/^arc-managed\s+6\s+0\s+6$/m);
+    expect(text).toMatch(/^not-onboarded\s+6\s+0\s+6$/m);
   });
 });

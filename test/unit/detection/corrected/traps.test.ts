@@ -181,8 +181,10 @@ describe('corrected mode fixes the traps of the published rule', () => {
       expect(r.findings).toHaveLength(d === '2026-11-25' ? 1 : 0);
       short.record(r.observations, nextDay(d), 2);
     }
+    // The baseline holds the script's fingerprint and the (caller, VM) pair of its operation.
     short.record([], nextDay('2026-11-27'), 2); // nothing on the 27th: last seen the 26th, inside [26th, 28th)
-    expect(short.current.size).toBe(1);
+    expect(short.current.size).toBe(2);
+    expect(short.current.has(correctedFingerprint(['GET-HOTFIX'], 100))).toBe(true);
     short.record([], nextDay('2026-11-28'), 2); // nothing on the 28th: behind the horizon [27th, 29th), forgotten
     expect(short.current.size).toBe(0);
     const again = corrected(daily('2026-11-29'), short.current, '2026-11-29T00:00:00.0000000Z', 2);
