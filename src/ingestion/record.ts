@@ -97,6 +97,8 @@ export interface FindingRecordContext {
   extended?: Record<string, unknown>;
   /** What the endpoint telemetry adds (corrected mode), and the finding's kind (default 'script'). */
   evidence?: { ScriptFolderPath?: string; ScriptSha256?: string; FindingKind?: string };
+  /** The finding's severity when not the rule's (corrected mode's control-plane findings are Low). */
+  severity?: string;
 }
 
 /** Bumped if the identity formula ever changes again (then add the previous one as a legacy id). */
@@ -205,7 +207,7 @@ export function toFindingRecord(finding: RunCommandFinding, context: FindingReco
     DetectionMode: mode,
     WindowStart: window.start,
     WindowEnd: window.end,
-    Severity: rule.severity,
+    Severity: context.severity ?? rule.severity,
     Tactics: [...rule.tactics],
     Techniques: [...rule.techniques],
     Entities: alertEntities(finding),

@@ -9,6 +9,7 @@ import { createCredential } from '../config/credential';
 import type { JobConfig } from '../config/settings';
 import { HealthSink } from '../ingestion/healthSink';
 import { RULE } from '../detection/rule';
+import { CONTROL_PLANE_SEVERITY } from '../detection/corrected/detection';
 import {
   FindingsWriter,
   LogAnalyticsReadBack,
@@ -110,6 +111,8 @@ export async function createJobPorts(
           rule: RULE,
           enrichment,
           extended: detected.details ? { ...detected.details } : undefined,
+          evidence: { FindingKind: detected.kind ?? 'script' },
+          severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
         }),
       writer: {
         flushSpool: async () => {

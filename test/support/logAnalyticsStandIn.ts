@@ -306,7 +306,10 @@ export class LogAnalyticsStandIn {
     // The rule's row filters when the query pushes them down; none for a whole-table query.
     // Corrected mode's push-down: `InitiatingProcessFileName =~ ...`, and a `(?i)` extract.
     const filtered = filterSteps.includes('| where ');
-    const corrected = filterSteps.includes('InitiatingProcessFileName =~ ') || filterSteps.includes('(?i)');
+    const corrected =
+      filterSteps.includes('InitiatingProcessFileName =~ ') ||
+      filterSteps.includes('(?i)') ||
+      filterSteps.includes(' in~ (');
     const matching = this.indexed(table)
       .filter(
         (r) =>
