@@ -112,3 +112,21 @@ export function buildWholeTableQuery(table: TableName, slice: QueryWindow): stri
     `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
   ].join('\n');
 }
+
+/**
+ * Source health: how many rows a table has in a window at all, without the rule's
+ * filters (a disconnected connector or a removed diagnostic setting shows as 0):
+ *
+ * ```kql
+ * AzureActivity
+ * | where TimeGenerated >= datetime(…) and TimeGenerated < datetime(…)
+ * | count
+ * ```
+ */
+export function buildCountQuery(table: TableName, window: QueryWindow): string {
+  return [
+    table,
+    `| where TimeGenerated >= ${kqlDateTimeLiteral(window.start)} and TimeGenerated < ${kqlDateTimeLiteral(window.end)}`,
+    '| count',
+  ].join('\n');
+}

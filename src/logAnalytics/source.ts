@@ -15,7 +15,18 @@
  * - 3 minutes per query unless `Prefer: wait=600`: sent as `serverTimeoutInSeconds`.
  *
  * A slice that cannot be fetched fails the whole window (`SliceFailedError`, naming the
- * table and the slice): the rule never runs on incomplete data.
+ * table and the slice): the rule never runs on incomplete data. So does an answer that
+ * is not what was asked: more or less than one table, a column named twice, or a row
+ * outside the slice.
+ *
+ * Memory: `pullWindowInto` hands each slice's rows to the detector as the slice arrives
+ * and drops them; a window whose rows (after the push-down) exceed `windowRowBudget`
+ * in one table fails cleanly (`WindowRowBudgetError`, naming the table and the count)
+ * rather than growing without bound.
+ *
+ * Source health: `countWindow` asks each table how many rows it has in the window at
+ * all, without the rule's filters (`| count`), so that a table with none (a connector
+ * or diagnostic setting gone) is told apart from a quiet day.
  */
 import { messageOf } from '../shared/errors';
 import { randomUUID } from 'node:crypto';
@@ -30,8 +41,8 @@ import {
 } from '@azure/monitor-query-logs';
 import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
-import { LogAnalyticsConfigError, SliceFailedError } from './errors';
-import { buildTableQuery } from './queries';
+import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
+import { buildCountQuery, buildTableQuery } from './queries';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
 import { checkWindow, describeSlice, halveSlice, splitWindow, TICKS_PER_SECOND, timespanCovering } from './slices';
 import type { DetectionMode, QueryWindow } from '../detection/schema';
@@ -75,6 +86,28 @@ export interface LogAnalyticsSourceOptions {
   tables?: readonly TableName[];
   /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
   mode?: DetectionMode;
+  /**
+   * WINDOW_ROW_BUDGET: rows one table may deliver (after the push-down) in one window.
+   * Beyond it the window fails with WindowRowBudgetError. Default 5,000,000.
+   */
+  windowRowBudget?: number;
+}
+
+/** A table delivered more rows in one window than WINDOW_ROW_BUDGET allows. */
+export class WindowRowBudgetError extends LogAnalyticsError {
+  constructor(
+    readonly table: TableName,
+    readonly window: QueryWindow,
+    readonly rows: number,
+    readonly budget: number,
+  ) {
+    super(
+      `${table} delivered more than WINDOW_ROW_BUDGET=${budget} rows kept by the rule's filters for ` +
+        `${describeSlice(window)} (${rows} so far); the window was stopped before memory ran out. Check the ` +
+        `workspace for a burst of ${table} rows; if the volume is real, raise WINDOW_ROW_BUDGET ` +
+        `(and the Function App's memory) and let the next run retry the window.`,
+    );
+  }
 }
 
 export interface TablePullStats {
@@ -114,6 +147,7 @@ const DEFAULTS = {
   minSliceTicks: TICKS_PER_SECOND,
   rowCap: 500_000,
   serverTimeoutInSeconds: 600,
+  windowRowBudget: 5_000_000,
   maxRetries: 5,
   baseDelayMs: 1000,
   maxDelayMs: 60_000,
@@ -196,6 +230,7 @@ export class LogAnalyticsSource {
     positive('minSliceTicks', options.minSliceTicks);
     positive('rowCap', options.rowCap);
     positive('serverTimeoutInSeconds', options.serverTimeoutInSeconds);
+    positive('windowRowBudget', options.windowRowBudget);
     this.opts = {
       workspaceId: options.workspaceId,
       credential: options.credential,
@@ -206,6 +241,7 @@ export class LogAnalyticsSource {
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
       tables: options.tables ?? TABLE_NAMES,
       mode: options.mode ?? 'parity',
+      windowRowBudget: options.windowRowBudget ?? DEFAULTS.windowRowBudget,
       logger: options.logger,
       retry: {
         maxRetries: options.retry?.maxRetries ?? DEFAULTS.maxRetries,
@@ -308,6 +344,10 @@ export class LogAnalyticsSource {
         q.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
         return;
       }
+      const rowsNow = stats[task.table].rows + result.length;
+      if (rowsNow > this.opts.windowRowBudget) {
+        throw new WindowRowBudgetError(task.table, window, rowsNow, this.opts.windowRowBudget);
+      }
       onSlice(task.table, task.slice, result);
       stats[task.table].rows += result.length;
       stats[task.table].slices++;
@@ -368,7 +408,19 @@ export class LogAnalyticsSource {
       });
     }
     try {
-      return rawRowsOf(table, attempt.table).map((raw) => typedRow<T>(table, raw));
+      const lo = toUnixTicks(slice.start);
+      const hi = toUnixTicks(slice.end);
+      return rawRowsOf(table, attempt.table).map((raw) => {
+        const row = typedRow<T>(table, raw);
+        // The query asked for [start, end): a row outside it is not an answer to it.
+        const t = row.TimeGenerated === null ? null : toUnixTicks(row.TimeGenerated);
+        if (t === null || t < lo || t >= hi) {
+          throw new UnexpectedResultShapeError(
+            `a row has TimeGenerated ${row.TimeGenerated ?? 'null'}, outside the slice asked for`,
+          );
+        }
+        return row;
+      });
     } catch (err) {
       if (err instanceof UnexpectedResultShapeError) {
         throw new SliceFailedError({
@@ -383,8 +435,43 @@ export class LogAnalyticsSource {
     }
   }
 
-  private async queryWithRetries(table: TableName, slice: QueryWindow, stats: TablePullStats): Promise<Attempt> {
-    const query = buildTableQuery(table, slice, this.opts.mode);
+  /**
+   * Rows of each table in `window` without the rule's filters (`| count`), for source
+   * health. Rejects with a SliceFailedError like a pull.
+   */
+  async countWindow(window: QueryWindow): Promise<Partial<Record<TableName, number>>> {
+    checkWindow(window);
+    const counts: Partial<Record<TableName, number>> = {};
+    await Promise.all(
+      this.opts.tables.map(async (table) => {
+        const scratch = { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 };
+        const attempt = await this.queryWithRetries(table, window, scratch, buildCountQuery(table, window));
+        const fail = (reason: string) =>
+          new SliceFailedError({
+            table,
+            slice: window,
+            reason: `counting rows: ${reason}`,
+            clientRequestId: attempt.requestId,
+          });
+        if (attempt.kind !== 'rows') throw fail(attempt.reason);
+        const cell = attempt.table.rows[0]?.[0];
+        const n = typeof cell === 'string' && /^\d+$/.test(cell) ? Number(cell) : cell;
+        if (attempt.table.rows.length !== 1 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+          throw fail(`the answer is not one count (${JSON.stringify(attempt.table.rows).slice(0, 100)})`);
+        }
+        counts[table] = n;
+      }),
+    );
+    this.opts.logger?.info('Log Analytics row counts', { window, ...counts });
+    return counts;
+  }
+
+  private async queryWithRetries(
+    table: TableName,
+    slice: QueryWindow,
+    stats: TablePullStats,
+    query = buildTableQuery(table, slice, this.opts.mode),
+  ): Promise<Attempt> {
     const { retry } = this.opts;
     for (let attemptNo = 0; ; attemptNo++) {
       const requestId = randomUUID();
@@ -401,10 +488,16 @@ export class LogAnalyticsSource {
             : `PartialError: ${result.partialError.message ?? result.partialError.code}`;
           return { kind: 'tooLarge', reason, requestId };
         }
-        const first = result.tables[0];
-        if (!first)
-          throw new SliceFailedError({ table, slice, reason: 'the answer has no table', clientRequestId: requestId });
-        return { kind: 'rows', table: first, requestId };
+        // The queries have one tabular result: a second table (or none) means the answer is not to them.
+        if (result.tables.length !== 1) {
+          throw new SliceFailedError({
+            table,
+            slice,
+            reason: `the answer holds ${result.tables.length} tables, not exactly one`,
+            clientRequestId: requestId,
+          });
+        }
+        return { kind: 'rows', table: result.tables[0]!, requestId };
       } catch (err) {
         if (err instanceof SliceFailedError) throw err;
         const status = isRestError(err) ? err.statusCode : undefined;

@@ -14,6 +14,10 @@
  * `PartialError` with `E_QUERY_RESULT_SET_TOO_LARGE` and the truncated rows, or as a
  * silent truncation), queued faults (429 with `Retry-After`, 500, 504, `PartialError`),
  * and a persistent fault for chosen requests. Every request is recorded.
+ *
+ * It also answers the source-health count (`<Table> | where TimeGenerated … | count`)
+ * over every row of the table in the bounds, and `visible` hides rows that are not
+ * queryable yet (late ingestion): a hidden row is in no answer, pull or count.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -53,6 +57,8 @@ export interface RecordedRequest {
   /** Response body bytes. */
   bytes?: number;
   outcome: 'rows' | 'tooLarge' | 'truncated' | 'fault' | 'refused';
+  /** 'count': a source-health count query; absent: a pull. */
+  kind?: 'count';
 }
 
 export interface StandInOptions {
@@ -76,6 +82,9 @@ export function readFixtureDay(dir: string): FixtureTables {
 
 /** The rule's own query, as `verify` sends it (the repository text plus the ticks-preserving step). */
 const RULE_QUERY = buildServerRuleQuery();
+
+const COUNT_QUERY =
+  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)\n\| count$/;
 
 const QUERY_HEAD =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?(?:\n\| project ([^\n]+))?$/;
@@ -138,6 +147,10 @@ export class LogAnalyticsStandIn {
    * or change a column of one, so that a difference with parity mode shows.
    */
   perturbRuleRows?: (rows: RunCommandFinding[]) => RunCommandFinding[];
+  /** Whether a fixture row is queryable now (default: all are); late rows return false until they "arrive". */
+  visible?: (table: TableName, row: FixtureRow) => boolean;
+  /** Extra tables answered beside PrimaryResult (a malformed answer), for every pull. */
+  extraTables = 0;
   /** Requests being answered now, and the most there ever were at once. */
   inFlight = 0;
   maxInFlight = 0;
@@ -245,6 +258,28 @@ export class LogAnalyticsStandIn {
     record.query = parsed.query ?? '';
     record.timespan = parsed.timespan;
     if (record.query === RULE_QUERY) return this.answerRuleQuery(record, parsed.timespan, res);
+    const count = COUNT_QUERY.exec(record.query);
+    if (count && TABLE_NAMES.includes(count[1] as TableName)) {
+      const table = count[1] as TableName;
+      const start = parseKqlDateTime(count[2]!);
+      const end = parseKqlDateTime(count[3]!);
+      if (!start || !end) return refuse(400, 'BadArgumentError', `Bad bounds ${count[2]} ${count[3]}`);
+      const fault = this.faults.shift() ?? this.persistentFault?.({ table, start, end });
+      if (fault?.kind === 'status') {
+        record.status = fault.status;
+        record.outcome = 'fault';
+        return this.send(res, fault.status, { error: { code: 'InternalServerError', message: 'stand-in fault' } });
+      }
+      const lo = toUnixTicks(start);
+      const hi = toUnixTicks(end);
+      const n = this.indexed(table).filter(
+        (r) => r.ticks >= lo && r.ticks < hi && (this.visible?.(table, r.raw) ?? true),
+      ).length;
+      Object.assign(record, { table, start, end, kind: 'count', status: 200, rows: 1, outcome: 'rows' });
+      return this.send(res, 200, {
+        tables: [{ name: 'PrimaryResult', columns: [{ name: 'Count', type: 'long' }], rows: [[n]] }],
+      });
+    }
     const q = QUERY_HEAD.exec(record.query);
     const table = q?.[1] as TableName | undefined;
     const filterSteps = q?.[4] ?? '';
@@ -295,6 +330,7 @@ export class LogAnalyticsStandIn {
           r.ticks < hi &&
           r.ticks >= tlo &&
           r.ticks <= thi &&
+          (this.visible?.(table, r.raw) ?? true) &&
           (!filtered || (corrected ? r.relevantCorrected : r.relevant)),
       )
       .map((r) => r.raw);
@@ -362,7 +398,11 @@ export class LogAnalyticsStandIn {
     }
     record.status = 200;
     record.rows = rows.length;
-    this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }], ...(error ? { error } : {}) });
+    const extra = Array.from({ length: this.extraTables }, (_, i) => ({ name: `Table_${i + 1}`, columns, rows }));
+    this.send(res, 200, {
+      tables: [{ name: 'PrimaryResult', columns, rows }, ...extra],
+      ...(error ? { error } : {}),
+    });
   }
 
   /**
