@@ -9,6 +9,7 @@ import { VmEnricher } from '../arm/vmEnrichment';
 import type { JobConfig } from '../config/settings';
 import { RULE } from '../detection/rule';
 import { FindingsWriter, LogsIngestionSink, toFindingRecord, type FindingRecord } from '../ingestion';
+import { Ledger } from '../ingestion/ledger';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { logAnalyticsScope, logsIngestionAudience } from '../shared/azureScopes';
 import type { Log } from '../shared/log';
@@ -71,6 +72,8 @@ export async function createJobPorts(
     },
   });
   const writer = new FindingsWriter({ store: store.entities, sink });
+  // Read-only view of the ledger, for the findings a settle pass no longer yields.
+  const ledger = new Ledger(store.entities, 'reader', 0, () => Date.now());
   const enricher = config.enrichmentEnabled
     ? new VmEnricher({
         credential,
@@ -103,7 +106,9 @@ export async function createJobPorts(
           enrichment,
           extended: detected.details ? { ...detected.details } : undefined,
         }),
+      findingIdOf: (record) => record.FindingId,
       writer: {
+        sentFindingIds: (windowStart) => ledger.findingIdsOfWindow(windowStart),
         flushSpool: async () => {
           const flushed = await writer.flushSpool();
           return {

@@ -1,14 +1,14 @@
 /**
  * What one timer occurrence does: read and validate the settings, build the job's
  * collaborators from them, run the job, and fail the invocation (so it shows as
- * failed in Application Insights) when a window failed. The registration in
+ * failed in Application Insights) when a window failed or days were skipped. The registration in
  * src/functions calls this and nothing else.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import { ConfigError, loadConfig } from '../config/settings';
 import { createJobPorts, type JobHostOverrides } from './createJobPorts';
 import { invocationLog } from './invocationLog';
-import { runDetectionJob, WindowFailedError, type JobRunResult } from './runDetectionJob';
+import { runDetectionJob, runFailure, type JobRunResult } from './runDetectionJob';
 
 let overrides: JobHostOverrides = {};
 
@@ -44,6 +44,7 @@ export async function runOccurrence(timer: Timer, context: InvocationContext): P
     isPastDue: timer.isPastDue,
     log,
   });
-  if (result.outcome === 'failed') throw new WindowFailedError(result.window, result.phase, result.error);
+  const failure = runFailure(result);
+  if (failure) throw failure;
   return result;
 }
