@@ -151,6 +151,10 @@ export class LogAnalyticsStandIn {
   visible?: (table: TableName, row: FixtureRow) => boolean;
   /** Extra tables answered beside PrimaryResult (a malformed answer), for every pull. */
   extraTables = 0;
+  /** Changes a pull's answer before it is sent (a malformed answer: a column twice, a row out of bounds). */
+  transformAnswer?: (answer: {
+    tables: Array<{ name: string; columns: Array<{ name: string; type: string }>; rows: unknown[][] }>;
+  }) => void;
   /** Requests being answered now, and the most there ever were at once. */
   inFlight = 0;
   maxInFlight = 0;
@@ -399,10 +403,9 @@ export class LogAnalyticsStandIn {
     record.status = 200;
     record.rows = rows.length;
     const extra = Array.from({ length: this.extraTables }, (_, i) => ({ name: `Table_${i + 1}`, columns, rows }));
-    this.send(res, 200, {
-      tables: [{ name: 'PrimaryResult', columns, rows }, ...extra],
-      ...(error ? { error } : {}),
-    });
+    const answer = { tables: [{ name: 'PrimaryResult', columns, rows: rows as unknown[][] }, ...extra] };
+    this.transformAnswer?.(answer);
+    this.send(res, 200, { ...answer, ...(error ? { error } : {}) });
   }
 
   /**
