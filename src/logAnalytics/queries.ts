@@ -130,3 +130,17 @@ export function buildCountQuery(table: TableName, window: QueryWindow): string {
     '| count',
   ].join('\n');
 }
+
+/**
+ * How many rows the push-down query of `table` returns for `window`: the same filters,
+ * then `| count`. The source sizes its slices from it, so that no answer is large
+ * (memory holds the answers in flight, so their size bounds the job's memory).
+ */
+export function buildKeptCountQuery(table: TableName, window: QueryWindow, mode: DetectionMode = 'parity'): string {
+  return [
+    table,
+    `| where TimeGenerated >= ${kqlDateTimeLiteral(window.start)} and TimeGenerated < ${kqlDateTimeLiteral(window.end)}`,
+    ...rowFilters(mode)[table].map((step) => `| ${step}`),
+    '| count',
+  ].join('\n');
+}

@@ -42,14 +42,22 @@ import {
 import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
-import { buildCountQuery, buildTableQuery } from './queries';
+import { buildCountQuery, buildKeptCountQuery, buildTableQuery } from './queries';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
-import { checkWindow, describeSlice, halveSlice, splitWindow, TICKS_PER_SECOND, timespanCovering } from './slices';
+import {
+  checkWindow,
+  describeSlice,
+  halveSlice,
+  splitWindow,
+  TICKS_PER_SECOND,
+  timespanCovering,
+  windowTicks,
+} from './slices';
 import type { DetectionMode, QueryWindow } from '../detection/schema';
 import type { RowSink } from '../detection/detector';
 import { logAnalyticsScope } from '../shared/azureScopes';
 import type { Log } from '../shared/log';
-import { WorkQueue } from '../shared/pool';
+import { mapLimit, WorkQueue } from '../shared/pool';
 
 export interface RetryOptions {
   /** Retries of one query after a 429, 5xx or network failure. Default 5. */
@@ -72,8 +80,16 @@ export interface LogAnalyticsSourceOptions {
   clientOptions?: LogsQueryClientOptions;
   /** Queries in flight at once. Default 5, the API's per-user concurrency limit. */
   maxConcurrency?: number;
-  /** Slices each table's window starts with. Default 4 (6 hours for a day). */
+  /** Slices each table's window starts with, at least. Default 4 (6 hours for a day). */
   initialSlicesPerTable?: number;
+  /**
+   * Count each table's push-down rows first (`| count`, one cheap query per table) and
+   * cut its window into enough slices of about `targetRowsPerSlice` rows. Default true:
+   * the answers in flight are what the pull holds in memory, so their size bounds it.
+   */
+  planSlicesByCount?: boolean;
+  /** Rows per slice the plan aims at. Default 50,000 (about 15 MB of answer for DeviceEvents). */
+  targetRowsPerSlice?: number;
   /** A slice this short (in 100 ns ticks) is never halved. Default 1 second. */
   minSliceTicks?: bigint;
   /** A response with this many rows counts as truncated and is halved. Default 500,000. */
@@ -144,6 +160,7 @@ export interface PullProgress {
 const DEFAULTS = {
   maxConcurrency: 5,
   initialSlicesPerTable: 4,
+  targetRowsPerSlice: 50_000,
   minSliceTicks: TICKS_PER_SECOND,
   rowCap: 500_000,
   serverTimeoutInSeconds: 600,
@@ -231,11 +248,14 @@ export class LogAnalyticsSource {
     positive('rowCap', options.rowCap);
     positive('serverTimeoutInSeconds', options.serverTimeoutInSeconds);
     positive('windowRowBudget', options.windowRowBudget);
+    positive('targetRowsPerSlice', options.targetRowsPerSlice);
     this.opts = {
       workspaceId: options.workspaceId,
       credential: options.credential,
       maxConcurrency,
       initialSlicesPerTable: options.initialSlicesPerTable ?? DEFAULTS.initialSlicesPerTable,
+      planSlicesByCount: options.planSlicesByCount ?? true,
+      targetRowsPerSlice: options.targetRowsPerSlice ?? DEFAULTS.targetRowsPerSlice,
       minSliceTicks: options.minSliceTicks ?? DEFAULTS.minSliceTicks,
       rowCap: options.rowCap ?? DEFAULTS.rowCap,
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
@@ -327,9 +347,10 @@ export class LogAnalyticsSource {
       TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
     ) as PulledWindow['stats'];
     const initial: SliceTask[] = [];
-    for (const table of tables) {
-      for (const slice of splitWindow(window, this.opts.initialSlicesPerTable)) initial.push({ table, slice });
-    }
+    const sliceCounts = await mapLimit(tables, this.opts.maxConcurrency, (table) => this.slicesFor(table, window));
+    tables.forEach((table, i) => {
+      for (const slice of splitWindow(window, sliceCounts[i]!)) initial.push({ table, slice });
+    });
     let slicesTotal = initial.length;
     let slicesDone = 0;
     let rowsSoFar = 0;
@@ -367,6 +388,30 @@ export class LogAnalyticsSource {
       ...Object.fromEntries(tables.map((t) => [t, stats[t]])),
     });
     return stats;
+  }
+
+  /**
+   * How many slices `table`'s window starts in: `initialSlicesPerTable`, or more when a
+   * count of its push-down rows says the slices would hold more than `targetRowsPerSlice`.
+   * A count that cannot be had fails the pull as a slice would (SliceFailedError).
+   */
+  private async slicesFor(table: TableName, window: QueryWindow): Promise<number> {
+    const base = this.opts.initialSlicesPerTable;
+    if (!this.opts.planSlicesByCount) return base;
+    // Not part of the pull's statistics (those count the pull's own queries).
+    const scratch = { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 };
+    const attempt = await this.queryWithRetries(
+      table,
+      window,
+      scratch,
+      buildKeptCountQuery(table, window, this.opts.mode),
+    );
+    const cell = attempt.kind === 'rows' ? attempt.table.rows[0]?.[0] : undefined;
+    const n = typeof cell === 'string' ? Number(cell) : cell;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return base;
+    // The window-size ceiling: a slice is at least minSliceTicks long.
+    const maxSlices = Number(windowTicks(window) / this.opts.minSliceTicks);
+    return Math.max(base, Math.min(maxSlices, Math.ceil(n / this.opts.targetRowsPerSlice)));
   }
 
   /** Rows of one slice, or 'halve' when its answer was too large or partial. */

@@ -84,7 +84,7 @@ export function readFixtureDay(dir: string): FixtureTables {
 const RULE_QUERY = buildServerRuleQuery();
 
 const COUNT_QUERY =
-  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)\n\| count$/;
+  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?\n\| count$/;
 
 const QUERY_HEAD =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?(?:\n\| project ([^\n]+))?$/;
@@ -216,9 +216,14 @@ export class LogAnalyticsStandIn {
     return rows;
   }
 
-  /** Requests that asked for rows of `table`. */
+  /** Requests that asked for rows of `table` (not the counts). */
   requestsFor(table: TableName): RecordedRequest[] {
-    return this.requests.filter((r) => r.table === table);
+    return this.requests.filter((r) => r.table === table && r.kind !== 'count');
+  }
+
+  /** The pulls: every request but the counts. */
+  get pulls(): RecordedRequest[] {
+    return this.requests.filter((r) => r.kind !== 'count');
   }
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -268,7 +273,8 @@ export class LogAnalyticsStandIn {
       const start = parseKqlDateTime(count[2]!);
       const end = parseKqlDateTime(count[3]!);
       if (!start || !end) return refuse(400, 'BadArgumentError', `Bad bounds ${count[2]} ${count[3]}`);
-      const fault = this.faults.shift() ?? this.persistentFault?.({ table, start, end });
+      // Queued faults are for pulls; a persistent one (a failing table) hits the counts too.
+      const fault = this.persistentFault?.({ table, start, end });
       if (fault?.kind === 'status') {
         record.status = fault.status;
         record.outcome = 'fault';
@@ -276,10 +282,27 @@ export class LogAnalyticsStandIn {
       }
       const lo = toUnixTicks(start);
       const hi = toUnixTicks(end);
+      // With the push-down filters (the source sizing its slices), the rows the pull would return.
+      const steps = count[4] ?? '';
+      const filtered = steps.includes('| where ');
+      const corrected = steps.includes('InitiatingProcessFileName =~ ') || steps.includes('(?i)');
       const n = this.indexed(table).filter(
-        (r) => r.ticks >= lo && r.ticks < hi && (this.visible?.(table, r.raw) ?? true),
+        (r) =>
+          r.ticks >= lo &&
+          r.ticks < hi &&
+          (this.visible?.(table, r.raw) ?? true) &&
+          (!filtered || (corrected ? r.relevantCorrected : r.relevant)),
       ).length;
-      Object.assign(record, { table, start, end, kind: 'count', status: 200, rows: 1, outcome: 'rows' });
+      Object.assign(record, {
+        table,
+        start,
+        end,
+        kind: 'count',
+        status: 200,
+        rows: 1,
+        outcome: 'rows',
+        query: record.query,
+      });
       return this.send(res, 200, {
         tables: [{ name: 'PrimaryResult', columns: [{ name: 'Count', type: 'long' }], rows: [[n]] }],
       });

@@ -64,6 +64,20 @@ describe('answers the source refuses, the row budget, and the count', () => {
     );
   });
 
+  it('sizes slices from a count of the push-down rows, so that no answer is large', async () => {
+    standIn.requests.length = 0;
+    const kept = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 } as Record<TableName, number>;
+    const stats = await source({ targetRowsPerSlice: 10 }).pullWindowInto(DAY, { add: (t) => void kept[t]++ });
+    for (const t of TABLE_NAMES) {
+      // About kept/10 slices of the day per table (4 at least), none halved.
+      expect(stats[t].slices).toBe(Math.max(4, Math.ceil(kept[t] / 10)));
+      expect(stats[t].halvings).toBe(0);
+    }
+    const counts = standIn.requests.filter((r) => r.kind === 'count');
+    expect(counts.map((r) => r.table).sort()).toEqual([...TABLE_NAMES].sort());
+    for (const r of counts) expect(r.query).toMatch(/\| where [\s\S]*\| count$/);
+  });
+
   it('a table beyond WINDOW_ROW_BUDGET fails the window cleanly, naming the table and the count', async () => {
     const kept = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 } as Record<TableName, number>;
     const budget = 3;
@@ -80,6 +94,7 @@ describe('answers the source refuses, the row budget, and the count', () => {
   });
 
   it("counts each table's rows in the window without the rule's filters, hidden rows not yet", async () => {
+    standIn.requests.length = 0;
     const counts = await source().countWindow(DAY);
     for (const t of TABLE_NAMES) expect(counts[t]).toBe(tables[t].length);
     expect(standIn.requests.filter((r) => r.kind === 'count')).toHaveLength(3);
