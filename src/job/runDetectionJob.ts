@@ -743,7 +743,8 @@ function reportSkipped(
       `MAX_CATCHUP_DAYS=${maxCatchupDays} days behind; their findings are not written. To see them, run ` +
       `'runcommand-detect run --from ${skipped.start} --to ${skipped.end}' (prints, writes nothing). ` +
       `To have the job write them, raise MAX_CATCHUP_DAYS and set the Value of checkpoint '${checkpointName}' ` +
-      `(state table, partition 'checkpoint') back to ${skipped.start}.`,
+      `(state table, partition 'checkpoint') back to ${skipped.start}. This invocation fails so that the loss ` +
+      `is seen; the checkpoint has moved past these days, so the next run does not skip them again.`,
     window: { start: skipped.start, end: skipped.end },
     details: { days: skipped.days },
   });
