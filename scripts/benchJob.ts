@@ -112,7 +112,8 @@ async function serve(o: { rows: number; seed: number }): Promise<void> {
     DeviceEvents: [],
   };
   // Only the rows the push-down keeps: the others are never pulled (and would only cost the stand-in memory).
-  generateDays({ seed: o.seed, operations: Math.ceil(o.rows / ROWS_PER_OPERATION), day: DAY, noiseFactor: 0 }, () => ({
+  const operations = Math.ceil(o.rows / ROWS_PER_OPERATION);
+  generateDays({ seed: o.seed, operations, day: DAY, noiseFactor: 0, runOnceScriptsPerDay: 25 }, () => ({
     row(table, row) {
       const raw = row as unknown as Record<string, unknown>;
       if (ParityDetection.isRelevant(table, coerceRow(table, raw).row)) tables[table].push(raw);

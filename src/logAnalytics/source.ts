@@ -88,7 +88,7 @@ export interface LogAnalyticsSourceOptions {
    * the answers in flight are what the pull holds in memory, so their size bounds it.
    */
   planSlicesByCount?: boolean;
-  /** Rows per slice the plan aims at. Default 50,000 (about 15 MB of answer for DeviceEvents). */
+  /** Rows per slice the plan aims at. Default 10,000 (about 3.5 MB of DeviceEvents answer; 5 in flight). */
   targetRowsPerSlice?: number;
   /** A slice this short (in 100 ns ticks) is never halved. Default 1 second. */
   minSliceTicks?: bigint;
@@ -160,7 +160,7 @@ export interface PullProgress {
 const DEFAULTS = {
   maxConcurrency: 5,
   initialSlicesPerTable: 4,
-  targetRowsPerSlice: 50_000,
+  targetRowsPerSlice: 10_000,
   minSliceTicks: TICKS_PER_SECOND,
   rowCap: 500_000,
   serverTimeoutInSeconds: 600,
