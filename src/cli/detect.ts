@@ -3,12 +3,25 @@
  *
  * Runs the rule (parity mode) over one day of exported table files and prints its
  * findings. Reads nothing from Azure and writes nothing to it.
+ *
+ * "0 findings" must mean the rule found nothing, not that the files could not show it:
+ * a file missing a column the rule reads (or holding another table's rows) is an input
+ * error naming the file and the columns, and the summary gives each table's time span
+ * and warns when one ends well before the others (an export cut off) or the spans do
+ * not overlap (exports of different days).
  */
 import { writeFileSync } from 'node:fs';
 import { ParityDetection, type StageCounts, type TableName } from '../detection';
 import { InputError } from '../io/errors';
 import { readTableDirectoryInParallel } from '../io/parallel';
-import { readTableDirectory, type TableReadStats } from '../io/tableFiles';
+import {
+  locateTableFiles,
+  readTableDirectory,
+  tableShapeError,
+  tableShapeProblem,
+  type TableReadStats,
+} from '../io/tableFiles';
+import { TABLE_NAMES } from '../detection/schema';
 import { UsageError, walkArgs } from './args';
 import type { CliIo } from './io';
 import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
@@ -95,15 +108,60 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
   return { input, output, format, allowEmpty, validateAll, threads };
 }
 
+/** A table ending this long before the latest-ending one looks cut off. */
+export const SPAN_CUT_OFF_MS = 2 * 60 * 60 * 1000;
+
 function summary(stats: readonly TableReadStats[], stages: StageCounts): string {
   const kept: Record<TableName, number> = {
     AzureActivity: stages.runCommandActivityRows,
     DeviceFileEvents: stages.runCommandExtensionFiles,
     DeviceEvents: stages.scriptCommandRows,
   };
-  const tables = stats.map((s) => `${s.table} ${s.rowsRead} rows (${kept[s.table]} pass its filters)`).join(', ');
+  const span = (s: TableReadStats) =>
+    s.timeSpan ? `, TimeGenerated ${s.timeSpan.first} to ${s.timeSpan.last}` : ', no TimeGenerated';
+  const tables = stats
+    .map((s) => `${s.table} ${s.rowsRead} rows (${kept[s.table]} pass its filters${span(s)})`)
+    .join(', ');
   const n = stages.findings;
   return `runcommand-detect detect: read ${tables}; ${n} finding${n === 1 ? '' : 's'}\n`;
+}
+
+/**
+ * Warnings on the tables' time spans (of the rows parsed): one ending well before the
+ * others (an export cut off, e.g. at a line boundary, silently loses findings), or two
+ * that do not overlap (exports of different days).
+ */
+export function spanWarnings(stats: readonly TableReadStats[]): string[] {
+  const spans = stats.filter((s) => s.timeSpan !== null) as Array<
+    TableReadStats & { timeSpan: { first: string; last: string } }
+  >;
+  const warnings: string[] = [];
+  for (let i = 0; i < spans.length; i++) {
+    for (let j = i + 1; j < spans.length; j++) {
+      const [a, b] = [spans[i]!, spans[j]!];
+      if (a.timeSpan.last < b.timeSpan.first || b.timeSpan.last < a.timeSpan.first) {
+        warnings.push(
+          `${a.table} (${a.timeSpan.first} to ${a.timeSpan.last}) and ${b.table} (${b.timeSpan.first} to ` +
+            `${b.timeSpan.last}) do not overlap: are they exports of the same window? The rule joins them in time.`,
+        );
+      }
+    }
+  }
+  const latest = spans.reduce<(typeof spans)[number] | undefined>(
+    (m, s) => (m === undefined || s.timeSpan.last > m.timeSpan.last ? s : m),
+    undefined,
+  );
+  for (const s of spans) {
+    if (!latest || s === latest) continue;
+    const gapMs = Date.parse(latest.timeSpan.last) - Date.parse(s.timeSpan.last);
+    if (gapMs > SPAN_CUT_OFF_MS) {
+      warnings.push(
+        `${s.table} ends at ${s.timeSpan.last}, ${(gapMs / 3_600_000).toFixed(1)} h before ${latest.table} ` +
+          `(${latest.timeSpan.last}): was ${s.file} cut off? Findings after that time cannot be seen; export it again.`,
+      );
+    }
+  }
+  return warnings;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -127,6 +185,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       options.threads === 2
         ? await readTableDirectoryInParallel(options.input, detection, readOptions)
         : readTableDirectory(options.input, detection, readOptions);
+    // A column the rule reads that no row has: the file cannot be that table.
+    const files = locateTableFiles(options.input);
+    for (const table of TABLE_NAMES) {
+      const stat = stats.find((s) => s.table === table);
+      const problem = stat && tableShapeProblem(files[table], stat, !options.validateAll);
+      if (problem) throw tableShapeError(problem);
+    }
   } catch (err) {
     if (err instanceof InputError) {
       io.stderr.write(`${err.message}\n`);
@@ -148,5 +213,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     await new Promise<void>((resolve, reject) => io.stdout.write(text, (e) => (e ? reject(e) : resolve())));
   }
   io.stderr.write(summary(stats, stages));
+  for (const w of spanWarnings(stats)) io.stderr.write(`runcommand-detect detect: warning: ${w}\n`);
   return 0;
 }

@@ -12,7 +12,7 @@ import { fromDate } from '../detection/datetime';
 import { formatWouldSend, runOccurrence } from '../job/occurrence';
 import type { FindingRecord } from '../ingestion/record';
 import { latestDueBoundary, parseDayBoundary } from '../job/windows';
-import { WindowFailedError, type JobRunResult } from '../job/runDetectionJob';
+import { runFailure, WindowFailedError, type JobRunResult } from '../job/runDetectionJob';
 import { messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { printUsageError, UsageError, walkArgs } from './args';
@@ -94,7 +94,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (args.dryRun) await write(io.stdout, formatRecords(result.wouldSend, args.format ?? 'ndjson'));
   io.stderr.write(`runcommand-detect job: ${summary(result.run, args.dryRun)}\n`);
-  return result.run.outcome === 'failed' ? 1 : 0;
+  const failure = runFailure(result.run);
+  if (failure && result.run.outcome !== 'failed') io.stderr.write(`runcommand-detect job: ${failure.message}\n`);
+  return failure ? 1 : 0;
 }
 
 function parseJobArgs(argv: string[]): JobArgs | 'help' {

@@ -50,7 +50,28 @@ export interface DetectedFinding {
   details: CorrectedFindingDetails | null;
 }
 
-export type DetectorResult =
+/** One row the engine could not evaluate, set aside so that the rest of the window is processed. */
+export interface QuarantinedRow {
+  table: TableName;
+  /** The row's TimeGenerated (null when it has none). */
+  TimeGenerated: string | null;
+  /** The start of the row's JSON text, at most QUARANTINE_EXCERPT_CHARS characters. */
+  excerpt: string;
+  /** What the engine threw. */
+  error: string;
+}
+
+/** Rows set aside in a window: how many per table, and the first few of them. */
+export interface Quarantine {
+  count: Record<TableName, number>;
+  /** The first QUARANTINE_SAMPLES rows (the count has them all). */
+  samples: QuarantinedRow[];
+}
+
+export const QUARANTINE_SAMPLES = 10;
+export const QUARANTINE_EXCERPT_CHARS = 200;
+
+export type DetectorResult = (
   | { mode: 'parity'; findings: DetectedFinding[]; stages: StageCounts; observations: readonly BaselineEntry[] }
   | {
       mode: 'corrected';
@@ -58,7 +79,11 @@ export type DetectorResult =
       stages: CorrectedStageCounts;
       /** One entry per fingerprint seen in the window, for the baseline (stored after the findings are written). */
       observations: readonly BaselineEntry[];
-    };
+    }
+) & {
+  /** Rows `add` could not evaluate; absent or all counts 0 when there were none. */
+  quarantine?: Quarantine;
+};
 
 export interface Detector extends RowSink {
   readonly mode: DetectionMode;
@@ -95,10 +120,11 @@ export function createDetector(mode: DetectionMode, corrected?: CorrectedDetecto
 
 function parityDetector(): Detector {
   const detection = new ParityDetection();
+  const quarantine = new QuarantineKeeper();
   return {
     mode: 'parity',
     isRelevant: (table, row) => ParityDetection.isRelevant(table, row),
-    add: (table, row) => detection.add(table, row),
+    add: (table, row) => quarantine.guard(table, row, () => detection.add(table, row)),
     finish() {
       const { identified, stages } = detection.finish();
       return {
@@ -106,6 +132,7 @@ function parityDetector(): Detector {
         findings: identified.map((f) => ({ ...f, details: null })),
         stages,
         observations: [],
+        quarantine: quarantine.report(),
       };
     },
   };
@@ -113,15 +140,77 @@ function parityDetector(): Detector {
 
 function correctedDetector(options: CorrectedDetectorOptions): Detector {
   const detection = new CorrectedDetection(options.scaleSetNaming);
+  const quarantine = new QuarantineKeeper();
   return {
     mode: 'corrected',
     isRelevant: (table, row) => CorrectedDetection.isRelevant(table, row),
-    add: (table, row) => detection.add(table, row),
+    add: (table, row) => quarantine.guard(table, row, () => detection.add(table, row)),
     finish() {
       const { findings, stages, observations } = detection.finish(options);
-      return { mode: 'corrected', findings, stages, observations };
+      return { mode: 'corrected', findings, stages, observations, quarantine: quarantine.report() };
     },
   };
+}
+
+/**
+ * One bad row never fails a window: a row whose evaluation throws (a value the engine
+ * cannot handle) is counted and set aside, and the window goes on without it. Its
+ * table, time and the start of its text are kept for the health event (the first
+ * QUARANTINE_SAMPLES rows; the count has them all).
+ */
+class QuarantineKeeper {
+  private readonly count: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  private readonly samples: QuarantinedRow[] = [];
+
+  guard<T extends TableName>(table: T, row: TableRows[T], add: () => void): void {
+    try {
+      add();
+    } catch (error) {
+      this.count[table]++;
+      if (this.samples.length < QUARANTINE_SAMPLES) {
+        this.samples.push({
+          table,
+          TimeGenerated: safely(() => row.TimeGenerated ?? null, null),
+          excerpt: safely(() => excerptOf(row), '(the row cannot be read)'),
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
+      }
+    }
+  }
+
+  report(): Quarantine {
+    return { count: { ...this.count }, samples: [...this.samples] };
+  }
+}
+
+function safely<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+/** The first QUARANTINE_EXCERPT_CHARS characters of a row's text, built without recursion. */
+function excerptOf(row: object): string {
+  const parts: string[] = [];
+  let length = 0;
+  for (const key of Object.keys(row)) {
+    const value = safely(() => (row as Record<string, unknown>)[key], '(unreadable)');
+    const text =
+      typeof value === 'string'
+        ? JSON.stringify(value.slice(0, QUARANTINE_EXCERPT_CHARS))
+        : typeof value === 'object' && value !== null
+          ? Array.isArray(value)
+            ? '[…]'
+            : '{…}'
+          : String(value);
+    parts.push(`${JSON.stringify(key)}:${text}`);
+    length += text.length + key.length + 3;
+    if (length > QUARANTINE_EXCERPT_CHARS) break;
+  }
+  const text = `{${parts.join(',')}}`;
+  return text.length > QUARANTINE_EXCERPT_CHARS ? text.slice(0, QUARANTINE_EXCERPT_CHARS - 1) + '…' : text;
 }
 
 /** Adds every row of whole tables to a detector (tables given in memory: files, replay, tests). */

@@ -233,8 +233,77 @@ export function tostring(value: unknown): string {
     case 'bigint':
       return String(value);
     default:
-      return JSON.stringify(value) ?? '';
+      return compactJson(value);
   }
+}
+
+/**
+ * Compact JSON text of a dynamic array or object, with no limit on its nesting. Kusto
+ * documents no depth limit for `dynamic` (only the 1 MB cell size; Doc: "The dynamic
+ * data type"), and `parse_json` of such text gives the nested value, so `tostring` of
+ * a property nested thousands deep must give its text, never a stack overflow.
+ * `JSON.stringify` recurses (RangeError at a few thousand levels): it is used as is for
+ * ordinary values, and an explicit stack does the same work when it runs out of stack.
+ * The output is `JSON.stringify`'s, character for character.
+ */
+export function compactJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    return compactJsonIterative(value);
+  }
+}
+
+type JsonFrame =
+  | { array: readonly unknown[]; next: number }
+  | { object: Record<string, unknown>; keys: string[]; next: number; written: number };
+
+function compactJsonIterative(root: unknown): string {
+  const out: string[] = [];
+  const stack: JsonFrame[] = [];
+  // Writes a value: a scalar at once, an array or object by pushing its frame.
+  const open = (value: unknown, inArray: boolean): void => {
+    if (Array.isArray(value)) {
+      out.push('[');
+      stack.push({ array: value, next: 0 });
+    } else if (typeof value === 'object' && value !== null) {
+      out.push('{');
+      stack.push({ object: value as Record<string, unknown>, keys: Object.keys(value), next: 0, written: 0 });
+    } else {
+      const text = JSON.stringify(value);
+      out.push(text === undefined ? (inArray ? 'null' : '') : text);
+    }
+  };
+  open(root, false);
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    if ('array' in frame) {
+      if (frame.next === frame.array.length) {
+        out.push(']');
+        stack.pop();
+        continue;
+      }
+      if (frame.next > 0) out.push(',');
+      const item = frame.array[frame.next++];
+      // JSON.stringify writes null for undefined and functions in an array.
+      open(item === undefined || typeof item === 'function' ? null : item, true);
+    } else {
+      if (frame.next === frame.keys.length) {
+        out.push('}');
+        stack.pop();
+        continue;
+      }
+      const key = frame.keys[frame.next++]!;
+      const item = frame.object[key];
+      // ... and leaves out undefined and function properties.
+      if (item === undefined || typeof item === 'function') continue;
+      if (frame.written++ > 0) out.push(',');
+      out.push(JSON.stringify(key), ':');
+      open(item, false);
+    }
+  }
+  return out.join('');
 }
 
 /**

@@ -223,6 +223,15 @@ export class Ledger {
     return deleted;
   }
 
+  /** FindingIds of the window that started at `windowStart` (any state: sent, sending or spooled). */
+  async findingIdsOfWindow(windowStart: string): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const e of this.store.listPartition<LedgerEntry>(LEDGER_PARTITION)) {
+      if (String(e.properties.WindowStart) === windowStart) ids.add(e.rowKey);
+    }
+    return ids;
+  }
+
   private entry(State: LedgerState, windowStart: string, history: AttemptHistory): LedgerEntry {
     const at = new Date(this.now()).toISOString();
     return {

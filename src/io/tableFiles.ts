@@ -103,7 +103,16 @@ export interface TableReadStats {
   /** Rows parsed and typed (the others were dropped unparsed by the pre-filter);
    *  the table's own filters are applied by the consumer. */
   rowsParsed: number;
+  /** The columns the rule reads, of any of the three tables, that appear in at least one parsed row. */
+  ruleColumnsSeen: string[];
+  /** The column names of the first parsed row (at most 20), to say what the file holds instead. */
+  firstRowColumns: string[];
+  /** The first and last TimeGenerated of the parsed rows (canonical text), null when none has one. */
+  timeSpan: { first: string; last: string } | null;
 }
+
+/** Every column the rule reads, of the three tables. */
+const ALL_RULE_COLUMNS: readonly string[] = [...new Set(TABLE_NAMES.flatMap((t) => RULE_COLUMNS[t].map(([n]) => n)))];
 
 function problemText(problems: readonly CellProblem[]): string {
   return problems.map((p) => `column ${p.column} should be a ${p.expected} but is ${p.found}`).join('; ');
@@ -131,9 +140,21 @@ export function readTableFile<T extends TableName>(
   const { table, path, format } = file;
   const prefilter = options.prefilter ?? true;
   let rowsParsed = 0;
+  let unseen = [...ALL_RULE_COLUMNS];
+  let firstRowColumns: string[] | undefined;
+  let first: string | undefined;
+  let last: string | undefined;
   const sink = (raw: RawRow, where: () => RowLocation): void => {
     rowsParsed++;
+    firstRowColumns ??= Object.keys(raw).slice(0, 20);
+    if (unseen.length > 0) unseen = unseen.filter((name) => !(name in raw));
     const { row, problems } = coerceRow(table, raw);
+    const t = row.TimeGenerated;
+    if (t !== null) {
+      // Canonical 7-digit text: ordered as text.
+      if (first === undefined || t < first) first = t;
+      if (last === undefined || t > last) last = t;
+    }
     if (problems.length > 0) {
       // A bad cell matters only in a row the rule keeps; elsewhere it is ignored.
       if (!ParityDetection.isRelevant(table, row)) return;
@@ -174,7 +195,77 @@ export function readTableFile<T extends TableName>(
     if (typeof code !== 'string') throw err;
     throw new InputError(path, undefined, `cannot read this file (${code}); check that it exists and is readable`);
   }
-  return { table, file: path, format, rowsRead, rowsParsed };
+  return {
+    table,
+    file: path,
+    format,
+    rowsRead,
+    rowsParsed,
+    ruleColumnsSeen: ALL_RULE_COLUMNS.filter((name) => !unseen.includes(name)),
+    firstRowColumns: firstRowColumns ?? [],
+    timeSpan: first !== undefined && last !== undefined ? { first, last } : null,
+  };
+}
+
+/** A table file that cannot be the table it is named for: a column the rule reads never appears in it. */
+export interface TableShapeProblem {
+  table: TableName;
+  file: string;
+  missing: string[];
+  /** Another of the three tables whose columns the file has: the files were swapped or misnamed. */
+  looksLike?: TableName;
+  firstRowColumns: string[];
+}
+
+/**
+ * The columns the rule reads of `stats.table` that appear in no row of its file (KQL
+ * would not compile the rule against such a table). With the pre-filter on, only the
+ * rows it let through were looked at: `rescan` reads the whole file again, without it,
+ * before a column is called missing. An empty table (no rows) has nothing to check.
+ */
+export function tableShapeProblem(
+  file: TableFile,
+  stats: TableReadStats,
+  rescan: boolean,
+): TableShapeProblem | undefined {
+  if (stats.rowsRead === 0) return undefined;
+  const missingIn = (s: TableReadStats) =>
+    RULE_COLUMNS[file.table].map(([n]) => n).filter((n) => !s.ruleColumnsSeen.includes(n));
+  let seen = stats;
+  if (missingIn(seen).length > 0 && rescan) {
+    seen = readTableFile(file, () => undefined, { prefilter: false, allowEmpty: true });
+  }
+  const missing = missingIn(seen);
+  if (missing.length === 0) return undefined;
+  const looksLike = TABLE_NAMES.find(
+    (t) => t !== file.table && RULE_COLUMNS[t].every(([n]) => seen.ruleColumnsSeen.includes(n)),
+  );
+  return {
+    table: file.table,
+    file: file.path,
+    missing,
+    ...(looksLike ? { looksLike } : {}),
+    firstRowColumns: seen.firstRowColumns,
+  };
+}
+
+/** The input error for a shape problem: names the file, the missing columns and what the file seems to be. */
+export function tableShapeError(problem: TableShapeProblem): InputError {
+  const { table, missing, looksLike, firstRowColumns } = problem;
+  const columns = missing.length === 1 ? `column ${missing[0]}` : `columns ${missing.join(', ')}`;
+  const instead = looksLike
+    ? ` Its columns are those of ${looksLike}: is it the ${looksLike} export under ${table}'s name (files swapped)?`
+    : firstRowColumns.length === 0
+      ? ''
+      : missing.length === RULE_COLUMNS[table].length
+        ? ` Its rows have ${firstRowColumns.join(', ')}: is it an export of ${table} at all?`
+        : ` (its first row has ${firstRowColumns.join(', ')}.)`;
+  return new InputError(
+    problem.file,
+    undefined,
+    `has no ${columns}, which the rule reads from ${table} (KQL would not compile the rule against this table).` +
+      `${instead} Export ${table} again with all its columns (${RULE_COLUMNS[table].map(([n]) => n).join(', ')}).`,
+  );
 }
 
 const DATETIME_COLUMNS = Object.fromEntries(

@@ -17,6 +17,7 @@ import {
   toOutgoingFinding,
   type OutgoingFinding,
 } from '../ingestion';
+import { Ledger } from '../ingestion/ledger';
 import { LogAnalyticsSource } from '../logAnalytics/source';
 import { logAnalyticsScope, logsIngestionAudience } from '../shared/azureScopes';
 import { withCallTimeout, type AddedPolicy } from '../shared/callTimeout';
@@ -68,6 +69,8 @@ export async function createJobPorts(
     options: azure.http(azure.sdkRetries),
   });
   const writer = findingsWriter(config, overrides, azure, store, log);
+  // Read-only view of the ledger, for the findings a settle pass no longer yields.
+  const ledger = new Ledger(store.entities, 'reader', 0, () => Date.now());
   const enricher = config.enrichmentEnabled
     ? new VmEnricher({
         credential: azure.credential,
@@ -94,6 +97,7 @@ export async function createJobPorts(
         retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
         mode: config.detectionMode,
         logger: log,
+        windowRowBudget: config.windowRowBudget,
       }),
       detection: detectionPort({
         mode: config.detectionMode,
@@ -114,7 +118,9 @@ export async function createJobPorts(
           evidence: { FindingKind: detected.kind ?? 'script' },
           severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
         }),
+      findingIdOf: (outgoing) => outgoing.record.FindingId,
       writer: {
+        sentFindingIds: (windowStart) => ledger.findingIdsOfWindow(windowStart),
         flushSpool: async () => {
           const flushed = await writer.flushSpool();
           return {

@@ -148,14 +148,19 @@ function processedRecord(summary: WindowSummary, base: Base): HealthRecord {
     WindowStart: summary.window.start,
     WindowEnd: summary.window.end,
     Message: `${summary.findings} finding(s); ${summary.written} sent, ${summary.alreadySent} already sent, ${summary.spooled} spooled`,
-    RowsAll: { ...summary.rows },
+    RowsAll: summary.tableRows ? { ...summary.tableRows } : null,
     RowsKept: { ...summary.rows },
     Findings: summary.findings,
     FindingsSent: summary.written,
     FindingsAlreadySent: summary.alreadySent,
     FindingsSpooled: summary.spooled,
     DurationsMs: { ...summary.durationsMs },
-    Details: { slices: summary.slices, enrichment: summary.enrichment },
+    Details: {
+      pass: summary.pass,
+      quarantined: summary.quarantined,
+      slices: summary.slices,
+      enrichment: summary.enrichment,
+    },
   };
 }
 

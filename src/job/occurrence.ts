@@ -59,6 +59,9 @@ export async function runOccurrence(
     maxCatchupDays: options.maxCatchupDays ?? config.maxCatchupDays,
     checkpointName,
     isPastDue: occurrence.isPastDue,
+    settleAfterHours: config.settleAfterHours,
+    sourceLowPercent: config.sourceLowPercent,
+    detectionStartDate: config.detectionStartDate,
     log,
   });
   if (!occurrence.dryRun) await writeHealth(wiring, run, config, startedAt, now, log);

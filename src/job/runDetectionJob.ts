@@ -5,7 +5,16 @@
  *
  * - late or skipped occurrences: the windows come from the checkpoint, never from the
  *   schedule, so missed days are caught up (up to MAX_CATCHUP_DAYS; older days are
- *   skipped and the run says so). `isPastDue` is logged, never relied on;
+ *   skipped, which fails the invocation and says how to backfill them). `isPastDue`
+ *   is logged, never relied on;
+ * - late rows: after the due windows, the days processed earlier whose settle pass is
+ *   due (SETTLE_AFTER_HOURS after they ended, ./settle) are pulled and detected again;
+ *   what they yield that was not sent yet is written, and a finding sent earlier that
+ *   the more complete day no longer yields is reported as superseded (never retracted);
+ * - a first run fixes its first window (stores it as the checkpoint) before processing
+ *   it, so a first run that dies does not let that day slip away;
+ * - a source gap (a table with no rows at all in a window) and a table far below its
+ *   recent days are health events; rows the engine cannot evaluate are quarantined;
  * - a failure anywhere in a window leaves the checkpoint where it was and stops the
  *   run, so the next run retries that same window (nothing is left out of order);
  * - a replayed occurrence (lost singleton lock) or two apps on one storage account:
@@ -25,11 +34,33 @@ import type { KqlDateTime } from '../detection/datetime';
 import type { DetectedFinding, Detector, RowSink } from '../detection/detector';
 import type { BaselineEntry } from '../detection/corrected/baseline';
 import { fromDate } from '../detection/datetime';
+import type { Quarantine } from '../detection/detector';
 import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName } from '../detection/schema';
 import { AppError, errorTypeOf, messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { HealthEvents, type HealthEvent } from './health';
-import { InvalidCheckpointError, parseDayBoundary, planWindows, type SkippedDays } from './windows';
+import {
+  checkNotInFuture,
+  dueBoundary,
+  firstWindowStart,
+  InvalidCheckpointError,
+  parseDayBoundary,
+  planWindows,
+  type SkippedDays,
+} from './windows';
+import {
+  DEFAULT_SETTLE_AFTER_HOURS,
+  DEFAULT_SOURCE_LOW_PERCENT,
+  EMPTY_HISTORY,
+  HISTORY_SUFFIX,
+  lowTables,
+  parseHistory,
+  recordPull,
+  recordVolume,
+  serializeHistory,
+  settlePassesDue,
+  type WindowHistory,
+} from './settle';
 
 /**
  * Sent findings stay in the ledger this many days beyond MAX_CATCHUP_DAYS, so that a
@@ -52,6 +83,11 @@ export type PullStats = { [T in TableName]: { rows: number; slices: number } };
 /** Where a window's rows come from: they are added to `rows` as they arrive. */
 export interface WindowSource {
   pullWindowInto(window: QueryWindow, rows: RowSink): Promise<PullStats>;
+  /**
+   * Rows each table has in the window at all, without the rule's filters (source
+   * health: a table with none is a source gap). Absent: no source-health events.
+   */
+  countWindow?(window: QueryWindow): Promise<Partial<Record<TableName, number>>>;
 }
 
 /** How the job runs the rule: a fresh Detector per window, and corrected mode's baseline. */
@@ -110,6 +146,8 @@ export interface JobPorts<R> {
   enrich?: (scopes: string[]) => Promise<Map<string, VmEnrichment>>;
   /** The findings record of one finding (src/ingestion toFindingRecord). */
   toRecord(detected: DetectedFinding, context: RecordContext): R;
+  /** The FindingId of a record (the ledger's key); needed to report superseded findings. */
+  findingIdOf?(record: R): string;
   writer: {
     /** Sends what earlier runs spooled; returns how many went out and how many are still spooled. */
     flushSpool(): Promise<{
@@ -122,6 +160,8 @@ export interface JobPorts<R> {
     write(records: R[]): Promise<WriteOutcomePort>;
     /** Forgets sent findings of windows that started before `before`; returns how many. */
     pruneLedger?(before: KqlDateTime): Promise<number>;
+    /** FindingIds the ledger holds (sent, sending or spooled) for the window starting at `windowStart`. */
+    sentFindingIds?(windowStart: KqlDateTime): Promise<ReadonlySet<string>>;
   };
 }
 
@@ -132,6 +172,15 @@ export interface JobOptions {
   checkpointName?: string;
   /** From the timer binding: logged only. */
   isPastDue?: boolean;
+  /**
+   * SETTLE_AFTER_HOURS: each processed day is queried again this many hours after it
+   * ended. Default 6, 24, 72 (DEFAULT_SETTLE_AFTER_HOURS); empty: no settle passes.
+   */
+  settleAfterHours?: readonly number[];
+  /** SOURCE_LOW_PERCENT: a table below this percent of its recent days' median is a warning. Default 10. */
+  sourceLowPercent?: number;
+  /** DETECTION_START_DATE: the first window when there is no checkpoint (default: the latest complete day). */
+  detectionStartDate?: KqlDateTime;
   log: Log;
 }
 
@@ -140,7 +189,14 @@ export type JobPhase = 'pull' | 'detect' | 'enrich' | 'write' | 'baseline' | 'ch
 /** The structured line logged after each window. */
 export interface WindowSummary {
   window: QueryWindow;
+  /** 'main': the window's first processing (it moved the checkpoint); 'settle': a settle pass. */
+  pass: WindowPass;
+  /** Rows pulled per table: those the rule's filters keep (pushed down to the query). */
   rows: Record<TableName, number>;
+  /** Rows per table in the window at all, without the rule's filters (when the source counts them). */
+  tableRows?: Partial<Record<TableName, number>>;
+  /** Rows the engine could not evaluate, set aside. */
+  quarantined: number;
   slices: Record<TableName, number>;
   findings: number;
   written: number;
@@ -149,6 +205,8 @@ export interface WindowSummary {
   enrichment: Record<string, number>;
   durationsMs: Record<JobPhase, number>;
 }
+
+export type WindowPass = 'main' | 'settle';
 
 /** How one window ended. */
 export type WindowOutcome =
@@ -163,6 +221,8 @@ export type SpoolFlush = { sent: number; remaining: number } | { error: string }
 export type JobRunResult = {
   /** Windows processed and checkpointed by this run, oldest first. */
   processed: WindowSummary[];
+  /** Settle passes this run made over days processed earlier, oldest first. */
+  settled: WindowSummary[];
   /** Due windows older than MAX_CATCHUP_DAYS, not processed; null when none. */
   skipped: SkippedDays | null;
   spool: SpoolFlush;
@@ -172,7 +232,7 @@ export type JobRunResult = {
   | { outcome: 'completed' }
   /** Another invocation took over: this run stopped without error. */
   | { outcome: 'yielded'; window: QueryWindow }
-  /** A window failed: the checkpoint still points at its start. */
+  /** A window failed: the checkpoint still points at its start (a failed settle pass is retried next run). */
   | { outcome: 'failed'; window: QueryWindow; phase: JobPhase; error: unknown }
 );
 
@@ -191,6 +251,30 @@ export class WindowFailedError extends AppError {
   }
 }
 
+/**
+ * Thrown by the Functions handler when the run skipped days beyond MAX_CATCHUP_DAYS: their
+ * findings are lost unless backfilled, so the invocation fails (once: the checkpoint
+ * has moved past them). The message says how to backfill them.
+ */
+export class SkippedDaysError extends AppError {
+  constructor(
+    readonly skipped: SkippedDays,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The error the invocation must fail with, if the run did not do all it should have. */
+export function runFailure(result: JobRunResult): AppError | undefined {
+  if (result.outcome === 'failed') return new WindowFailedError(result.window, result.phase, result.error);
+  if (result.skipped) {
+    const event = result.events.find((e) => e.kind === 'skipped-days');
+    return new SkippedDaysError(result.skipped, event?.message ?? `Skipped ${result.skipped.days} day window(s)`);
+  }
+  return undefined;
+}
+
 const PHASE_WORDS: Record<JobPhase, string> = {
   pull: 'pulling the tables from Log Analytics',
   detect: 'running the rule',
@@ -204,6 +288,7 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
   const { log } = options;
   const events = new HealthEvents(log);
   const checkpointName = options.checkpointName ?? DEFAULT_CHECKPOINT_NAME;
+  const settleHours = options.settleAfterHours ?? DEFAULT_SETTLE_AFTER_HOURS;
   const startedAt = options.now();
   log.info('Run Command detection run started', {
     now: startedAt.toISOString(),
@@ -213,9 +298,9 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
   const spool = await flushSpool(ports, log, events);
   await pruneLedger(ports, options, startedAt);
 
-  const checkpoint = await ports.checkpoints.getCheckpoint(checkpointName);
+  const checkpoint = await startingCheckpoint(ports, options, checkpointName, startedAt);
   const plan = planWindows({
-    checkpoint: checkpoint ? checkpointDay(checkpointName, checkpoint.value) : undefined,
+    checkpoint: checkpoint?.day,
     now: startedAt,
     ingestionDelayMinutes: options.ingestionDelayMinutes,
     maxCatchupDays: options.maxCatchupDays,
@@ -225,24 +310,107 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
     checkpoint: checkpoint?.value ?? null,
     windows: plan.windows.map((w) => w.start),
   });
+  const history = new HistoryKeeper(ports, checkpointName + HISTORY_SUFFIX, log);
+  await history.load();
+  // The planned windows are pulled now: their settle passes count from now on.
+  if (plan.windows.length > 0) {
+    await history.update((h) => plan.windows.reduce((acc, w) => recordPull(acc, w, startedAt, settleHours), h));
+  }
 
   const processed: WindowSummary[] = [];
-  const base = { processed, skipped: plan.skipped ?? null, spool, events: events.events };
+  const settled: WindowSummary[] = [];
+  const base = () => ({ processed, settled, skipped: plan.skipped ?? null, spool, events: events.events });
+  const common = { checkpointName, now: options.now, log, events, lowPercent: options.sourceLowPercent };
   let etag = checkpoint?.etag;
   for (const window of plan.windows) {
-    const outcome = await processWindow(ports, { window, etag, checkpointName, now: options.now, log, events });
+    const outcome = await processWindow(ports, { ...common, window, etag, pass: 'main', history: history.current });
     switch (outcome.kind) {
       case 'processed':
         processed.push(outcome.summary);
         etag = outcome.etag;
+        await history.tryUpdate((h) => recordVolumeOf(h, outcome.summary));
         break;
       case 'yielded':
-        return { ...base, outcome: 'yielded', window: outcome.window };
+        return { ...base(), outcome: 'yielded', window: outcome.window };
       case 'failed':
-        return { ...base, outcome: 'failed', window: outcome.window, phase: outcome.phase, error: outcome.error };
+        return { ...base(), outcome: 'failed', window: outcome.window, phase: outcome.phase, error: outcome.error };
     }
   }
-  return { ...base, outcome: 'completed' };
+
+  // Settle passes over the days processed before this run's (nothing is due yet for those just done).
+  const checkpointEnd = processed.at(-1)?.window.end ?? checkpoint?.value;
+  const due = settlePassesDue(
+    history.current,
+    startedAt,
+    settleHours,
+    checkpointEnd === undefined ? undefined : parseDayBoundary(checkpointEnd),
+  );
+  if (due.length > 0) log.info(`${due.length} settle pass(es) due`, { windows: due.map((w) => w.start) });
+  let settleFailure: Extract<WindowOutcome, { kind: 'failed' }> | undefined;
+  for (const window of due) {
+    const ctx = { ...common, window, etag: undefined, pass: 'settle' as const, history: history.current };
+    const outcome = await processWindow(ports, ctx);
+    if (outcome.kind === 'processed') {
+      settled.push(outcome.summary);
+      await history.tryUpdate((h) => recordVolumeOf(recordPull(h, window, startedAt, settleHours), outcome.summary));
+    } else if (outcome.kind === 'failed') {
+      // Still due: the next run tries it again. The other days' passes go on.
+      settleFailure ??= outcome;
+    }
+  }
+  if (settleFailure) {
+    const { window, phase, error } = settleFailure;
+    return { ...base(), outcome: 'failed', window, phase, error };
+  }
+  return { ...base(), outcome: 'completed' };
+}
+
+function recordVolumeOf(history: WindowHistory, summary: WindowSummary): WindowHistory {
+  return summary.tableRows ? recordVolume(history, summary.window, summary.tableRows) : history;
+}
+
+/**
+ * The checkpoint the run starts from. With none stored, the first window is fixed now
+ * (DETECTION_START_DATE, else the latest complete day) and stored before it is
+ * processed; if another invocation stored one first, that one is read and used. A
+ * stored checkpoint that is no day boundary, not a string, or in the future fails the
+ * invocation with what to do.
+ */
+async function startingCheckpoint<R>(
+  ports: JobPorts<R>,
+  options: JobOptions,
+  name: string,
+  now: Date,
+): Promise<{ day: Date; value: string; etag: string | undefined }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const stored = await ports.checkpoints.getCheckpoint(name);
+    if (stored) {
+      const day = checkpointDay(name, stored.value);
+      checkNotInFuture(name, stored.value, day, now, options.ingestionDelayMinutes);
+      return { day, value: stored.value, etag: stored.etag };
+    }
+    const first = firstWindowStart({
+      now,
+      ingestionDelayMinutes: options.ingestionDelayMinutes,
+      detectionStartDate: options.detectionStartDate,
+    });
+    const value = fromDate(first);
+    if (first.getTime() >= dueBoundary(now, options.ingestionDelayMinutes).getTime()) {
+      options.log.info(`No checkpoint yet; the first window starts ${value} and is not due yet`, { first: value });
+      return { day: first, value, etag: undefined };
+    }
+    try {
+      const etag = await ports.checkpoints.putCheckpoint(name, value, undefined);
+      options.log.info(`No checkpoint yet: the first window, from ${value}, is fixed in checkpoint '${name}'`, {
+        first: value,
+      });
+      return { day: first, value, etag };
+    } catch (error) {
+      if (!ports.isConcurrencyConflict(error)) throw error;
+      // Another invocation stored the first window meanwhile: read it and go on from there.
+    }
+  }
+  throw new Error(`checkpoint '${name}' kept changing while this run read it; the next run tries again`);
 }
 
 function checkpointDay(name: string, value: string): Date {
@@ -251,24 +419,82 @@ function checkpointDay(name: string, value: string): Date {
   return day;
 }
 
+/** The window history entity (./settle), read once and updated with ETags. */
+class HistoryKeeper<R> {
+  current: WindowHistory = EMPTY_HISTORY;
+  private etag: string | undefined;
+
+  constructor(
+    private readonly ports: JobPorts<R>,
+    private readonly name: string,
+    private readonly log: Log,
+  ) {}
+
+  async load(): Promise<void> {
+    const stored = await this.ports.checkpoints.getCheckpoint(this.name);
+    this.current = stored ? parseHistory(this.name, stored.value) : EMPTY_HISTORY;
+    this.etag = stored?.etag;
+  }
+
+  /** Applies `change` to the stored history; on a concurrent change, re-reads and applies it again. */
+  async update(change: (h: WindowHistory) => WindowHistory): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const next = change(this.current);
+      try {
+        this.etag = await this.ports.checkpoints.putCheckpoint(this.name, serializeHistory(next), this.etag);
+        this.current = next;
+        return;
+      } catch (error) {
+        if (!this.ports.isConcurrencyConflict(error)) throw error;
+        await this.load();
+      }
+    }
+    throw new Error(`the window history '${this.name}' kept changing under this run`);
+  }
+
+  /** `update`, where a failure costs only a repeated settle pass or a row-count comparison: a warning. */
+  async tryUpdate(change: (h: WindowHistory) => WindowHistory): Promise<void> {
+    try {
+      await this.update(change);
+    } catch (error) {
+      this.log.warn(`Could not update the window history '${this.name}'; the next run may repeat a settle pass`, {
+        error: messageOf(error),
+      });
+    }
+  }
+}
+
 interface WindowContext {
   window: QueryWindow;
-  /** ETag of the checkpoint as last read or written; undefined = not written yet. */
+  /** The checkpoint's ETag (main pass; a settle pass never moves the checkpoint). */
   etag: string | undefined;
+  pass: WindowPass;
+  /** The window history as it stood before this window (for "far below its recent days"). */
+  history?: WindowHistory;
+  /** SOURCE_LOW_PERCENT. */
+  lowPercent?: number;
   checkpointName: string;
   now: () => Date;
   log: Log;
   events: HealthEvents;
 }
 
-/** One window: pull into its detector, detect, enrich, write, store the baseline, advance the checkpoint. */
+/**
+ * One window: pull into its detector, detect, enrich, write, store the baseline, advance
+ * the checkpoint. A settle pass (`ctx.pass === 'settle'`) does the same up to the write,
+ * then reports the findings the complete day no longer yields, and leaves the baseline
+ * and the checkpoint alone.
+ */
 export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): Promise<WindowOutcome> {
   const { window, log } = ctx;
   const timer = new PhaseTimer();
   try {
     const detector = await timer.time('detect', () => ports.detection.detectorFor(window));
     const stats = await timer.time('pull', () => ports.source.pullWindowInto(window, detector));
+    const tableRows = await timer.time('pull', () => ports.source.countWindow?.(window));
     const result = await timer.time('detect', () => detector.finish());
+    if (tableRows) reportSourceHealth(ctx, tableRows);
+    const quarantined = reportQuarantine(ctx, result.quarantine);
     const findings = result.findings;
     const enrichment = await timer.time('enrich', () => enrich(ports, findings));
     const timeGenerated = fromDate(ctx.now());
@@ -285,6 +511,9 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
       });
     }
     checkAccounted(written, records.length);
+    if (ctx.pass === 'settle' && result.mode === 'parity') {
+      await timer.time('write', () => reportSuperseded(ports, ctx, records));
+    }
     if ((written.skippedInFlight ?? 0) > 0) {
       // Another invocation claimed some of this window's findings and is sending them.
       // Advancing the checkpoint now could lose them if it died: leave the window to it
@@ -296,13 +525,21 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
       );
       return { kind: 'yielded', window, reason: 'findingsInFlight' };
     }
-    if (ports.detection.recordBaseline)
-      await timer.time('baseline', () => ports.detection.recordBaseline!(window, result.observations));
-    const etag = await timer.time('checkpoint', () => advanceCheckpoint(ports, ctx));
-    if (etag === undefined) return { kind: 'yielded', window, reason: 'checkpointMoved' };
+    let etag = '';
+    if (ctx.pass === 'main') {
+      // A settle pass neither re-records the baseline (its window is in it already) nor moves the checkpoint.
+      if (ports.detection.recordBaseline)
+        await timer.time('baseline', () => ports.detection.recordBaseline!(window, result.observations));
+      const advanced = await timer.time('checkpoint', () => advanceCheckpoint(ports, ctx));
+      if (advanced === undefined) return { kind: 'yielded', window, reason: 'checkpointMoved' };
+      etag = advanced;
+    }
     const summary: WindowSummary = {
       window,
+      pass: ctx.pass,
       rows: perTable((t) => stats[t].rows),
+      ...(tableRows ? { tableRows } : {}),
+      quarantined,
       slices: perTable((t) => stats[t].slices),
       findings: findings.length,
       written: written.sent,
@@ -313,7 +550,7 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
       ),
       durationsMs: timer.durationsMs,
     };
-    log.info('Window processed', { ...summary });
+    log.info(ctx.pass === 'main' ? 'Window processed' : 'Settle pass processed', { ...summary });
     for (const [scope, e] of enrichment ?? []) {
       if (e.status !== 'ok') log.warn(`VM enrichment ${e.status}: ${e.detail ?? scope}`, { scope, status: e.status });
     }
@@ -323,12 +560,123 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
     ctx.events.emit({
       kind: 'window-failed',
       severity: 'failure',
-      message: `Window [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; checkpoint not advanced`,
+      message:
+        ctx.pass === 'main'
+          ? `Window [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; checkpoint not advanced`
+          : `Settle pass over [${window.start}, ${window.end}) failed while ${PHASE_WORDS[phase]}; the next run tries it again`,
       window,
       phase,
-      details: { error: messageOf(error), errorType: errorTypeOf(error) },
+      ...tableOf(error),
+      details: { error: messageOf(error), errorType: errorTypeOf(error), pass: ctx.pass },
     });
     return { kind: 'failed', window, phase, error };
+  }
+}
+
+/** The table an error names (a slice that failed, a row budget exceeded), for the event. */
+function tableOf(error: unknown): { table?: TableName } {
+  const table = (error as { table?: unknown } | null)?.table;
+  return typeof table === 'string' && (TABLE_NAMES as readonly string[]).includes(table)
+    ? { table: table as TableName }
+    : {};
+}
+
+/** Where a table's rows come from, and what to check when it has none. */
+const CONNECTOR_ADVICE: Record<TableName, string> = {
+  AzureActivity:
+    "check the diagnostic setting that sends each subscription's Activity log to this workspace " +
+    '(Microsoft Sentinel: the "Azure Activity" data connector), for every subscription whose VMs are watched',
+  DeviceFileEvents:
+    'check the Microsoft Defender XDR data connector in Microsoft Sentinel (DeviceFileEvents must be selected ' +
+    'under "Microsoft Defender for Endpoint") and that the VMs are onboarded to Defender for Endpoint',
+  DeviceEvents:
+    'check the Microsoft Defender XDR data connector in Microsoft Sentinel (DeviceEvents must be selected ' +
+    'under "Microsoft Defender for Endpoint") and that the VMs are onboarded to Defender for Endpoint',
+};
+
+/**
+ * A table with no rows at all in the window cannot be told from a quiet one by the rule:
+ * a failure-level source gap (the window is still processed; the settle passes look
+ * again). A table far below its recent days is a warning (SOURCE_LOW_PERCENT).
+ */
+function reportSourceHealth(ctx: WindowContext, tableRows: Partial<Record<TableName, number>>): void {
+  const { window } = ctx;
+  const span = `[${window.start}, ${window.end})`;
+  for (const table of TABLE_NAMES) {
+    if (tableRows[table] !== 0) continue;
+    ctx.events.emit({
+      kind: 'source-gap',
+      severity: 'failure',
+      message:
+        `${table} has no rows at all in ${span}: its findings cannot be seen, so "0 findings" means nothing ` +
+        `for this day. ${CONNECTOR_ADVICE[table][0]!.toUpperCase()}${CONNECTOR_ADVICE[table].slice(1)}. ` +
+        `The window was processed; the settle passes query it again.`,
+      window,
+      table,
+      details: { rows: 0, pass: ctx.pass },
+    });
+  }
+  const percent = ctx.lowPercent ?? DEFAULT_SOURCE_LOW_PERCENT;
+  for (const low of lowTables(ctx.history ?? EMPTY_HISTORY, window, tableRows, percent)) {
+    ctx.events.emit({
+      kind: 'source-low',
+      severity: 'warning',
+      message:
+        `${low.table} has ${low.rows} rows in ${span}, below ${percent}% of its median of ${low.median} ` +
+        `over the ${low.windows} days before (SOURCE_LOW_PERCENT=${percent}): part of its sources may have ` +
+        `stopped sending; ${CONNECTOR_ADVICE[low.table]}.`,
+      window,
+      table: low.table,
+      details: { rows: low.rows, median: low.median, windows: low.windows, percent, pass: ctx.pass },
+    });
+  }
+}
+
+/** Rows the detector set aside: one warning per table, with the first rows' time and text. Returns the count. */
+function reportQuarantine(ctx: WindowContext, quarantine: Quarantine | undefined): number {
+  if (!quarantine) return 0;
+  let total = 0;
+  for (const table of TABLE_NAMES) {
+    const count = quarantine.count[table];
+    if (count === 0) continue;
+    total += count;
+    const samples = quarantine.samples.filter((r) => r.table === table);
+    ctx.events.emit({
+      kind: 'quarantined-rows',
+      severity: 'warning',
+      message:
+        `${count} ${table} row(s) of [${ctx.window.start}, ${ctx.window.end}) could not be evaluated and were ` +
+        `set aside; the rest of the window was processed. First: TimeGenerated ${samples[0]?.TimeGenerated ?? '?'}, ` +
+        `${samples[0]?.error ?? ''}: ${samples[0]?.excerpt ?? ''}`,
+      window: ctx.window,
+      table,
+      details: { count, samples, pass: ctx.pass },
+    });
+  }
+  return total;
+}
+
+/**
+ * A settle pass: findings sent for this window earlier that the more complete day no
+ * longer yields (e.g. a script whose fingerprint the late rows show twice) are not
+ * retracted (the incident exists); each is reported as superseded.
+ */
+async function reportSuperseded<R>(ports: JobPorts<R>, ctx: WindowContext, records: readonly R[]): Promise<void> {
+  if (!ports.findingIdOf || !ports.writer.sentFindingIds) return;
+  const sent = await ports.writer.sentFindingIds(ctx.window.start);
+  const yielded = new Set(records.map((r) => ports.findingIdOf!(r)));
+  for (const findingId of sent) {
+    if (yielded.has(findingId)) continue;
+    ctx.events.emit({
+      kind: 'superseded-finding',
+      severity: 'warning',
+      message:
+        `Finding ${findingId} of [${ctx.window.start}, ${ctx.window.end}) was sent, but the day as it stands now ` +
+        `no longer yields it (rows that arrived late changed the result, e.g. its script fingerprint is now seen ` +
+        `twice). It is not retracted: review its incident with that in mind.`,
+      window: ctx.window,
+      details: { findingId },
+    });
   }
 }
 
@@ -435,7 +783,8 @@ function reportSkipped(
       `MAX_CATCHUP_DAYS=${maxCatchupDays} days behind; their findings are not written. To see them, run ` +
       `'runcommand-detect run --from ${skipped.start} --to ${skipped.end}' (prints, writes nothing). ` +
       `To have the job write them, raise MAX_CATCHUP_DAYS and set the Value of checkpoint '${checkpointName}' ` +
-      `(state table, partition 'checkpoint') back to ${skipped.start}.`,
+      `(state table, partition 'checkpoint') back to ${skipped.start}. This invocation fails so that the loss ` +
+      `is seen; the checkpoint has moved past these days, so the next run does not skip them again.`,
     window: { start: skipped.start, end: skipped.end },
     details: { days: skipped.days },
   });

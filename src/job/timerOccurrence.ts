@@ -1,7 +1,7 @@
 /**
  * What one timer occurrence does: read and validate the settings, build the job's
  * collaborators from them, run the job, and fail the invocation (so it shows as
- * failed in Application Insights) when a window failed. The registration in
+ * failed in Application Insights) when a window failed or days were skipped. The registration in
  * src/functions calls this and nothing else.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../config/settings';
 import type { JobHostOverrides } from './createJobPorts';
 import { runOccurrence } from './occurrence';
 import { invocationLog } from './invocationLog';
-import { WindowFailedError, type JobRunResult } from './runDetectionJob';
+import { runFailure, type JobRunResult } from './runDetectionJob';
 
 let overrides: JobHostOverrides = {};
 
@@ -39,7 +39,15 @@ export async function runScheduledOccurrence(timer: Timer, context: InvocationCo
     if (error instanceof ConfigError) log.error(error.message, { problems: error.problems });
     throw error;
   }
-  const { run } = await runOccurrence(config, { isPastDue: timer.isPastDue }, log, overrides);
-  if (run.outcome === 'failed') throw new WindowFailedError(run.window, run.phase, run.error);
+  const { run } = await runOccurrence(
+    config,
+    {
+      isPastDue: timer.isPastDue,
+    },
+    log,
+    overrides,
+  );
+  const failure = runFailure(run);
+  if (failure) throw failure;
   return run;
 }

@@ -4,11 +4,18 @@
  * exactly once, oldest first.
  *
  * - A window is due once it ended at least INGESTION_DELAY_MINUTES ago (late rows
- *   are still arriving in Log Analytics just after midnight).
+ *   are still arriving in Log Analytics just after midnight), less EARLY_FIRE_TOLERANCE_MS:
+ *   a timer that fires a moment early (00:14:59.999 for 00:15) must not cost a day.
+ *   What arrives later still is caught by the settle passes (./settle).
  * - The checkpoint is the end of the last window processed = the start of the next.
- * - First run (no checkpoint): only the window ending at the latest due boundary.
+ * - First run (no checkpoint): the first window is DETECTION_START_DATE, by default
+ *   the window ending at the latest due boundary; the job stores it as the checkpoint
+ *   before processing it, so a first run that dies does not lose that day.
  * - Catch-up: every due window from the checkpoint on, at most MAX_CATCHUP_DAYS;
- *   older ones are skipped and reported.
+ *   older ones are skipped, and skipping fails the invocation (the job says how to
+ *   backfill them).
+ * - A checkpoint in the future (more than FUTURE_CHECKPOINT_TOLERANCE_MS ahead of the
+ *   clock) would stall the job for good: it is an error, as is one that is no day boundary.
  *
  * Boundaries are whole UTC days, so JavaScript Date arithmetic is exact here; the
  * windows are handed on as canonical 7-digit KQL datetimes.
@@ -45,6 +52,32 @@ export class InvalidCheckpointError extends AppError {
   }
 }
 
+/** A timer occurrence this early still sees its day as due (timers may fire a little early). */
+export const EARLY_FIRE_TOLERANCE_MS = 60_000;
+
+/**
+ * How far ahead of this host's clock a checkpoint may be before it is refused: a host
+ * whose clock ran ahead (a day processed early) and was then corrected stays within it.
+ */
+export const FUTURE_CHECKPOINT_TOLERANCE_MS = 60 * 60_000;
+
+/** A checkpoint after the latest day that can have ended: the job would wait for it for good. */
+export class FutureCheckpointError extends AppError {
+  constructor(
+    readonly checkpointName: string,
+    readonly value: string,
+    now: Date,
+    latestDue: Date,
+  ) {
+    super(
+      `Checkpoint '${checkpointName}' holds ${value}, which is in the future (this host's clock says ` +
+        `${now.toISOString()}): the job would process nothing until then. It was set by hand or written by a host ` +
+        `whose clock ran ahead. Set its Value (state table, partition 'checkpoint') to the start of the first day ` +
+        `still to process, e.g. ${fromDate(latestDue)}, or delete it to start again from the latest complete day.`,
+    );
+  }
+}
+
 /** The latest UTC midnight at or before `now - delay`: the end of the newest due window. */
 export function latestDueBoundary(now: Date, ingestionDelayMinutes: number): Date {
   const t = now.getTime() - ingestionDelayMinutes * 60_000;
@@ -58,9 +91,39 @@ export function parseDayBoundary(value: string): Date | undefined {
   return new Date(canonical.slice(0, 10) + 'T00:00:00Z');
 }
 
+/** The end of the newest window due at `now`: `latestDueBoundary`, with the early-fire tolerance. */
+export function dueBoundary(now: Date, ingestionDelayMinutes: number): Date {
+  return latestDueBoundary(new Date(now.getTime() + EARLY_FIRE_TOLERANCE_MS), ingestionDelayMinutes);
+}
+
+/** Refuses a checkpoint in the future (see FutureCheckpointError). */
+export function checkNotInFuture(checkpointName: string, value: string, checkpoint: Date, now: Date, delay: number) {
+  if (checkpoint.getTime() > now.getTime() + FUTURE_CHECKPOINT_TOLERANCE_MS) {
+    throw new FutureCheckpointError(checkpointName, value, now, dueBoundary(now, delay));
+  }
+}
+
+/**
+ * The start of the first window when there is no checkpoint: the UTC day of
+ * DETECTION_START_DATE, else the window that ends at the latest due boundary.
+ */
+export function firstWindowStart(params: {
+  now: Date;
+  ingestionDelayMinutes: number;
+  detectionStartDate?: KqlDateTime;
+}): Date {
+  if (params.detectionStartDate !== undefined) {
+    // The UTC day it falls in (settings validate it as a datetime).
+    const t = Date.parse(params.detectionStartDate);
+    if (Number.isNaN(t)) throw new RangeError(`DETECTION_START_DATE '${params.detectionStartDate}' is not a datetime`);
+    return new Date(Math.floor(t / DAY_MS) * DAY_MS);
+  }
+  return new Date(dueBoundary(params.now, params.ingestionDelayMinutes).getTime() - DAY_MS);
+}
+
 /**
  * The windows a run started at `now` processes, given the checkpoint (end of the
- * last window done; undefined on the first run).
+ * last window done; undefined on a first run that has not stored its first window).
  */
 export function planWindows(params: {
   checkpoint: Date | undefined;
@@ -68,7 +131,7 @@ export function planWindows(params: {
   ingestionDelayMinutes: number;
   maxCatchupDays: number;
 }): WindowPlan {
-  const lastEnd = latestDueBoundary(params.now, params.ingestionDelayMinutes).getTime();
+  const lastEnd = dueBoundary(params.now, params.ingestionDelayMinutes).getTime();
   const firstStart = params.checkpoint === undefined ? lastEnd - DAY_MS : params.checkpoint.getTime();
   const dueDays = Math.max(0, Math.round((lastEnd - firstStart) / DAY_MS));
   const processDays = Math.min(dueDays, params.maxCatchupDays);

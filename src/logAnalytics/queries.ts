@@ -135,3 +135,35 @@ export function buildWholeTableQuery(table: TableName, slice: QueryWindow): stri
     `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
   ].join('\n');
 }
+
+/**
+ * Source health: how many rows a table has in a window at all, without the rule's
+ * filters (a disconnected connector or a removed diagnostic setting shows as 0):
+ *
+ * ```kql
+ * AzureActivity
+ * | where TimeGenerated >= datetime(…) and TimeGenerated < datetime(…)
+ * | count
+ * ```
+ */
+export function buildCountQuery(table: TableName, window: QueryWindow): string {
+  return [
+    table,
+    `| where TimeGenerated >= ${kqlDateTimeLiteral(window.start)} and TimeGenerated < ${kqlDateTimeLiteral(window.end)}`,
+    '| count',
+  ].join('\n');
+}
+
+/**
+ * How many rows the push-down query of `table` returns for `window`: the same filters,
+ * then `| count`. The source sizes its slices from it, so that no answer is large
+ * (memory holds the answers in flight, so their size bounds the job's memory).
+ */
+export function buildKeptCountQuery(table: TableName, window: QueryWindow, mode: DetectionMode = 'parity'): string {
+  return [
+    table,
+    `| where TimeGenerated >= ${kqlDateTimeLiteral(window.start)} and TimeGenerated < ${kqlDateTimeLiteral(window.end)}`,
+    ...rowFilters(mode)[table].map((step) => `| ${step}`),
+    '| count',
+  ].join('\n');
+}

@@ -18,6 +18,16 @@ export type RawRow = Record<string, unknown>;
 /** Reads a result table into raw rows keyed by column name (checks the columns are the ones asked for). */
 export function rawRowsOf(table: TableName, result: LogsTable): RawRow[] {
   const names = result.columnDescriptors.map((c) => c.name ?? '');
+  // A duplicated name would let the last copy win: the answer is not what was asked.
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) {
+      throw new UnexpectedResultShapeError(
+        `The ${table} result has the column '${name}' more than once (columns: ${names.join(', ')}).`,
+      );
+    }
+    seen.add(name);
+  }
   for (const [name] of RULE_COLUMNS[table]) {
     if (!names.includes(name)) {
       throw new UnexpectedResultShapeError(

@@ -15,7 +15,18 @@
  * - 3 minutes per query unless `Prefer: wait=600`: sent as `serverTimeoutInSeconds`.
  *
  * A slice that cannot be fetched fails the whole window (`SliceFailedError`, naming the
- * table and the slice): the rule never runs on incomplete data.
+ * table and the slice): the rule never runs on incomplete data. So does an answer that
+ * is not what was asked: more or less than one table, a column named twice, or a row
+ * outside the slice.
+ *
+ * Memory: `pullWindowInto` hands each slice's rows to the detector as the slice arrives
+ * and drops them; a window whose rows (after the push-down) exceed `windowRowBudget`
+ * in one table fails cleanly (`WindowRowBudgetError`, naming the table and the count)
+ * rather than growing without bound.
+ *
+ * Source health: `countWindow` asks each table how many rows it has in the window at
+ * all, without the rule's filters (`| count`), so that a table with none (a connector
+ * or diagnostic setting gone) is told apart from a quiet day.
  */
 import { messageOf } from '../shared/errors';
 import { randomUUID } from 'node:crypto';
@@ -30,15 +41,23 @@ import {
 } from '@azure/monitor-query-logs';
 import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
-import { LogAnalyticsConfigError, SliceFailedError } from './errors';
-import { buildTableQuery } from './queries';
+import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
+import { buildCountQuery, buildKeptCountQuery, buildTableQuery } from './queries';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
-import { checkWindow, describeSlice, halveSlice, splitWindow, TICKS_PER_SECOND, timespanCovering } from './slices';
+import {
+  checkWindow,
+  describeSlice,
+  halveSlice,
+  splitWindow,
+  TICKS_PER_SECOND,
+  timespanCovering,
+  windowTicks,
+} from './slices';
 import type { DetectionMode, QueryWindow } from '../detection/schema';
 import type { RowSink } from '../detection/detector';
 import { logAnalyticsScope } from '../shared/azureScopes';
 import type { Log } from '../shared/log';
-import { WorkQueue } from '../shared/pool';
+import { mapLimit, WorkQueue } from '../shared/pool';
 
 export interface RetryOptions {
   /** Retries of one query after a 429, 5xx or network failure. Default 5. */
@@ -61,8 +80,16 @@ export interface LogAnalyticsSourceOptions {
   clientOptions?: LogsQueryClientOptions;
   /** Queries in flight at once. Default 5, the API's per-user concurrency limit. */
   maxConcurrency?: number;
-  /** Slices each table's window starts with. Default 4 (6 hours for a day). */
+  /** Slices each table's window starts with, at least. Default 4 (6 hours for a day). */
   initialSlicesPerTable?: number;
+  /**
+   * Count each table's push-down rows first (`| count`, one cheap query per table) and
+   * cut its window into enough slices of about `targetRowsPerSlice` rows. Default true:
+   * the answers in flight are what the pull holds in memory, so their size bounds it.
+   */
+  planSlicesByCount?: boolean;
+  /** Rows per slice the plan aims at. Default 10,000 (about 3.5 MB of DeviceEvents answer; 5 in flight). */
+  targetRowsPerSlice?: number;
   /** A slice this short (in 100 ns ticks) is never halved. Default 1 second. */
   minSliceTicks?: bigint;
   /** A response with this many rows counts as truncated and is halved. Default 500,000. */
@@ -75,6 +102,28 @@ export interface LogAnalyticsSourceOptions {
   tables?: readonly TableName[];
   /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
   mode?: DetectionMode;
+  /**
+   * WINDOW_ROW_BUDGET: rows one table may deliver (after the push-down) in one window.
+   * Beyond it the window fails with WindowRowBudgetError. Default 5,000,000.
+   */
+  windowRowBudget?: number;
+}
+
+/** A table delivered more rows in one window than WINDOW_ROW_BUDGET allows. */
+export class WindowRowBudgetError extends LogAnalyticsError {
+  constructor(
+    readonly table: TableName,
+    readonly window: QueryWindow,
+    readonly rows: number,
+    readonly budget: number,
+  ) {
+    super(
+      `${table} delivered more than WINDOW_ROW_BUDGET=${budget} rows kept by the rule's filters for ` +
+        `${describeSlice(window)} (${rows} so far); the window was stopped before memory ran out. Check the ` +
+        `workspace for a burst of ${table} rows; if the volume is real, raise WINDOW_ROW_BUDGET ` +
+        `(and the Function App's memory) and let the next run retry the window.`,
+    );
+  }
 }
 
 export interface TablePullStats {
@@ -111,9 +160,11 @@ export interface PullProgress {
 const DEFAULTS = {
   maxConcurrency: 5,
   initialSlicesPerTable: 4,
+  targetRowsPerSlice: 10_000,
   minSliceTicks: TICKS_PER_SECOND,
   rowCap: 500_000,
   serverTimeoutInSeconds: 600,
+  windowRowBudget: 5_000_000,
   maxRetries: 5,
   baseDelayMs: 1000,
   maxDelayMs: 60_000,
@@ -196,16 +247,21 @@ export class LogAnalyticsSource {
     positive('minSliceTicks', options.minSliceTicks);
     positive('rowCap', options.rowCap);
     positive('serverTimeoutInSeconds', options.serverTimeoutInSeconds);
+    positive('windowRowBudget', options.windowRowBudget);
+    positive('targetRowsPerSlice', options.targetRowsPerSlice);
     this.opts = {
       workspaceId: options.workspaceId,
       credential: options.credential,
       maxConcurrency,
       initialSlicesPerTable: options.initialSlicesPerTable ?? DEFAULTS.initialSlicesPerTable,
+      planSlicesByCount: options.planSlicesByCount ?? true,
+      targetRowsPerSlice: options.targetRowsPerSlice ?? DEFAULTS.targetRowsPerSlice,
       minSliceTicks: options.minSliceTicks ?? DEFAULTS.minSliceTicks,
       rowCap: options.rowCap ?? DEFAULTS.rowCap,
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
       tables: options.tables ?? TABLE_NAMES,
       mode: options.mode ?? 'parity',
+      windowRowBudget: options.windowRowBudget ?? DEFAULTS.windowRowBudget,
       logger: options.logger,
       retry: {
         maxRetries: options.retry?.maxRetries ?? DEFAULTS.maxRetries,
@@ -291,9 +347,10 @@ export class LogAnalyticsSource {
       TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
     ) as PulledWindow['stats'];
     const initial: SliceTask[] = [];
-    for (const table of tables) {
-      for (const slice of splitWindow(window, this.opts.initialSlicesPerTable)) initial.push({ table, slice });
-    }
+    const sliceCounts = await mapLimit(tables, this.opts.maxConcurrency, (table) => this.slicesFor(table, window));
+    tables.forEach((table, i) => {
+      for (const slice of splitWindow(window, sliceCounts[i]!)) initial.push({ table, slice });
+    });
     let slicesTotal = initial.length;
     let slicesDone = 0;
     let rowsSoFar = 0;
@@ -307,6 +364,10 @@ export class LogAnalyticsSource {
         slicesTotal++;
         q.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
         return;
+      }
+      const rowsNow = stats[task.table].rows + result.length;
+      if (rowsNow > this.opts.windowRowBudget) {
+        throw new WindowRowBudgetError(task.table, window, rowsNow, this.opts.windowRowBudget);
       }
       onSlice(task.table, task.slice, result);
       stats[task.table].rows += result.length;
@@ -327,6 +388,30 @@ export class LogAnalyticsSource {
       ...Object.fromEntries(tables.map((t) => [t, stats[t]])),
     });
     return stats;
+  }
+
+  /**
+   * How many slices `table`'s window starts in: `initialSlicesPerTable`, or more when a
+   * count of its push-down rows says the slices would hold more than `targetRowsPerSlice`.
+   * A count that cannot be had fails the pull as a slice would (SliceFailedError).
+   */
+  private async slicesFor(table: TableName, window: QueryWindow): Promise<number> {
+    const base = this.opts.initialSlicesPerTable;
+    if (!this.opts.planSlicesByCount) return base;
+    // Not part of the pull's statistics (those count the pull's own queries).
+    const scratch = { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 };
+    const attempt = await this.queryWithRetries(
+      table,
+      window,
+      scratch,
+      buildKeptCountQuery(table, window, this.opts.mode),
+    );
+    const cell = attempt.kind === 'rows' ? attempt.table.rows[0]?.[0] : undefined;
+    const n = typeof cell === 'string' ? Number(cell) : cell;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return base;
+    // The window-size ceiling: a slice is at least minSliceTicks long.
+    const maxSlices = Number(windowTicks(window) / this.opts.minSliceTicks);
+    return Math.max(base, Math.min(maxSlices, Math.ceil(n / this.opts.targetRowsPerSlice)));
   }
 
   /** Rows of one slice, or 'halve' when its answer was too large or partial. */
@@ -368,7 +453,19 @@ export class LogAnalyticsSource {
       });
     }
     try {
-      return rawRowsOf(table, attempt.table).map((raw) => typedRow<T>(table, raw));
+      const lo = toUnixTicks(slice.start);
+      const hi = toUnixTicks(slice.end);
+      return rawRowsOf(table, attempt.table).map((raw) => {
+        const row = typedRow<T>(table, raw);
+        // The query asked for [start, end): a row outside it is not an answer to it.
+        const t = row.TimeGenerated === null ? null : toUnixTicks(row.TimeGenerated);
+        if (t === null || t < lo || t >= hi) {
+          throw new UnexpectedResultShapeError(
+            `a row has TimeGenerated ${row.TimeGenerated ?? 'null'}, outside the slice asked for`,
+          );
+        }
+        return row;
+      });
     } catch (err) {
       if (err instanceof UnexpectedResultShapeError) {
         throw new SliceFailedError({
@@ -383,8 +480,43 @@ export class LogAnalyticsSource {
     }
   }
 
-  private async queryWithRetries(table: TableName, slice: QueryWindow, stats: TablePullStats): Promise<Attempt> {
-    const query = buildTableQuery(table, slice, this.opts.mode);
+  /**
+   * Rows of each table in `window` without the rule's filters (`| count`), for source
+   * health. Rejects with a SliceFailedError like a pull.
+   */
+  async countWindow(window: QueryWindow): Promise<Partial<Record<TableName, number>>> {
+    checkWindow(window);
+    const counts: Partial<Record<TableName, number>> = {};
+    await Promise.all(
+      this.opts.tables.map(async (table) => {
+        const scratch = { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 };
+        const attempt = await this.queryWithRetries(table, window, scratch, buildCountQuery(table, window));
+        const fail = (reason: string) =>
+          new SliceFailedError({
+            table,
+            slice: window,
+            reason: `counting rows: ${reason}`,
+            clientRequestId: attempt.requestId,
+          });
+        if (attempt.kind !== 'rows') throw fail(attempt.reason);
+        const cell = attempt.table.rows[0]?.[0];
+        const n = typeof cell === 'string' && /^\d+$/.test(cell) ? Number(cell) : cell;
+        if (attempt.table.rows.length !== 1 || typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+          throw fail(`the answer is not one count (${JSON.stringify(attempt.table.rows).slice(0, 100)})`);
+        }
+        counts[table] = n;
+      }),
+    );
+    this.opts.logger?.info('Log Analytics row counts', { window, ...counts });
+    return counts;
+  }
+
+  private async queryWithRetries(
+    table: TableName,
+    slice: QueryWindow,
+    stats: TablePullStats,
+    query = buildTableQuery(table, slice, this.opts.mode),
+  ): Promise<Attempt> {
     const { retry } = this.opts;
     for (let attemptNo = 0; ; attemptNo++) {
       const requestId = randomUUID();
@@ -401,10 +533,16 @@ export class LogAnalyticsSource {
             : `PartialError: ${result.partialError.message ?? result.partialError.code}`;
           return { kind: 'tooLarge', reason, requestId };
         }
-        const first = result.tables[0];
-        if (!first)
-          throw new SliceFailedError({ table, slice, reason: 'the answer has no table', clientRequestId: requestId });
-        return { kind: 'rows', table: first, requestId };
+        // The queries have one tabular result: a second table (or none) means the answer is not to them.
+        if (result.tables.length !== 1) {
+          throw new SliceFailedError({
+            table,
+            slice,
+            reason: `the answer holds ${result.tables.length} tables, not exactly one`,
+            clientRequestId: requestId,
+          });
+        }
+        return { kind: 'rows', table: result.tables[0]!, requestId };
       } catch (err) {
         if (err instanceof SliceFailedError) throw err;
         const status = isRestError(err) ? err.statusCode : undefined;

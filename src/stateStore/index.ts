@@ -12,7 +12,7 @@ import { StateStoreError } from './errors';
 
 export * from './errors';
 export * from './entityStore';
-export { CHECKPOINT_PARTITION, type Checkpoint } from './checkpoints';
+export { CHECKPOINT_PARTITION, CheckpointTypeError, type Checkpoint } from './checkpoints';
 export { readLargeText, writeLargeText, deleteLargeText, isContinuationRow, splitText } from './largeText';
 export { TableEntityStore, type TableStoreOptions } from './tableEntityStore';
 export { MemoryEntityStore } from './memoryEntityStore';

@@ -18,6 +18,9 @@
  * The findings writer's read-back query (src/ingestion/readBack.ts readBackQuery) is
  * answered from `findingsTable()`, the rows the findings table holds now (tests hand it
  * the ingestion stand-in's `visibleRecords`); `readBackFaults` are consumed by it alone.
+ * It also answers the source-health count (`<Table> | where TimeGenerated … | count`)
+ * over every row of the table in the bounds, and `visible` hides rows that are not
+ * queryable yet (late ingestion): a hidden row is in no answer, pull or count.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -57,6 +60,8 @@ export interface RecordedRequest {
   /** Response body bytes. */
   bytes?: number;
   outcome: 'rows' | 'tooLarge' | 'truncated' | 'fault' | 'refused';
+  /** 'count': a source-health count query; absent: a pull. */
+  kind?: 'count';
 }
 
 export interface StandInOptions {
@@ -83,6 +88,8 @@ const RULE_QUERY = buildServerRuleQuery();
 
 const READ_BACK =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\)\n\| where FindingId in \(([^)]*)\)\n\| distinct FindingId$/;
+const COUNT_QUERY =
+  /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?\n\| count$/;
 
 const QUERY_HEAD =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)(\n[\s\S]*?)?(?:\n\| project ([^\n]+))?$/;
@@ -149,6 +156,14 @@ export class LogAnalyticsStandIn {
   findingsTable?: () => Record<string, unknown>[];
   /** Faults for read-back queries, one per query. */
   readonly readBackFaults: Fault[] = [];
+  /** Whether a fixture row is queryable now (default: all are); late rows return false until they "arrive". */
+  visible?: (table: TableName, row: FixtureRow) => boolean;
+  /** Extra tables answered beside PrimaryResult (a malformed answer), for every pull. */
+  extraTables = 0;
+  /** Changes a pull's answer before it is sent (a malformed answer: a column twice, a row out of bounds). */
+  transformAnswer?: (answer: {
+    tables: Array<{ name: string; columns: Array<{ name: string; type: string }>; rows: unknown[][] }>;
+  }) => void;
   /** Requests being answered now, and the most there ever were at once. */
   inFlight = 0;
   maxInFlight = 0;
@@ -210,9 +225,14 @@ export class LogAnalyticsStandIn {
     return rows;
   }
 
-  /** Requests that asked for rows of `table`. */
+  /** Requests that asked for rows of `table` (not the counts). */
   requestsFor(table: TableName): RecordedRequest[] {
-    return this.requests.filter((r) => r.table === table);
+    return this.requests.filter((r) => r.table === table && r.kind !== 'count');
+  }
+
+  /** The pulls: every request but the counts. */
+  get pulls(): RecordedRequest[] {
+    return this.requests.filter((r) => r.kind !== 'count');
   }
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -258,6 +278,47 @@ export class LogAnalyticsStandIn {
     if (record.query === RULE_QUERY) return this.answerRuleQuery(record, parsed.timespan, res);
     const readBack = READ_BACK.exec(record.query);
     if (readBack) return this.answerReadBack(record, readBack, parsed.timespan, req, res);
+    const count = COUNT_QUERY.exec(record.query);
+    if (count && TABLE_NAMES.includes(count[1] as TableName)) {
+      const table = count[1] as TableName;
+      const start = parseKqlDateTime(count[2]!);
+      const end = parseKqlDateTime(count[3]!);
+      if (!start || !end) return refuse(400, 'BadArgumentError', `Bad bounds ${count[2]} ${count[3]}`);
+      // Queued faults are for pulls; a persistent one (a failing table) hits the counts too.
+      const fault = this.persistentFault?.({ table, start, end });
+      if (fault?.kind === 'status') {
+        record.status = fault.status;
+        record.outcome = 'fault';
+        return this.send(res, fault.status, { error: { code: 'InternalServerError', message: 'stand-in fault' } });
+      }
+      const lo = toUnixTicks(start);
+      const hi = toUnixTicks(end);
+      // With the push-down filters (the source sizing its slices), the rows the pull would return.
+      const steps = count[4] ?? '';
+      const filtered = steps.includes('| where ');
+      const corrected =
+        steps.includes('InitiatingProcessFileName =~ ') || steps.includes('(?i)') || steps.includes(' in~ (');
+      const n = this.indexed(table).filter(
+        (r) =>
+          r.ticks >= lo &&
+          r.ticks < hi &&
+          (this.visible?.(table, r.raw) ?? true) &&
+          (!filtered || (corrected ? r.relevantCorrected : r.relevant)),
+      ).length;
+      Object.assign(record, {
+        table,
+        start,
+        end,
+        kind: 'count',
+        status: 200,
+        rows: 1,
+        outcome: 'rows',
+        query: record.query,
+      });
+      return this.send(res, 200, {
+        tables: [{ name: 'PrimaryResult', columns: [{ name: 'Count', type: 'long' }], rows: [[n]] }],
+      });
+    }
     const q = QUERY_HEAD.exec(record.query);
     const table = q?.[1] as TableName | undefined;
     const filterSteps = q?.[4] ?? '';
@@ -317,6 +378,7 @@ export class LogAnalyticsStandIn {
           r.ticks < hi &&
           r.ticks >= tlo &&
           r.ticks <= thi &&
+          (this.visible?.(table, r.raw) ?? true) &&
           (!filtered || (corrected ? r.relevantCorrected : r.relevant)),
       )
       .map((r) => r.raw);
@@ -384,7 +446,10 @@ export class LogAnalyticsStandIn {
     }
     record.status = 200;
     record.rows = rows.length;
-    this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }], ...(error ? { error } : {}) });
+    const extra = Array.from({ length: this.extraTables }, (_, i) => ({ name: `Table_${i + 1}`, columns, rows }));
+    const answer = { tables: [{ name: 'PrimaryResult', columns, rows: rows as unknown[][] }, ...extra] };
+    this.transformAnswer?.(answer);
+    this.send(res, 200, { ...answer, ...(error ? { error } : {}) });
   }
 
   /**

@@ -15,7 +15,10 @@ import { LogAnalyticsStandIn, readFixtureDay, type FixtureTables } from '../../s
 import { testCertificate } from '../../support/tls';
 import { configureJobHost } from '../../../src/job/timerOccurrence';
 import { ConfigError } from '../../../src/config/settings';
-import { WindowFailedError } from '../../../src/job/runDetectionJob';
+import { SkippedDaysError, WindowFailedError } from '../../../src/job/runDetectionJob';
+import { FutureCheckpointError } from '../../../src/job/windows';
+import { CheckpointTypeError } from '../../../src/stateStore';
+import { TableClient } from '@azure/data-tables';
 import { FINDING_COLUMNS, TABLE_NAMES } from '../../../src/detection/schema';
 import { StateStore } from '../../../src/stateStore';
 import { readFileSync } from 'node:fs';
@@ -156,6 +159,7 @@ describe('the timer job, end to end', () => {
     ingestion.reset();
     logAnalytics.requests.length = 0;
     logAnalytics.persistentFault = undefined;
+    logAnalytics.visible = undefined;
     arm.requests.length = 0;
     arm.clearFailures();
     clock = new Date('2026-11-26T00:15:30Z');
@@ -251,13 +255,18 @@ describe('the timer job, end to end', () => {
       }),
     ]);
 
-    // Later the same day: nothing is due, nothing is pulled or written.
+    // Later the same day: no new window; the 6-hour settle pass reads the 25th again and
+    // finds nothing new to write.
     clock = new Date('2026-11-26T09:00:00Z');
     const callsBefore = ingestion.calls.length;
     const pullsBefore = logAnalytics.requests.length;
-    await invoke().run;
+    const later = invoke();
+    await later.run;
     expect(ingestion.calls.length).toBe(callsBefore);
-    expect(logAnalytics.requests.length).toBe(pullsBefore);
+    const settlePulls = logAnalytics.requests.slice(pullsBefore);
+    expect(settlePulls.length).toBeGreaterThan(0);
+    for (const r of settlePulls) expect(r.start?.slice(0, 10)).toBe('2026-11-25');
+    expect(later.log.some((l) => l.text.startsWith('{"message":"Settle pass processed"'))).toBe(true);
     expect(await checkpoint()).toBe(day('2026-11-26'));
     // Still a health record: a run that found nothing due says so.
     expect(ingestion.health.at(-1)).toMatchObject({ RecordKind: 'run', Outcome: 'nothing-due' });
@@ -358,11 +367,12 @@ describe('the timer job, end to end', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('skips windows beyond MAX_CATCHUP_DAYS and says so', async () => {
+  it('skips windows beyond MAX_CATCHUP_DAYS, fails the invocation and says how to backfill', async () => {
     process.env.MAX_CATCHUP_DAYS = '2';
     await (await stateStore()).putCheckpoint(CHECKPOINT, day('2026-11-20'), undefined);
     const { run, log } = invoke();
-    await run;
+    await expect(run).rejects.toBeInstanceOf(SkippedDaysError);
+    await expect(run).rejects.toThrow(/Skipping 4 day window\(s\).*runcommand-detect run --from 2026-11-20/s);
     expect(windowProcessedLines(log).map((s) => (s.window as { start: string }).start)).toEqual([
       day('2026-11-24'),
       day('2026-11-25'),
@@ -476,6 +486,143 @@ describe('the timer job, end to end', () => {
     }
     // The push-down of corrected mode: every case of RunCommandExtension.exe.
     expect(logAnalytics.requestsFor('DeviceFileEvents')[0]!.query).toContain('InitiatingProcessFileName =~ ');
+  });
+
+  const healthLines = (log: LogLine[], kind: string) =>
+    log
+      .filter((l) => l.text.includes(`"healthEvent":"${kind}"`))
+      .map((l) => ({ level: l.level, ...JSON.parse(l.text) }));
+  /** What identifies a finding's event (its rule columns may grow with late rows). */
+  const eventKey = (r: Record<string, unknown>) =>
+    JSON.stringify([r.VirtualMachineName, r.PowershellFileName, r.StartTime, r.Caller]);
+
+  it('rows that become queryable after their day was first pulled are found by a later run and written once', async () => {
+    // The evening's rows of the 25th are late: not queryable until 03:00 on the 26th.
+    logAnalytics.visible = (_table, row) =>
+      String(row.TimeGenerated) < '2026-11-25T21:00' || clock >= new Date('2026-11-26T03:00:00Z');
+    await invoke().run;
+    const expected = expectedFindings('plain-day', '2026-11-25');
+    const late = expected.filter((f) => String(f.StartTime) >= '2026-11-25T21:00');
+    expect(late.length).toBeGreaterThan(0);
+    const firstPass = ingestion.received.map(ruleColumns);
+    for (const f of late) expect(firstPass).not.toContain(ruleColumns(f));
+
+    clock = new Date('2026-11-26T09:00:00Z');
+    const settle = invoke();
+    await settle.run;
+    const received = ingestion.received;
+    for (const f of expected) expect(received.map(ruleColumns)).toContain(ruleColumns(f));
+    const ids = received.map((r) => r.FindingId);
+    expect(new Set(ids).size).toBe(ids.length);
+    // A finding the incomplete day yielded and the complete one does not is reported, not retracted.
+    const expectedColumns = new Set(expected.map(ruleColumns));
+    const onlyFirstPass = received.filter((r) => !expectedColumns.has(ruleColumns(r)));
+    expect(
+      healthLines(settle.log, 'superseded-finding')
+        .map((e) => e.findingId)
+        .sort(),
+    ).toEqual(onlyFirstPass.map((r) => r.FindingId).sort());
+  });
+
+  it('a table with no rows at all yields a failure-level source gap naming it and its connector', async () => {
+    logAnalytics.visible = (table) => table !== 'AzureActivity';
+    const { run, log } = invoke();
+    await run;
+    const gaps = healthLines(log, 'source-gap');
+    expect(gaps).toEqual([expect.objectContaining({ level: 'error', table: 'AzureActivity' })]);
+    expect(gaps[0].message).toMatch(/AzureActivity has no rows at all.*diagnostic setting.*Activity log/);
+    expect(windowProcessedLines(log)[0]).toMatchObject({ tableRows: { AzureActivity: 0 }, findings: 0 });
+  });
+
+  it('a checkpoint in the future fails the invocation with how to fix it; so does a DateTime-typed one', async () => {
+    await (await stateStore()).putCheckpoint(CHECKPOINT, day('2027-01-01'), undefined);
+    await expect(invoke().run).rejects.toBeInstanceOf(FutureCheckpointError);
+
+    tableName = `e2estate${++tableCounter}`;
+    process.env.STATE_STORE_TABLE_NAME = tableName;
+    const client = TableClient.fromConnectionString(azurite.connectionString, tableName, {
+      allowInsecureConnection: true,
+    });
+    await client.createTable();
+    await client.createEntity({
+      partitionKey: 'checkpoint',
+      rowKey: CHECKPOINT,
+      Value: { value: '2026-11-25T00:00:00.000Z', type: 'DateTime' },
+    });
+    const typed = invoke();
+    await expect(typed.run).rejects.toBeInstanceOf(CheckpointTypeError);
+    await expect(typed.run).rejects.toThrow(/no Value of type String.*DateTime/);
+    expect(logAnalytics.requests).toHaveLength(0);
+    expect(ingestion.calls).toHaveLength(0);
+  });
+
+  it("a DeviceEvents row whose Command is nested 6,000 deep is read, and the day's findings are written", async () => {
+    const deep = '{"a":'.repeat(6000) + '1' + '}'.repeat(6000);
+    const row = {
+      TimeGenerated: '2026-11-25T12:00:00.0000000Z',
+      DeviceName: 'web01.internal.cloudapp.net',
+      ActionType: 'PowerShellCommand',
+      InitiatingProcessCommandLine: 'powershell -ExecutionPolicy Unrestricted -File script99.ps1',
+      InitiatingProcessFileName: 'powershell.exe',
+      AdditionalFields: `{"Command":${deep}}`,
+    };
+    const standIn = await LogAnalyticsStandIn.start({
+      workspaceId: WORKSPACE,
+      tables: { ...plain, DeviceEvents: [...plain.DeviceEvents, row] },
+    });
+    try {
+      process.env.LOG_ANALYTICS_ENDPOINT = standIn.endpoint;
+      const { run, log } = invoke();
+      await run;
+      expect(ingestion.received.map(ruleColumns).sort()).toEqual(
+        expectedFindings('plain-day', '2026-11-25').map(ruleColumns).sort(),
+      );
+      expect(windowProcessedLines(log)[0]).toMatchObject({ quarantined: 0 });
+      expect(await checkpoint()).toBe(day('2026-11-26'));
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it('from the outside, over several days with rows arriving late: every finding of the complete days arrives, once', async () => {
+    // Each row becomes queryable some time after its TimeGenerated: most within minutes,
+    // some hours later, a few more than a day later (all within the 72-hour pass).
+    const delayMs = (row: Record<string, unknown>) => {
+      let h = 2166136261;
+      for (const c of JSON.stringify(row)) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+      const p = h % 100;
+      const minutes = p < 80 ? h % 5 : p < 93 ? 20 + (h % 40) : p < 98 ? 120 + (h % 1080) : 1800 + (h % 1020);
+      return minutes * 60_000;
+    };
+    logAnalytics.visible = (_table, row) => Date.parse(String(row.TimeGenerated)) + delayMs(row) <= clock.getTime();
+    const runs: string[] = [];
+    let lateArrivals = 0;
+    for (let d = Date.parse('2026-11-24T00:15:30Z'); d <= Date.parse('2026-11-29T00:15:30Z'); d += 86_400_000) {
+      clock = new Date(d);
+      runs.push(clock.toISOString());
+      const before = ingestion.received.length;
+      await invoke().run;
+      // Findings of a day before yesterday arrived through a settle pass.
+      lateArrivals += ingestion.received
+        .slice(before)
+        .filter((r) => Date.parse(String(r.WindowStart)) < d - 2 * 86_400_000).length;
+    }
+    expect(lateArrivals).toBeGreaterThan(0);
+    expect(await checkpoint()).toBe(day('2026-11-29'));
+    const received = ingestion.received;
+    const ids = received.map((r) => r.FindingId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const keys = new Set(received.map(eventKey));
+    for (const [fixture, date] of [
+      ['plain-day', '2026-11-23'],
+      ['tricky-day', '2026-11-24'],
+      ['plain-day', '2026-11-25'],
+    ] as const) {
+      for (const f of expectedFindings(fixture, date)) expect(keys).toContain(eventKey(f));
+      // And the complete day's findings themselves (their columns), not only their events.
+      for (const f of expectedFindings(fixture, date)) expect(received.map(ruleColumns)).toContain(ruleColumns(f));
+    }
+    expect(runs).toHaveLength(6);
   });
 });
 

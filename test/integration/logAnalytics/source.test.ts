@@ -82,8 +82,8 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     expect(detectParity(pulled.tables)).toEqual(expected.findings);
     expect(expected.findings.length).toBeGreaterThan(0);
     // 4 slices per table, one query each, bearer token and Prefer: wait=600 on every request.
-    expect(standIn.requests).toHaveLength(12);
-    for (const r of standIn.requests) {
+    expect(standIn.pulls).toHaveLength(12);
+    for (const r of standIn.pulls) {
       expect(r.authorization).toBe('Bearer fake-token');
       expect(r.prefer).toContain('wait=600');
     }
@@ -99,7 +99,7 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     standIn.responseDelayMs = 20;
     const pulled = await source({ maxConcurrency: 2, initialSlicesPerTable: 8 }).pullWindow(DAY);
     expect(detectParity(pulled.tables)).toEqual(expected.findings);
-    expect(new Set(standIn.requests.map((r) => `${r.table} ${r.start}`)).size).toBe(24);
+    expect(new Set(standIn.pulls.map((r) => `${r.table} ${r.start}`)).size).toBe(24);
     expect(standIn.maxInFlight).toBe(2);
   });
 
@@ -108,12 +108,12 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     const pulled = await source({ initialSlicesPerTable: 1, minSliceTicks: 10_000_000n }).pullWindow(DAY);
     for (const t of TABLE_NAMES) expect(canonical(pulled.tables[t])).toEqual(canonical(expected.tables[t]));
     expect(detectParity(pulled.tables)).toEqual(expected.findings);
-    const tooLarge = standIn.requests.filter((r) => r.outcome === 'tooLarge');
+    const tooLarge = standIn.pulls.filter((r) => r.outcome === 'tooLarge');
     expect(tooLarge.length).toBeGreaterThan(0);
     const big = TABLE_NAMES.find((t) => expected.tables[t].length > 20)!;
     expect(pulled.stats[big].halvings).toBeGreaterThan(0);
     expect(pulled.stats[big].slices).toBe(pulled.stats[big].halvings + 1);
-    for (const r of standIn.requests.filter((x) => x.outcome === 'rows')) expect(r.rows).toBeLessThanOrEqual(20);
+    for (const r of standIn.pulls.filter((x) => x.outcome === 'rows')) expect(r.rows).toBeLessThanOrEqual(20);
   });
 
   it('asks for both halves of a halved slice at once', async () => {
@@ -124,7 +124,7 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     );
     expect(canonical(pulled.tables.AzureActivity)).toEqual(canonical(expected.tables.AzureActivity));
     expect(pulled.tables.DeviceEvents).toEqual([]);
-    expect(standIn.requests.every((r) => r.table === 'AzureActivity')).toBe(true);
+    expect(standIn.pulls.every((r) => r.table === 'AzureActivity')).toBe(true);
     expect(standIn.maxInFlight).toBeGreaterThanOrEqual(2);
     expect(standIn.maxInFlight).toBeLessThanOrEqual(4);
   });
@@ -135,7 +135,7 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     const pulled = await source({ initialSlicesPerTable: 1, rowCap: 20 }).pullWindow(DAY);
     expect(detectParity(pulled.tables)).toEqual(expected.findings);
     for (const t of TABLE_NAMES) expect(canonical(pulled.tables[t])).toEqual(canonical(expected.tables[t]));
-    expect(standIn.requests.filter((r) => r.outcome === 'truncated').length).toBeGreaterThan(0);
+    expect(standIn.pulls.filter((r) => r.outcome === 'truncated').length).toBeGreaterThan(0);
   });
 
   it('retries throttling (429 with Retry-After), 500, 504 and dropped connections, and counts the retries', async () => {
@@ -150,7 +150,7 @@ describe.each(['plain-day', 'tricky-day'])('LogAnalyticsSource over %s', (day) =
     expect(detectParity(pulled.tables)).toEqual(expected.findings);
     const retries = TABLE_NAMES.reduce((n, t) => n + pulled.stats[t].retries, 0);
     expect(retries).toBe(5);
-    expect(standIn.requests).toHaveLength(12 + 5);
+    expect(standIn.pulls).toHaveLength(12 + 5);
   });
 
   it('waits at least what Retry-After says, and logs the rows and bytes of the pull at the end', async () => {
@@ -286,7 +286,7 @@ describe('LogAnalyticsSource refusals', () => {
     );
     expect(err).toBeInstanceOf(SliceFailedError);
     expect((err as Error).message).toContain('HTTP 401');
-    expect(standIn.requests.length).toBeLessThanOrEqual(1);
+    expect(standIn.pulls.length).toBeLessThanOrEqual(1);
   });
 
   it('asks the credential for a token of the endpoint (sovereign clouds)', async () => {
@@ -302,7 +302,7 @@ describe('LogAnalyticsSource refusals', () => {
   });
 
   it('says how to sign in when the credential has no token, without sending a query', async () => {
-    const before = standIn.requests.length;
+    const before = standIn.pulls.length;
     const credential = {
       getToken: async () => {
         throw new CredentialUnavailableError('ManagedIdentityCredential: no managed identity endpoint found');
@@ -323,7 +323,7 @@ describe('LogAnalyticsSource refusals', () => {
     expect((err as Error).message).toMatch(
       /no token for the query API .*no managed identity endpoint found.*AZURE_CLIENT_ID/,
     );
-    expect(standIn.requests.length).toBe(before);
+    expect(standIn.pulls.length).toBe(before);
   });
 
   it('rejects a workspace id that is not a GUID and an endpoint without /v1', () => {

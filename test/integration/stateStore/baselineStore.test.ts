@@ -5,6 +5,7 @@
 import { startAzuriteTables, type RunningAzurite } from '../../support/azurite';
 import { BaselineStore, StateStore } from '../../../src/stateStore';
 import { detectCorrected, type BaselineEntry } from '../../../src/detection/corrected';
+import { callerTargetKey } from '../../../src/detection/corrected/detection';
 import type { AzureActivityRow, DeviceEventsRow, DeviceFileEventsRow } from '../../../src/detection/schema';
 
 const OP = 'Microsoft.Compute/virtualMachines/runCommand/action';
@@ -75,7 +76,12 @@ describe('baseline store on Azurite', () => {
     // BASELINE_DAYS=3. The same script on app01 the 20th, on app02 the 21st; then nothing until the 26th.
     expect(await runDay('2026-11-20', '2026-11-21', 'app01', ['Get-HotFix'], 3)).toEqual(['app01']);
     expect(await runDay('2026-11-21', '2026-11-22', 'app02', ['Get-HotFix'], 3)).toEqual([]);
-    const stored = [...(await (await open()).load()).values()];
+    // Script fingerprints; the (caller, machine) pairs of corrected mode's control-plane
+    // findings are kept beside them under their own keys.
+    const all = [...(await (await open()).load()).values()];
+    const pairKeys = new Set(['app01', 'app02'].map((vm) => callerTargetKey('alice@contoso.com', scope(vm))));
+    expect(all.filter((e) => pairKeys.has(e.fingerprint))).toHaveLength(2);
+    const stored = all.filter((e) => !pairKeys.has(e.fingerprint));
     expect(stored).toEqual<BaselineEntry[]>([
       {
         fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string,
@@ -90,7 +96,7 @@ describe('baseline store on Azurite', () => {
     // the 22nd: Get-HotFix, last seen on the 21st, is deleted from the table.
     expect(await runDay('2026-11-24', '2026-11-25', 'web01', ['Get-Service'], 3)).toEqual(['web01']);
     const after = [...(await (await open()).load()).values()];
-    expect(after.map((e) => e.exampleVirtualMachine)).toEqual(['web01']);
+    expect(after.map((e) => e.exampleVirtualMachine).sort()).toEqual(['web01', 'web01']); // its script and its pair
     // Get-HotFix again on the 26th: new again.
     expect(await runDay('2026-11-26', '2026-11-27', 'app03', ['Get-HotFix'], 3)).toEqual(['app03']);
   });

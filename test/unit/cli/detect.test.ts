@@ -315,3 +315,94 @@ describe('detect usage', () => {
     expect(stderr).toMatch(/Usage: runcommand-detect detect/);
   });
 });
+
+describe('detect refuses files that cannot be the table, and shows each table span', () => {
+  it.each([
+    [
+      'missing-columns',
+      /missing-columns\/DeviceFileEvents\.ndjson: has no columns DeviceName, FileSize, which the rule reads/,
+    ],
+    [
+      'swapped-tables',
+      /swapped-tables\/DeviceFileEvents\.ndjson: has no columns .*Its columns are those of DeviceEvents: .*files swapped/,
+    ],
+    [
+      'other-objects',
+      /other-objects\/DeviceEvents\.ndjson: has no columns TimeGenerated, DeviceName, InitiatingProcessCommandLine, AdditionalFields.*Its rows have id, name, createdAt/,
+    ],
+  ])('%s: exit 1, naming the file and the columns, in every reading mode', async (dir, message) => {
+    for (const extra of [[], ['--threads', '1'], ['--validate-all']]) {
+      const { code, stdout, stderr } = await detect('--input', join(BAD, dir), ...extra);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(message);
+      expect(stderr).not.toMatch(/findings?\n/);
+    }
+  });
+
+  it('a column present only in rows the pre-filter skips is not called missing', async () => {
+    const dir = join(tmp, 'sparse-column');
+    mkdirSync(dir, { recursive: true });
+    for (const t of ['AzureActivity', 'DeviceFileEvents'])
+      copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
+    const lines = readFileSync(join(EXAMPLES, 'plain-day', 'DeviceEvents.ndjson'), 'utf8')
+      .split('\n')
+      .filter((l) => l);
+    // Rows the rule keeps lack AdditionalFields; one irrelevant row has it.
+    const stripped = lines.map((l) => {
+      const row = JSON.parse(l) as Record<string, unknown>;
+      delete row.AdditionalFields;
+      return JSON.stringify(row);
+    });
+    stripped.push(
+      JSON.stringify({
+        TimeGenerated: '2026-11-25T12:00:00Z',
+        DeviceName: 'x',
+        InitiatingProcessCommandLine: 'notepad',
+        AdditionalFields: {},
+      }),
+    );
+    writeFileSync(join(dir, 'DeviceEvents.ndjson'), stripped.join('\n') + '\n');
+    const { code } = await detect('--input', dir);
+    expect(code).toBe(0);
+  });
+
+  it("the summary gives each table's span; an NDJSON export cut at a line boundary is warned about", async () => {
+    const whole = await detect('--input', join(EXAMPLES, 'plain-day'));
+    expect(whole.stderr).toMatch(
+      /AzureActivity 240 rows \(120 pass its filters, TimeGenerated 2026-11-25T00:07:01\.0990000Z to 2026-11-25T23:51:20\.5700000Z\)/,
+    );
+    expect(whole.stderr).not.toMatch(/warning/);
+
+    const dir = join(tmp, 'cut-off');
+    mkdirSync(dir, { recursive: true });
+    for (const t of ['AzureActivity', 'DeviceFileEvents'])
+      copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
+    // The rows in time order, cut after the rows before 12:00, at a line boundary.
+    const lines = readFileSync(join(EXAMPLES, 'plain-day', 'DeviceEvents.ndjson'), 'utf8')
+      .split('\n')
+      .filter((l) => l);
+    const kept = lines.filter((l) => (JSON.parse(l) as { TimeGenerated: string }).TimeGenerated < '2026-11-25T12:00');
+    writeFileSync(join(dir, 'DeviceEvents.ndjson'), kept.join('\n') + '\n');
+    const cut = await detect('--input', dir);
+    expect(cut.code).toBe(0);
+    expect(cut.stderr).toMatch(
+      /warning: DeviceEvents ends at 2026-11-25T1[01]:\d\d:\d\d\.\d{7}Z, \d+\.\d h before .*was .*DeviceEvents\.ndjson cut off\?/,
+    );
+  });
+
+  it('tables of different days are warned about', async () => {
+    const dir = join(tmp, 'other-day');
+    mkdirSync(dir, { recursive: true });
+    for (const t of ['AzureActivity', 'DeviceFileEvents'])
+      copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
+    const text = readFileSync(join(EXAMPLES, 'plain-day', 'DeviceEvents.ndjson'), 'utf8').replaceAll(
+      '2026-11-25T',
+      '2026-11-27T',
+    );
+    writeFileSync(join(dir, 'DeviceEvents.ndjson'), text);
+    const { code, stderr } = await detect('--input', dir);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/warning: AzureActivity \(.*\) and DeviceEvents \(2026-11-27T.*\) do not overlap/);
+  });
+});

@@ -5,9 +5,17 @@
  */
 import type { VmEnrichment } from '../../../src/arm/vmEnrichment';
 import type { DetectedFinding, Detector } from '../../../src/detection/detector';
-import type { AzureActivityRow, QueryWindow, RunCommandFinding } from '../../../src/detection/schema';
-import { runDetectionJob, DEFAULT_CHECKPOINT_NAME, type JobPorts } from '../../../src/job/runDetectionJob';
-import { InvalidCheckpointError } from '../../../src/job/windows';
+import type { AzureActivityRow, QueryWindow, RunCommandFinding, TableName } from '../../../src/detection/schema';
+import {
+  runDetectionJob,
+  runFailure,
+  DEFAULT_CHECKPOINT_NAME,
+  SkippedDaysError,
+  WindowFailedError,
+  type JobPorts,
+} from '../../../src/job/runDetectionJob';
+import { FutureCheckpointError, InvalidCheckpointError } from '../../../src/job/windows';
+import { CheckpointTypeError, CHECKPOINT_PARTITION } from '../../../src/stateStore';
 import type { Log } from '../../../src/shared/log';
 import { ConcurrencyConflictError, StateStore } from '../../../src/stateStore';
 
@@ -95,6 +103,10 @@ class Harness {
   enrichCalls: string[][] = [];
   prunedBefore: string[] = [];
   failPrune = false;
+  /** Rows per table in a window without the rule's filters (source health); absent: not counted. */
+  counts?: (start: string) => Partial<Record<TableName, number>>;
+  /** Whether the ledger can be read back (superseded findings). */
+  ledgerReadBack = true;
 
   constructor(readonly store: StateStore) {}
 
@@ -109,6 +121,7 @@ class Harness {
       },
       isConcurrencyConflict: (e) => e instanceof ConcurrencyConflictError,
       source: {
+        ...(this.counts ? { countWindow: async (w: QueryWindow) => this.counts!(w.start) } : {}),
         pullWindowInto: async (w: QueryWindow, rows) => {
           this.pulls.push(w.start);
           if (this.failPull.has(w.start)) throw new Error(`slice of DeviceEvents failed for ${w.start}`);
@@ -145,7 +158,11 @@ class Harness {
         window: ctx.window.start,
         enrichment: ctx.enrichment?.status,
       }),
+      ...(this.ledgerReadBack ? { findingIdOf: (r: Rec) => r.id } : {}),
       writer: {
+        ...(this.ledgerReadBack
+          ? { sentFindingIds: async (start: string) => new Set([...this.ledger].filter((id) => id.startsWith(start))) }
+          : {}),
         pruneLedger: async (before) => {
           this.prunedBefore.push(before);
           if (this.failPrune) throw new Error('table unavailable');
@@ -237,12 +254,19 @@ describe('runDetectionJob', () => {
     expect(h.log[0].data).toMatchObject({ isPastDue: true });
   });
 
-  it('a second run the same day does nothing', async () => {
+  it('a second run the same day processes nothing new; after 6 hours it makes the first settle pass', async () => {
     await h.run('2026-11-25T00:15:07Z');
+    const early = await h.run('2026-11-25T05:00:00Z');
+    expect(early.processed).toEqual([]);
+    expect(early.settled).toEqual([]);
+    expect(h.pulls).toEqual([day('2026-11-24')]);
     const result = await h.run('2026-11-25T09:00:00Z');
     expect(result.processed).toEqual([]);
-    expect(h.pulls).toEqual([day('2026-11-24')]);
+    expect(result.settled.map((s) => [s.window.start, s.pass])).toEqual([[day('2026-11-24'), 'settle']]);
+    expect(h.pulls).toEqual([day('2026-11-24'), day('2026-11-24')]);
+    // The ledger sends each finding once.
     expect(h.sent).toHaveLength(1);
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
   });
 
   it('catches up missed days in order, one checkpoint step per window', async () => {
@@ -290,7 +314,8 @@ describe('runDetectionJob', () => {
     h.failWrite = true;
     const result = await h.run('2026-11-25T03:00:00Z');
     expect(result).toMatchObject({ outcome: 'failed', phase: 'write' });
-    expect(await h.checkpoint()).toBeUndefined();
+    // The first window was fixed before it was processed, and stays.
+    expect(await h.checkpoint()).toBe(day('2026-11-24'));
   });
 
   it('stores the baseline after the write and before the checkpoint; a baseline failure leaves the checkpoint', async () => {
@@ -315,7 +340,7 @@ describe('runDetectionJob', () => {
     };
     const failed = await runDetectionJob(ports, options);
     expect(failed).toMatchObject({ outcome: 'failed', phase: 'baseline' });
-    expect(await h.checkpoint()).toBeUndefined();
+    expect(await h.checkpoint()).toBe(day('2026-11-24'));
     failBaseline = false;
     await runDetectionJob(ports, options);
     expect(order).toEqual(['write', `baseline ${day('2026-11-24')}`, 'write', `baseline ${day('2026-11-24')}`]);
@@ -363,7 +388,7 @@ describe('runDetectionJob', () => {
     h.inFlight.add(`${day('2026-11-24')}|dave`);
     const result = await h.run('2026-11-25T03:00:00Z');
     expect(result).toMatchObject({ outcome: 'yielded', window: { start: day('2026-11-24') } });
-    expect(await h.checkpoint()).toBeUndefined();
+    expect(await h.checkpoint()).toBe(day('2026-11-24'));
     expect(h.sent).toEqual([]);
   });
 
@@ -407,5 +432,203 @@ describe('runDetectionJob', () => {
     await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, '2026-11-24T13:00:00.0000000Z', undefined);
     await expect(h.run('2026-11-25T03:00:00Z')).rejects.toBeInstanceOf(InvalidCheckpointError);
     expect(h.pulls).toEqual([]);
+  });
+});
+
+describe('no silent gaps', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = new Harness(await StateStore.open({ kind: 'memory' }));
+    h.callersByDay.set(day('2026-11-24'), ['dave']);
+    h.callersByDay.set(day('2026-11-25'), ['erin']);
+  });
+
+  it('late rows: a settle pass finds what arrived after the first pull and writes it once', async () => {
+    await h.run('2026-11-25T00:15:07Z');
+    expect(h.sent.map((r) => r.id)).toEqual([`${day('2026-11-24')}|dave`]);
+    // A row of the 24th becomes queryable after its day was pulled.
+    h.callersByDay.set(day('2026-11-24'), ['dave', 'frank']);
+    const next = await h.run('2026-11-26T00:15:07Z');
+    expect(next.processed.map((s) => s.window.start)).toEqual([day('2026-11-25')]);
+    // The 6- and 24-hour passes of the 24th fell due between the two runs: one pull does both.
+    expect(next.settled.map((s) => s.window.start)).toEqual([day('2026-11-24')]);
+    expect(h.sent.map((r) => r.id).sort()).toEqual(
+      [`${day('2026-11-24')}|dave`, `${day('2026-11-24')}|frank`, `${day('2026-11-25')}|erin`].sort(),
+    );
+    // Each day: its 6/24-hour passes at the next daily run, its 72-hour pass three days after it ended.
+    const third = await h.run('2026-11-27T00:15:07Z');
+    expect(third.settled.map((s) => s.window.start)).toEqual([day('2026-11-25')]);
+    const fourth = await h.run('2026-11-28T00:15:07Z');
+    expect(fourth.settled.map((s) => s.window.start)).toEqual([day('2026-11-24'), day('2026-11-26')]);
+    const fifth = await h.run('2026-11-29T00:15:07Z');
+    expect(fifth.settled.map((s) => s.window.start)).toEqual([day('2026-11-25'), day('2026-11-27')]);
+    // All passes of the 24th are done: it is never pulled again.
+    const later = await h.run('2026-12-05T00:15:07Z');
+    expect(later.settled.map((s) => s.window.start)).not.toContain(day('2026-11-24'));
+    expect(h.pulls.filter((p) => p === day('2026-11-24'))).toHaveLength(3);
+    const ids = h.sent.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('settle passes are configurable, and empty means none', async () => {
+    await h.run('2026-11-25T00:15:07Z', { settleAfterHours: [] });
+    const next = await h.run('2026-11-26T00:15:07Z', { settleAfterHours: [] });
+    expect(next.settled).toEqual([]);
+    expect(h.pulls).toEqual([day('2026-11-24'), day('2026-11-25')]);
+  });
+
+  it('a host clock 40 minutes ahead pulled the day before it ended: the settle pass sees the rest', async () => {
+    // True time 2026-11-24T23:35, the host says 00:15 on the 25th.
+    await h.run('2026-11-25T00:15:00Z');
+    h.callersByDay.set(day('2026-11-24'), ['dave', 'late-evening']);
+    await h.run('2026-11-25T06:15:00Z');
+    expect(h.sent.map((r) => r.id)).toContain(`${day('2026-11-24')}|late-evening`);
+  });
+
+  it('a finding sent earlier that the complete day no longer yields is reported as superseded, not retracted', async () => {
+    await h.run('2026-11-25T00:15:07Z');
+    h.callersByDay.set(day('2026-11-24'), []);
+    const next = await h.run('2026-11-25T07:00:00Z');
+    expect(next.events).toEqual([
+      expect.objectContaining({
+        kind: 'superseded-finding',
+        severity: 'warning',
+        window: { start: day('2026-11-24'), end: day('2026-11-25') },
+        details: { findingId: `${day('2026-11-24')}|dave` },
+      }),
+    ]);
+    expect(h.sent).toHaveLength(1);
+  });
+
+  it('a table with no rows at all is a failure-level source gap naming the table and its connector; the window is processed', async () => {
+    h.counts = () => ({ AzureActivity: 120, DeviceFileEvents: 0, DeviceEvents: 3000 });
+    const result = await h.run('2026-11-25T00:15:07Z');
+    expect(result.outcome).toBe('completed');
+    expect(result.processed[0]).toMatchObject({
+      tableRows: { AzureActivity: 120, DeviceFileEvents: 0, DeviceEvents: 3000 },
+    });
+    const gaps = result.events.filter((e) => e.kind === 'source-gap');
+    expect(gaps).toEqual([expect.objectContaining({ severity: 'failure', table: 'DeviceFileEvents' })]);
+    expect(gaps[0].message).toMatch(/DeviceFileEvents has no rows at all.*Microsoft Defender XDR data connector/);
+    expect(h.log.some((l) => l.level === 'error' && l.message.startsWith('DeviceFileEvents has no rows'))).toBe(true);
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+  });
+
+  it('a table far below its recent days is a warning (SOURCE_LOW_PERCENT)', async () => {
+    for (const d of ['2026-11-20', '2026-11-21', '2026-11-22', '2026-11-23', '2026-11-24']) {
+      h.callersByDay.set(day(d), []);
+    }
+    h.counts = (start) => ({
+      AzureActivity: start === day('2026-11-24') ? 40 : 1000,
+      DeviceFileEvents: 500,
+      DeviceEvents: start === day('2026-11-24') ? 450 : 5000,
+    });
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-20'), undefined);
+    const result = await h.run('2026-11-25T00:15:07Z', { sourceLowPercent: 10 });
+    const low = result.events.filter((e) => e.kind === 'source-low');
+    // 40 < 10% of 1000: low; 450 is not below 10% of 5000... it is 9%: low as well.
+    expect(low.map((e) => [e.table, e.severity, e.window?.start])).toEqual([
+      ['AzureActivity', 'warning', day('2026-11-24')],
+      ['DeviceEvents', 'warning', day('2026-11-24')],
+    ]);
+    expect(low[0].details).toMatchObject({ rows: 40, median: 1000, windows: 4 });
+  });
+
+  it('with no checkpoint, the first window is stored before it is processed: a first run that dies loses no day', async () => {
+    h.failPull.add(day('2026-11-24'));
+    const first = await h.run('2026-11-25T00:15:07Z');
+    expect(first.outcome).toBe('failed');
+    expect(await h.checkpoint()).toBe(day('2026-11-24'));
+    h.failPull.clear();
+    const next = await h.run('2026-11-26T00:15:07Z');
+    expect(next.processed.map((s) => s.window.start)).toEqual([day('2026-11-24'), day('2026-11-25')]);
+  });
+
+  it('DETECTION_START_DATE sets the first window', async () => {
+    h.callersByDay.set(day('2026-11-22'), ['alice']);
+    const result = await h.run('2026-11-25T00:15:07Z', { detectionStartDate: '2026-11-22T00:00:00.0000000Z' });
+    expect(result.processed.map((s) => s.window.start)).toEqual([
+      day('2026-11-22'),
+      day('2026-11-23'),
+      day('2026-11-24'),
+    ]);
+  });
+
+  it('a create-only conflict on the first checkpoint re-reads it and goes on from what the other invocation stored', async () => {
+    const ports = h.ports();
+    let reads = 0;
+    ports.checkpoints.getCheckpoint = async (n) => {
+      // The first read misses the checkpoint another invocation is storing at that moment.
+      if (n === DEFAULT_CHECKPOINT_NAME && reads++ === 0) {
+        await h.store.putCheckpoint(n, day('2026-11-23'), undefined);
+        return undefined;
+      }
+      return h.store.getCheckpoint(n);
+    };
+    h.callersByDay.set(day('2026-11-23'), ['bob']);
+    const result = await runDetectionJob(ports, {
+      now: () => new Date('2026-11-25T00:15:07Z'),
+      ingestionDelayMinutes: 15,
+      maxCatchupDays: 14,
+      log: h.logger(),
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.processed.map((s) => s.window.start)).toEqual([day('2026-11-23'), day('2026-11-24')]);
+  });
+
+  it('a checkpoint in the future fails the invocation with how to fix it', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2030-01-01'), undefined);
+    const run = h.run('2026-11-25T03:00:00Z');
+    await expect(run).rejects.toBeInstanceOf(FutureCheckpointError);
+    await expect(run).rejects.toThrow(/2030-01-01.*in the future.*Set its Value.*2026-11-25T00:00:00.0000000Z/s);
+    expect(h.pulls).toEqual([]);
+  });
+
+  it('a checkpoint ahead by less than an hour (a host clock that ran ahead, since corrected) is accepted', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-25'), undefined);
+    const result = await h.run('2026-11-24T23:40:00Z');
+    expect(result.outcome).toBe('completed');
+    expect(result.processed).toEqual([]);
+  });
+
+  it('a checkpoint whose Value is not a string fails the invocation instead of starting over', async () => {
+    await h.store.entities.insert(CHECKPOINT_PARTITION, DEFAULT_CHECKPOINT_NAME, { Value: 20261124 });
+    const run = h.run('2026-11-25T03:00:00Z');
+    await expect(run).rejects.toBeInstanceOf(CheckpointTypeError);
+    await expect(run).rejects.toThrow(/not a String|of type number/);
+    expect(h.pulls).toEqual([]);
+  });
+
+  it('skipping days beyond MAX_CATCHUP_DAYS fails the invocation, once, saying how to backfill', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-10'), undefined);
+    const result = await h.run('2026-11-25T03:00:00Z', { maxCatchupDays: 2 });
+    const failure = runFailure(result);
+    expect(failure).toBeInstanceOf(SkippedDaysError);
+    expect(failure?.message).toMatch(/Skipping 13 day window.*runcommand-detect run --from 2026-11-10/s);
+    // The days that could be processed were; the next run has nothing to skip.
+    expect(await h.checkpoint()).toBe(day('2026-11-25'));
+    expect(runFailure(await h.run('2026-11-25T04:00:00Z', { maxCatchupDays: 2 }))).toBeUndefined();
+  });
+
+  it('a failed window fails the invocation', async () => {
+    h.failPull.add(day('2026-11-24'));
+    expect(runFailure(await h.run('2026-11-25T03:00:00Z'))).toBeInstanceOf(WindowFailedError);
+  });
+
+  it('a failing settle pass is retried at the next run and fails this one; the other passes go on', async () => {
+    await h.run('2026-11-24T00:15:07Z');
+    await h.run('2026-11-25T00:15:07Z');
+    h.failPull.add(day('2026-11-23'));
+    h.callersByDay.set(day('2026-11-24'), ['dave', 'gina']);
+    // Due on the 27th: the 72-hour pass of the 23rd and the 24-hour pass of the 24th.
+    const result = await h.run('2026-11-27T00:15:07Z');
+    expect(result).toMatchObject({ outcome: 'failed', window: { start: day('2026-11-23') } });
+    expect(result.processed.map((s) => s.window.start)).toEqual([day('2026-11-25'), day('2026-11-26')]);
+    expect(result.settled.map((s) => s.window.start)).toEqual([day('2026-11-24')]);
+    expect(h.sent.map((r) => r.id)).toContain(`${day('2026-11-24')}|gina`);
+    h.failPull.clear();
+    const retry = await h.run('2026-11-27T01:00:00Z');
+    expect(retry.settled.map((s) => s.window.start)).toEqual([day('2026-11-23')]);
+    expect(retry.outcome).toBe('completed');
   });
 });

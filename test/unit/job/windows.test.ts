@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { latestDueBoundary, parseDayBoundary, planWindows } from '../../../src/job/windows';
+import {
+  EARLY_FIRE_TOLERANCE_MS,
+  firstWindowStart,
+  latestDueBoundary,
+  parseDayBoundary,
+  planWindows,
+} from '../../../src/job/windows';
 
 const at = (iso: string) => new Date(iso);
 
@@ -65,6 +71,22 @@ describe('planWindows', () => {
     });
   });
 
+  it('a timer that fires a moment early (00:14:59.999 for 00:15) still takes the day that ended', () => {
+    const plan = planWindows({ ...base, checkpoint: at('2026-11-25T00:00:00Z'), now: at('2026-11-26T00:14:59.999Z') });
+    expect(plan.windows.map((w) => w.start)).toEqual(['2026-11-25T00:00:00.0000000Z']);
+    // ... but not one that fires minutes early.
+    const tooEarly = planWindows({ ...base, checkpoint: at('2026-11-25T00:00:00Z'), now: at('2026-11-26T00:10:00Z') });
+    expect(tooEarly.windows).toEqual([]);
+  });
+
+  it('the first window is the latest complete day, or the day DETECTION_START_DATE falls in', () => {
+    const now = at('2026-11-26T00:15:03Z');
+    expect(firstWindowStart({ now, ingestionDelayMinutes: 15 }).toISOString()).toBe('2026-11-25T00:00:00.000Z');
+    expect(
+      firstWindowStart({ now, ingestionDelayMinutes: 15, detectionStartDate: '2026-11-20T13:00:00.0000000Z' }),
+    ).toEqual(at('2026-11-20T00:00:00Z'));
+  });
+
   it('a checkpoint in the future (clock moved back) processes nothing', () => {
     const plan = planWindows({ ...base, checkpoint: at('2026-12-01T00:00:00Z'), now: at('2026-11-25T09:00:00Z') });
     expect(plan.windows).toEqual([]);
@@ -88,7 +110,7 @@ describe('planWindows', () => {
             const e = Date.parse(w[i].end);
             expect(e - s).toBe(86_400_000);
             expect(s % 86_400_000).toBe(0);
-            expect(e + delay * 60_000).toBeLessThanOrEqual(now.getTime());
+            expect(e + delay * 60_000).toBeLessThanOrEqual(now.getTime() + EARLY_FIRE_TOLERANCE_MS);
             if (i > 0) expect(w[i].start).toBe(w[i - 1].end);
           }
           const firstStart = w.length ? Date.parse(w[0].start) : undefined;
@@ -96,7 +118,9 @@ describe('planWindows', () => {
           if (firstStart !== undefined) {
             expect(firstStart).toBe(checkpoint.getTime() + skipped * 86_400_000);
             // The next day is not due yet: nothing left behind.
-            expect(Date.parse(w[w.length - 1].end) + 86_400_000 + delay * 60_000).toBeGreaterThan(now.getTime());
+            expect(Date.parse(w[w.length - 1].end) + 86_400_000 + delay * 60_000).toBeGreaterThan(
+              now.getTime() + EARLY_FIRE_TOLERANCE_MS,
+            );
           } else {
             expect(skipped).toBe(0);
           }
