@@ -501,30 +501,11 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
     const records = findings.map((f) =>
       ports.toRecord(f, { window, mode: result.mode, timeGenerated, enrichment: enrichment?.get(f.finding.Scope) }),
     );
-    const written = await timer.time('write', () => ports.writer.write(records));
-    for (const e of written.errors ?? []) {
-      ctx.events.emit({
-        kind: 'write-refused',
-        severity: 'warning',
-        message: `Findings spooled for the next run: ${e.message}`,
-        window,
-      });
-    }
-    checkAccounted(written, records.length);
+    const written = await timer.time('write', () => writeRecords(ports, ctx, records));
     if (ctx.pass === 'settle' && result.mode === 'parity') {
       await timer.time('write', () => reportSuperseded(ports, ctx, records));
     }
-    if ((written.skippedInFlight ?? 0) > 0) {
-      // Another invocation claimed some of this window's findings and is sending them.
-      // Advancing the checkpoint now could lose them if it died: leave the window to it
-      // (or, should it die, to the next run, once its claims' lease has run out).
-      log.warn(
-        `Another invocation is writing ${written.skippedInFlight} finding(s) of [${window.start}, ${window.end}); ` +
-          `leaving this window and the checkpoint to it.`,
-        { window },
-      );
-      return { kind: 'yielded', window, reason: 'findingsInFlight' };
-    }
+    if ((written.skippedInFlight ?? 0) > 0) return yieldToWriter(ctx, written.skippedInFlight!);
     let etag = '';
     if (ctx.pass === 'main') {
       // A settle pass neither re-records the baseline (its window is in it already) nor moves the checkpoint.
@@ -545,9 +526,7 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
       written: written.sent,
       alreadySent: written.skippedAlreadySent,
       spooled: written.spooled,
-      enrichment: countBy(
-        findings.map((f) => (enrichment ? (enrichment.get(f.finding.Scope)?.status ?? 'error') : 'disabled')),
-      ),
+      enrichment: enrichmentCounts(findings, enrichment),
       durationsMs: timer.durationsMs,
     };
     log.info(ctx.pass === 'main' ? 'Window processed' : 'Settle pass processed', { ...summary });
@@ -571,6 +550,44 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
     });
     return { kind: 'failed', window, phase, error };
   }
+}
+
+/** Sends the window's records; what the sink refused is spooled and reported. */
+async function writeRecords<R>(ports: JobPorts<R>, ctx: WindowContext, records: R[]): Promise<WriteOutcomePort> {
+  const written = await ports.writer.write(records);
+  for (const e of written.errors ?? []) {
+    ctx.events.emit({
+      kind: 'write-refused',
+      severity: 'warning',
+      message: `Findings spooled for the next run: ${e.message}`,
+      window: ctx.window,
+    });
+  }
+  checkAccounted(written, records.length);
+  return written;
+}
+
+/**
+ * Another invocation claimed some of this window's findings and is sending them.
+ * Advancing the checkpoint now could lose them if it died: leave the window to it (or,
+ * should it die, to the next run, once its claims' lease has run out).
+ */
+function yieldToWriter(ctx: WindowContext, inFlight: number): WindowOutcome {
+  const { window } = ctx;
+  ctx.log.warn(
+    `Another invocation is writing ${inFlight} finding(s) of [${window.start}, ${window.end}); ` +
+      `leaving this window and the checkpoint to it.`,
+    { window },
+  );
+  return { kind: 'yielded', window, reason: 'findingsInFlight' };
+}
+
+/** Findings per enrichment status ('disabled' when enrichment is off). */
+function enrichmentCounts(
+  findings: readonly DetectedFinding[],
+  enrichment: Map<string, VmEnrichment> | undefined,
+): Record<string, number> {
+  return countBy(findings.map((f) => (enrichment ? (enrichment.get(f.finding.Scope)?.status ?? 'error') : 'disabled')));
 }
 
 /** The table an error names (a slice that failed, a row budget exceeded), for the event. */

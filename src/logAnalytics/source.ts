@@ -511,13 +511,51 @@ export class LogAnalyticsSource {
     return counts;
   }
 
+  /**
+   * What a failed query means: a too-large answer (halve the slice), a retry after
+   * `waitMs` (429, 5xx, network), or a SliceFailedError thrown (no token, a refusal, or
+   * retries used up), each saying what to do.
+   */
+  private classifyFailure(
+    err: unknown,
+    table: TableName,
+    slice: QueryWindow,
+    requestId: string,
+    attemptNo: number,
+  ): Extract<Attempt, { kind: 'tooLarge' }> | { kind: 'retry'; status: number | undefined; waitMs: number } {
+    const { retry } = this.opts;
+    const status = isRestError(err) ? err.statusCode : undefined;
+    const details = isRestError(err) ? (err.details as { error?: LogsErrorInfo } | undefined) : undefined;
+    const text = `${messageOf(err)} ${errorText(details?.error)}`;
+    if (TOO_LARGE.test(text)) return { kind: 'tooLarge', reason: 'E_QUERY_RESULT_SET_TOO_LARGE', requestId };
+    const networkFailure = isRestError(err) && status === undefined;
+    const retryable = networkFailure || (status !== undefined && RETRYABLE_STATUS.has(status));
+    const fail = (reason: string) =>
+      new SliceFailedError({ table, slice, reason, clientRequestId: requestId, cause: err });
+    if (isCredentialError(err)) {
+      throw fail(
+        `no token for the query API (${oneLine(text)}). Sign in (az login) or, for a user-assigned ` +
+          'managed identity, set AZURE_CLIENT_ID to its client id',
+      );
+    }
+    if (!retryable) throw fail(refusalAdvice(status, text, this.opts.workspaceId, table));
+    if (attemptNo >= retry.maxRetries) {
+      throw fail(
+        `${status ? `HTTP ${status}` : 'network failure'} persisted after ${retry.maxRetries} retries (${oneLine(text)})`,
+      );
+    }
+    const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attemptNo) * (0.5 + Math.random() / 2);
+    const headers = isRestError(err) ? err.response?.headers : undefined;
+    const after = headers ? retryAfterMs(headers) : undefined;
+    return { kind: 'retry', status, waitMs: Math.max(backoff, Math.min(after ?? 0, retry.maxRetryAfterMs)) };
+  }
+
   private async queryWithRetries(
     table: TableName,
     slice: QueryWindow,
     stats: TablePullStats,
     query = buildTableQuery(table, slice, this.opts.mode),
   ): Promise<Attempt> {
-    const { retry } = this.opts;
     for (let attemptNo = 0; ; attemptNo++) {
       const requestId = randomUUID();
       stats.queries++;
@@ -545,54 +583,17 @@ export class LogAnalyticsSource {
         return { kind: 'rows', table: result.tables[0]!, requestId };
       } catch (err) {
         if (err instanceof SliceFailedError) throw err;
-        const status = isRestError(err) ? err.statusCode : undefined;
-        const details = isRestError(err) ? (err.details as { error?: LogsErrorInfo } | undefined) : undefined;
-        const text = `${messageOf(err)} ${errorText(details?.error)}`;
-        if (TOO_LARGE.test(text)) return { kind: 'tooLarge', reason: 'E_QUERY_RESULT_SET_TOO_LARGE', requestId };
-        const networkFailure = isRestError(err) && status === undefined;
-        const retryable = networkFailure || (status !== undefined && RETRYABLE_STATUS.has(status));
-        if (isCredentialError(err)) {
-          throw new SliceFailedError({
-            table,
-            slice,
-            reason:
-              `no token for the query API (${oneLine(text)}). Sign in (az login) or, for a user-assigned ` +
-              'managed identity, set AZURE_CLIENT_ID to its client id',
-            clientRequestId: requestId,
-            cause: err,
-          });
-        }
-        if (!retryable) {
-          throw new SliceFailedError({
-            table,
-            slice,
-            reason: refusalAdvice(status, text, this.opts.workspaceId, table),
-            clientRequestId: requestId,
-            cause: err,
-          });
-        }
-        if (attemptNo >= retry.maxRetries) {
-          throw new SliceFailedError({
-            table,
-            slice,
-            reason: `${status ? `HTTP ${status}` : 'network failure'} persisted after ${retry.maxRetries} retries (${oneLine(text)})`,
-            clientRequestId: requestId,
-            cause: err,
-          });
-        }
-        const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attemptNo) * (0.5 + Math.random() / 2);
-        const headers = isRestError(err) ? err.response?.headers : undefined;
-        const after = headers ? retryAfterMs(headers) : undefined;
-        const wait = Math.max(backoff, Math.min(after ?? 0, retry.maxRetryAfterMs));
+        const failed = this.classifyFailure(err, table, slice, requestId, attemptNo);
+        if (failed.kind === 'tooLarge') return failed;
         stats.retries++;
         this.opts.logger?.warn('Query failed; retrying', {
           table,
           slice: describeSlice(slice),
-          status: status ?? 'network',
+          status: failed.status ?? 'network',
           attempt: attemptNo + 1,
-          waitMs: Math.round(wait),
+          waitMs: Math.round(failed.waitMs),
         });
-        await sleep(wait);
+        await sleep(failed.waitMs);
       } finally {
         stats.bytes += this.responseBytes.get(requestId) ?? 0;
         this.responseBytes.delete(requestId);

@@ -345,24 +345,7 @@ export class CorrectedDetection {
   /** Joins, fingerprints, and the baseline test. */
   finish(options: CorrectedOptions): CorrectedResult {
     const { executions, succeededOperations, withoutEvidence, succeeded } = this.executions();
-    const perFingerprint = new Map<string, BaselineEntry>();
-    for (const e of executions) {
-      const seen = perFingerprint.get(e.ScriptFingerprintHash);
-      if (!seen) {
-        perFingerprint.set(e.ScriptFingerprintHash, {
-          fingerprint: e.ScriptFingerprintHash,
-          firstSeen: e.StartTime,
-          lastSeen: e.StartTime,
-          count: 1,
-          exampleVirtualMachine: e.VirtualMachineName,
-          exampleScope: e.Scope,
-        });
-      } else {
-        seen.count++;
-        if (e.StartTime < seen.firstSeen) seen.firstSeen = e.StartTime;
-        if (e.StartTime > seen.lastSeen) seen.lastSeen = e.StartTime;
-      }
-    }
+    const perFingerprint = fingerprintObservations(executions);
     const findings: CorrectedFinding[] = [];
     let knownExecutions = 0;
     for (const e of executions) {
@@ -372,33 +355,7 @@ export class CorrectedDetection {
         continue;
       }
       const inWindow = perFingerprint.get(e.ScriptFingerprintHash)!.count;
-      findings.push({
-        kind: 'script',
-        finding: toFinding(e, (inWindow / executions.length) * 100),
-        identity: {
-          CorrelationId: e.CorrelationId,
-          VirtualMachineName: e.VirtualMachineName,
-          PowershellFileName: e.PowershellFileName,
-          PowershellFileCreatedTimestamp: e.PowershellFileCreatedTimestamp,
-          InitiatingProcessCommandLine: '',
-        },
-        details: {
-          CorrelationId: e.CorrelationId,
-          DeviceName: e.DeviceName,
-          PowershellFileCreatedTimestamp: e.PowershellFileCreatedTimestamp,
-          PowershellExecStartTime: e.PowershellExecStartTime,
-          PowershellExecEnd: e.PowershellExecEnd,
-          FingerprintExecutionsInWindow: inWindow,
-          ExecutionsInWindow: executions.length,
-          BaselineDays: options.baselineDays,
-          LastSeenBeforeHorizon:
-            entry && entry.firstSeen < options.windowStart
-              ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
-              : null,
-          FindingKind: 'script',
-          RunCommandPath: e.RunCommandPath,
-        },
-      });
+      findings.push(scriptFinding(e, inWindow, executions.length, options, entry));
     }
     const scriptFindings = findings.length;
     const pairs = pairObservations(succeeded);
@@ -549,4 +506,64 @@ export function detectCorrected(
   for (const row of tables.DeviceFileEvents) detection.add('DeviceFileEvents', row);
   for (const row of tables.DeviceEvents) detection.add('DeviceEvents', row);
   return detection.finish(options);
+}
+
+/** One baseline entry per fingerprint seen in the window: first and last seen, how often, one VM it ran on. */
+function fingerprintObservations(executions: readonly ScriptExecution[]): Map<string, BaselineEntry> {
+  const perFingerprint = new Map<string, BaselineEntry>();
+  for (const e of executions) {
+    const seen = perFingerprint.get(e.ScriptFingerprintHash);
+    if (!seen) {
+      perFingerprint.set(e.ScriptFingerprintHash, {
+        fingerprint: e.ScriptFingerprintHash,
+        firstSeen: e.StartTime,
+        lastSeen: e.StartTime,
+        count: 1,
+        exampleVirtualMachine: e.VirtualMachineName,
+        exampleScope: e.Scope,
+      });
+    } else {
+      seen.count++;
+      if (e.StartTime < seen.firstSeen) seen.firstSeen = e.StartTime;
+      if (e.StartTime > seen.lastSeen) seen.lastSeen = e.StartTime;
+    }
+  }
+  return perFingerprint;
+}
+
+/** The finding of an execution whose fingerprint the baseline does not know. */
+function scriptFinding(
+  e: ScriptExecution,
+  inWindow: number,
+  executionsInWindow: number,
+  options: CorrectedOptions,
+  entry: BaselineEntry | undefined,
+): CorrectedFinding {
+  return {
+    kind: 'script',
+    finding: toFinding(e, (inWindow / executionsInWindow) * 100),
+    identity: {
+      CorrelationId: e.CorrelationId,
+      VirtualMachineName: e.VirtualMachineName,
+      PowershellFileName: e.PowershellFileName,
+      PowershellFileCreatedTimestamp: e.PowershellFileCreatedTimestamp,
+      InitiatingProcessCommandLine: '',
+    },
+    details: {
+      CorrelationId: e.CorrelationId,
+      DeviceName: e.DeviceName,
+      PowershellFileCreatedTimestamp: e.PowershellFileCreatedTimestamp,
+      PowershellExecStartTime: e.PowershellExecStartTime,
+      PowershellExecEnd: e.PowershellExecEnd,
+      FingerprintExecutionsInWindow: inWindow,
+      ExecutionsInWindow: executionsInWindow,
+      BaselineDays: options.baselineDays,
+      LastSeenBeforeHorizon:
+        entry && entry.firstSeen < options.windowStart
+          ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
+          : null,
+      FindingKind: 'script',
+      RunCommandPath: e.RunCommandPath,
+    },
+  };
 }
