@@ -6,6 +6,7 @@
  * rows: no processed window in 26 hours, a failed or skipped window, a source gap, a
  * stale spool. Pure: the same result and metadata always give the same rows.
  */
+import healthTable from '../../infra/health-table.json';
 import type { KqlDateTime } from '../detection/datetime';
 import type { DetectionMode, TableName } from '../detection/schema';
 import { messageOf } from '../shared/errors';
@@ -82,7 +83,7 @@ export function toHealthRecords(result: JobRunResult, context: HealthRecordConte
     DetectionMode: context.mode,
   };
   const records: HealthRecord[] = [runRecord(result, base, context)];
-  for (const summary of result.processed) records.push(processedRecord(summary, base));
+  for (const summary of [...result.processed, ...result.settled]) records.push(processedRecord(summary, base));
   if (result.skipped) {
     records.push({
       ...base,
@@ -108,7 +109,15 @@ export function toHealthRecords(result: JobRunResult, context: HealthRecordConte
     });
   }
   for (const event of result.events) records.push(eventRecord(event, base));
-  return records;
+  return records.map(inTableOrder);
+}
+
+/** The record with the health table's columns in its order (infra/health-table.json, the one definition). */
+function inTableOrder(record: HealthRecord): HealthRecord {
+  const ordered: Record<string, unknown> = {};
+  for (const { name } of healthTable.columns)
+    ordered[name] = (record as unknown as Record<string, unknown>)[name] ?? null;
+  return ordered as unknown as HealthRecord;
 }
 
 type Base = Omit<HealthRecord, 'RecordKind' | 'Outcome' | 'Severity'>;
