@@ -402,24 +402,40 @@ function pairObservations(
 ): Map<string, BaselineEntry> {
   const pairs = new Map<string, BaselineEntry>();
   for (const op of succeeded) {
-    const key = callerTargetKey(op.Caller, op.target.machineId);
-    const seen = pairs.get(key);
-    if (!seen) {
-      pairs.set(key, {
-        fingerprint: key,
-        firstSeen: op.StartTime,
-        lastSeen: op.StartTime,
-        count: 1,
-        exampleVirtualMachine: op.VirtualMachineName,
-        exampleScope: op.target.machineId,
-      });
-    } else {
-      seen.count++;
-      if (op.StartTime < seen.firstSeen) seen.firstSeen = op.StartTime;
-      if (op.StartTime > seen.lastSeen) seen.lastSeen = op.StartTime;
-    }
+    observe(
+      pairs,
+      callerTargetKey(op.Caller, op.target.machineId),
+      op.StartTime,
+      op.VirtualMachineName,
+      op.target.machineId,
+    );
   }
   return pairs;
+}
+
+/** One more sighting of `key` at `at` in a window's observations (first and last seen, count, an example). */
+function observe(
+  observations: Map<string, BaselineEntry>,
+  key: string,
+  at: KqlDateTime,
+  exampleVirtualMachine: string,
+  exampleScope: string,
+): void {
+  const seen = observations.get(key);
+  if (!seen) {
+    observations.set(key, {
+      fingerprint: key,
+      firstSeen: at,
+      lastSeen: at,
+      count: 1,
+      exampleVirtualMachine,
+      exampleScope,
+    });
+    return;
+  }
+  seen.count++;
+  if (at < seen.firstSeen) seen.firstSeen = at;
+  if (at > seen.lastSeen) seen.lastSeen = at;
 }
 
 /**
@@ -511,23 +527,8 @@ export function detectCorrected(
 /** One baseline entry per fingerprint seen in the window: first and last seen, how often, one VM it ran on. */
 function fingerprintObservations(executions: readonly ScriptExecution[]): Map<string, BaselineEntry> {
   const perFingerprint = new Map<string, BaselineEntry>();
-  for (const e of executions) {
-    const seen = perFingerprint.get(e.ScriptFingerprintHash);
-    if (!seen) {
-      perFingerprint.set(e.ScriptFingerprintHash, {
-        fingerprint: e.ScriptFingerprintHash,
-        firstSeen: e.StartTime,
-        lastSeen: e.StartTime,
-        count: 1,
-        exampleVirtualMachine: e.VirtualMachineName,
-        exampleScope: e.Scope,
-      });
-    } else {
-      seen.count++;
-      if (e.StartTime < seen.firstSeen) seen.firstSeen = e.StartTime;
-      if (e.StartTime > seen.lastSeen) seen.lastSeen = e.StartTime;
-    }
-  }
+  for (const e of executions)
+    observe(perFingerprint, e.ScriptFingerprintHash, e.StartTime, e.VirtualMachineName, e.Scope);
   return perFingerprint;
 }
 
