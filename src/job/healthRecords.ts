@@ -126,7 +126,7 @@ function runRecord(result: JobRunResult, base: Base, context: HealthRecordContex
   const outcome =
     result.outcome === 'failed' || result.events.some((e) => e.severity === 'failure')
       ? 'failed'
-      : result.processed.length === 0 && result.outcome === 'completed'
+      : result.processed.length === 0 && result.settled.length === 0 && result.outcome === 'completed'
         ? 'nothing-due'
         : 'ok';
   const spool = 'error' in result.spool ? null : result.spool;

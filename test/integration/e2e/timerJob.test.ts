@@ -258,6 +258,7 @@ describe('the timer job, end to end', () => {
     // Later the same day: no new window; the 6-hour settle pass reads the 25th again and
     // finds nothing new to write.
     clock = new Date('2026-11-26T09:00:00Z');
+    const healthBefore = ingestion.health.length;
     const callsBefore = ingestion.calls.length;
     const pullsBefore = logAnalytics.requests.length;
     const later = invoke();
@@ -268,8 +269,25 @@ describe('the timer job, end to end', () => {
     for (const r of settlePulls) expect(r.start?.slice(0, 10)).toBe('2026-11-25');
     expect(later.log.some((l) => l.text.startsWith('{"message":"Settle pass processed"'))).toBe(true);
     expect(await checkpoint()).toBe(day('2026-11-26'));
-    // Still a health record: a run that found nothing due says so.
-    expect(ingestion.health.at(-1)).toMatchObject({ RecordKind: 'run', Outcome: 'nothing-due' });
+    // Its health records: the run, and the settle pass's window record.
+    expect(ingestion.health.slice(healthBefore)).toEqual([
+      expect.objectContaining({ RecordKind: 'run', Outcome: 'ok' }),
+      expect.objectContaining({
+        RecordKind: 'window',
+        Outcome: 'processed',
+        WindowStart: day('2026-11-25'),
+        Details: expect.objectContaining({ pass: 'settle' }),
+      }),
+    ]);
+    // A run with nothing due at all (the day after the 72-hour pass, before the next day) says so.
+    clock = new Date('2026-11-29T00:10:00Z');
+    await invoke().run;
+    clock = new Date('2026-11-29T00:12:00Z');
+    const quiet = ingestion.health.length;
+    await invoke().run;
+    expect(ingestion.health.slice(quiet)).toEqual([
+      expect.objectContaining({ RecordKind: 'run', Outcome: 'nothing-due' }),
+    ]);
   });
 
   it('two overlapping invocations (a replayed occurrence) write each finding once and advance the checkpoint once', async () => {
