@@ -235,6 +235,27 @@ export class LogAnalyticsStandIn {
     return this.requests.filter((r) => r.kind !== 'count');
   }
 
+  /** Answers a reset or status fault (recording it); false for a fault that is not one of those. */
+  private answerFault(
+    fault: Fault,
+    record: RecordedRequest,
+    req: IncomingMessage,
+    res: ServerResponse,
+    code: string,
+  ): boolean {
+    if (fault.kind === 'reset') {
+      record.outcome = 'fault';
+      req.socket.destroy();
+      return true;
+    }
+    if (fault.kind !== 'status') return false;
+    record.outcome = 'fault';
+    record.status = fault.status;
+    const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
+    this.send(res, fault.status, { error: { code, message: `stand-in fault ${fault.status}` } }, headers);
+    return true;
+  }
+
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
     const last = this.requests.at(-1);
@@ -339,25 +360,7 @@ export class LogAnalyticsStandIn {
     if (!ts0 || !ts1) return refuse(400, 'BadArgumentError', `Bad timespan '${parsed.timespan}'`);
 
     const fault = this.faults.shift() ?? this.persistentFault?.({ table, start, end });
-    if (fault?.kind === 'reset') {
-      record.outcome = 'fault';
-      req.socket.destroy();
-      return;
-    }
-    if (fault?.kind === 'status') {
-      record.status = fault.status;
-      record.outcome = 'fault';
-      const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
-      const code =
-        fault.status === 429
-          ? 'ThrottledError'
-          : fault.status === 504
-            ? 'GatewayTimeout'
-            : fault.status === 403
-              ? 'InsufficientAccessError'
-              : 'InternalServerError';
-      return this.send(res, fault.status, { error: { code, message: `stand-in fault ${fault.status}` } }, headers);
-    }
+    if (fault && this.answerFault(fault, record, req, res, errorCodeOf(fault))) return;
 
     const lo = toUnixTicks(start);
     const hi = toUnixTicks(end);
@@ -471,17 +474,7 @@ export class LogAnalyticsStandIn {
       });
     }
     const fault = this.readBackFaults.shift();
-    if (fault?.kind === 'reset') {
-      record.outcome = 'fault';
-      req.socket.destroy();
-      return;
-    }
-    if (fault?.kind === 'status') {
-      record.status = fault.status;
-      record.outcome = 'fault';
-      const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
-      return this.send(res, fault.status, { error: { code: 'ServiceError', message: 'stand-in fault' } }, headers);
-    }
+    if (fault && this.answerFault(fault, record, req, res, 'ServiceError')) return;
     const [a, b] = (timespan ?? '').split('/');
     const lo = Math.max(Date.parse(since), Date.parse(a ?? ''));
     const hi = Date.parse(b ?? '');
@@ -531,4 +524,16 @@ export class LogAnalyticsStandIn {
     Object.assign(record, { status: 200, rows: rows.length, outcome: 'rows', start: t0, end: t1 });
     this.send(res, 200, { tables: [{ name: 'PrimaryResult', columns, rows }] });
   }
+}
+
+/** The error code Log Analytics answers a status fault with. */
+function errorCodeOf(fault: Fault): string {
+  if (fault.kind !== 'status') return 'InternalServerError';
+  return fault.status === 429
+    ? 'ThrottledError'
+    : fault.status === 504
+      ? 'GatewayTimeout'
+      : fault.status === 403
+        ? 'InsufficientAccessError'
+        : 'InternalServerError';
 }

@@ -490,10 +490,7 @@ function controlPlaneFinding(
       ScriptFile: file ? { FileName: file.FileName, Created: file.created, FileSize: file.FileSize } : null,
       PairOperationsInWindow: pairOperationsInWindow,
       BaselineDays: options.baselineDays,
-      LastSeenBeforeHorizon:
-        entry && entry.firstSeen < options.windowStart
-          ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
-          : null,
+      LastSeenBeforeHorizon: lastSeenBeforeHorizon(entry, options.windowStart),
     },
   };
 }
@@ -559,12 +556,19 @@ function scriptFinding(
       FingerprintExecutionsInWindow: inWindow,
       ExecutionsInWindow: executionsInWindow,
       BaselineDays: options.baselineDays,
-      LastSeenBeforeHorizon:
-        entry && entry.firstSeen < options.windowStart
-          ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
-          : null,
+      LastSeenBeforeHorizon: lastSeenBeforeHorizon(entry, options.windowStart),
       FindingKind: 'script',
       RunCommandPath: e.RunCommandPath,
     },
   };
+}
+
+/** The baseline's entry when it knew the key only from before the window (past its horizon); null when never seen. */
+function lastSeenBeforeHorizon(
+  entry: BaselineEntry | undefined,
+  windowStart: KqlDateTime,
+): { FirstSeen: KqlDateTime; LastSeen: KqlDateTime; Count: number } | null {
+  return entry && entry.firstSeen < windowStart
+    ? { FirstSeen: entry.firstSeen, LastSeen: entry.lastSeen, Count: entry.count }
+    : null;
 }
