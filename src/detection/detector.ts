@@ -12,6 +12,7 @@
  * differ (null in parity mode, `CorrectedFindingDetails` in corrected mode).
  */
 import type { KqlDateTime } from './datetime';
+import type { ScriptFileEvidence } from './evidence';
 import {
   CorrectedDetection,
   type CorrectedFindingDetails,
@@ -48,6 +49,13 @@ export interface DetectedFinding {
   identity: FindingIdentity;
   /** Corrected mode's details (the findings table's ExtendedProperties); null in parity mode. */
   details: CorrectedFindingDetails | null;
+  /**
+   * Both modes: the folder and SHA256 of the DeviceFileEvents row the finding joined to
+   * ('' where the telemetry has none), for the findings table's ScriptFolderPath and
+   * ScriptSha256 (src/detection/evidence.ts). Never part of the rule's 14 columns.
+   * Absent means none (detectors that predate it).
+   */
+  evidence?: ScriptFileEvidence;
 }
 
 /** One row the engine could not evaluate, set aside so that the rest of the window is processed. */

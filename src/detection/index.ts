@@ -20,6 +20,7 @@ export {
   type CorrectedDetectorOptions,
 } from './detector';
 export { coerceRow, coerceCell, columnNames, type CellProblem } from './rows';
+export { sha256Of, scriptFolderOf, scriptFileEvidence, type ScriptFileEvidence } from './evidence';
 export { ParityDetection, detectParity, STAGE_LABELS, type ParityResult, type StageCounts } from './parity/detection';
 export { isRunCommandActivity } from './parity/azureActivity';
 export { isRunCommandExtensionFile } from './parity/deviceFileEvents';

@@ -24,6 +24,12 @@ export interface QueryWindow {
 
 export type KqlColumnType = 'string' | 'datetime' | 'long' | 'dynamic' | 'real' | 'int' | 'bool' | 'guid';
 
+/** Marks a declared column the rule does not read (see RULE_COLUMNS). */
+export const OPTIONAL = 'optional';
+
+/** One declared column: name, KQL type, and OPTIONAL for a column the rule does not read. */
+export type ColumnDeclaration = readonly [string, KqlColumnType] | readonly [string, KqlColumnType, typeof OPTIONAL];
+
 export type TableName = 'AzureActivity' | 'DeviceFileEvents' | 'DeviceEvents';
 export const TABLE_NAMES: readonly TableName[] = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'];
 
@@ -33,6 +39,10 @@ export const TABLE_NAMES: readonly TableName[] = ['AzureActivity', 'DeviceFileEv
  * queries' `project` (src/logAnalytics/queries.ts), the readers' column checks and the
  * generator's column list are all derived from this table, so a column the rule reads
  * is added here and nowhere else.
+ *
+ * A column marked `OPTIONAL` is one the rule does not read: it is projected and typed
+ * like the others, but a file or a query answer without it is read as if each of its
+ * cells were empty (see {@link isOptionalColumn}, {@link requiredColumnNames}).
  */
 export const RULE_COLUMNS = {
   AzureActivity: [
@@ -54,6 +64,10 @@ export const RULE_COLUMNS = {
     ['InitiatingProcessAccountDomain', 'string'],
     ['InitiatingProcessFolderPath', 'string'],
     ['InitiatingProcessId', 'long'],
+    // Not read by the rule: the script file's identity for corrected mode and the
+    // finding's evidence (ScriptSha256, ScriptFolderPath; src/detection/evidence.ts).
+    ['SHA256', 'string', OPTIONAL],
+    ['FolderPath', 'string', OPTIONAL],
   ],
   DeviceEvents: [
     ['TimeGenerated', 'datetime'],
@@ -61,7 +75,17 @@ export const RULE_COLUMNS = {
     ['InitiatingProcessCommandLine', 'string'],
     ['AdditionalFields', 'dynamic'],
   ],
-} as const satisfies { readonly [T in TableName]: ReadonlyArray<readonly [string, KqlColumnType]> };
+} as const satisfies { readonly [T in TableName]: ReadonlyArray<ColumnDeclaration> };
+
+/** The columns of `table` the rule reads: a file or a query answer without one of them is refused. */
+export function requiredColumnNames(table: TableName): string[] {
+  return (RULE_COLUMNS[table] as ReadonlyArray<ColumnDeclaration>).filter((c) => !isOptionalColumn(c)).map(([n]) => n);
+}
+
+/** Whether a declared column is one the rule does not read (marked OPTIONAL). */
+export function isOptionalColumn(column: ColumnDeclaration): boolean {
+  return column[2] === OPTIONAL;
+}
 
 /**
  * The engine's type of a cell of each KQL type: strings are never null (KQL reads a
@@ -80,9 +104,15 @@ export interface KqlCellTypes {
   dynamic: unknown;
 }
 
-/** The typed row of a column list: one property per column, typed by its KQL type. */
-export type RowOf<C extends ReadonlyArray<readonly [string, KqlColumnType]>> = {
-  [E in C[number] as E[0]]: KqlCellTypes[E[1]];
+/**
+ * The typed row of a column list: one property per column, typed by its KQL type. An
+ * OPTIONAL column's property may be absent in a row built by hand (`coerceRow` always
+ * sets it): readers write `row.SHA256 ?? ''`.
+ */
+export type RowOf<C extends ReadonlyArray<ColumnDeclaration>> = {
+  [E in C[number] as E extends readonly [string, KqlColumnType, typeof OPTIONAL] ? never : E[0]]: KqlCellTypes[E[1]];
+} & {
+  [E in C[number] as E extends readonly [string, KqlColumnType, typeof OPTIONAL] ? E[0] : never]?: KqlCellTypes[E[1]];
 };
 
 export type AzureActivityRow = RowOf<(typeof RULE_COLUMNS)['AzureActivity']>;

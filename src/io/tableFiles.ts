@@ -13,7 +13,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { coerceRow, ParityDetection, type CellProblem } from '../detection';
-import { RULE_COLUMNS, TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
+import { RULE_COLUMNS, TABLE_NAMES, requiredColumnNames, type TableName, type TableRows } from '../detection/schema';
 import { readCsvFile } from './csv';
 import { InputError } from './errors';
 import { firstSignificantByte, readJsonFile } from './json';
@@ -219,7 +219,8 @@ export interface TableShapeProblem {
 
 /**
  * The columns the rule reads of `stats.table` that appear in no row of its file (KQL
- * would not compile the rule against such a table). With the pre-filter on, only the
+ * would not compile the rule against such a table). Optional columns (RULE_COLUMNS'
+ * OPTIONAL: SHA256, FolderPath) are not asked for: a file without them is read. With the pre-filter on, only the
  * rows it let through were looked at: `rescan` reads the whole file again, without it,
  * before a column is called missing. An empty table (no rows) has nothing to check.
  */
@@ -230,7 +231,7 @@ export function tableShapeProblem(
 ): TableShapeProblem | undefined {
   if (stats.rowsRead === 0) return undefined;
   const missingIn = (s: TableReadStats) =>
-    RULE_COLUMNS[file.table].map(([n]) => n).filter((n) => !s.ruleColumnsSeen.includes(n));
+    requiredColumnNames(file.table).filter((n) => !s.ruleColumnsSeen.includes(n));
   let seen = stats;
   if (missingIn(seen).length > 0 && rescan) {
     seen = readTableFile(file, () => undefined, { prefilter: false, allowEmpty: true });
@@ -238,7 +239,7 @@ export function tableShapeProblem(
   const missing = missingIn(seen);
   if (missing.length === 0) return undefined;
   const looksLike = TABLE_NAMES.find(
-    (t) => t !== file.table && RULE_COLUMNS[t].every(([n]) => seen.ruleColumnsSeen.includes(n)),
+    (t) => t !== file.table && requiredColumnNames(t).every((n) => seen.ruleColumnsSeen.includes(n)),
   );
   return {
     table: file.table,
@@ -257,14 +258,14 @@ export function tableShapeError(problem: TableShapeProblem): InputError {
     ? ` Its columns are those of ${looksLike}: is it the ${looksLike} export under ${table}'s name (files swapped)?`
     : firstRowColumns.length === 0
       ? ''
-      : missing.length === RULE_COLUMNS[table].length
+      : missing.length === requiredColumnNames(table).length
         ? ` Its rows have ${firstRowColumns.join(', ')}: is it an export of ${table} at all?`
         : ` (its first row has ${firstRowColumns.join(', ')}.)`;
   return new InputError(
     problem.file,
     undefined,
     `has no ${columns}, which the rule reads from ${table} (KQL would not compile the rule against this table).` +
-      `${instead} Export ${table} again with all its columns (${RULE_COLUMNS[table].map(([n]) => n).join(', ')}).`,
+      `${instead} Export ${table} again with all its columns (${requiredColumnNames(table).join(', ')}).`,
   );
 }
 

@@ -115,7 +115,7 @@ export async function createJobPorts(
           rule: RULE,
           enrichment,
           extended: detected.details ? { ...detected.details } : undefined,
-          evidence: { FindingKind: detected.kind ?? 'script' },
+          evidence: { ...detected.evidence, FindingKind: detected.kind ?? 'script' },
           severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
         }),
       findingIdOf: (outgoing) => outgoing.record.FindingId,

@@ -8,7 +8,7 @@
 import { AppError } from '../shared/errors';
 import type { LogsTable } from '@azure/monitor-query-logs';
 import { coerceRow } from '../detection/rows';
-import { RULE_COLUMNS, type TableName, type TableRows } from '../detection/schema';
+import { RULE_COLUMNS, requiredColumnNames, type TableName, type TableRows } from '../detection/schema';
 
 export class UnexpectedResultShapeError extends AppError {}
 
@@ -28,7 +28,8 @@ export function rawRowsOf(table: TableName, result: LogsTable): RawRow[] {
     }
     seen.add(name);
   }
-  for (const [name] of RULE_COLUMNS[table]) {
+  // An optional column (SHA256, FolderPath) may be absent: its cells are read as empty.
+  for (const name of requiredColumnNames(table)) {
     if (!names.includes(name)) {
       throw new UnexpectedResultShapeError(
         `The ${table} result has no column '${name}' (columns: ${names.join(', ')}).`,

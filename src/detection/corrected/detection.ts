@@ -2,8 +2,9 @@
  * Corrected mode (DETECTION_MODE=corrected): what the rule's description promises,
  * with the faults of the published query fixed (docs/kql-semantics.md, "Traps"):
  *
- * 1. the fingerprint covers the commands *and* the file size:
- *    `hash_sha256(strcat(tostring(PowershellScriptCommands), PowershellFileSize))`,
+ * 1. the fingerprint is the script file's own SHA256 where DeviceFileEvents has it
+ *    (issue 16: the real identity of the script); else it covers the commands *and*
+ *    the file size: `hash_sha256(strcat(tostring(PowershellScriptCommands), PowershellFileSize))`,
  *    the rule's own `TempFingerprintString`, which it computes and never uses;
  * 2. one execution per operation, script file and device: commands are never pooled
  *    across VMs that happen to run a script of the same name (see ./devices);
@@ -45,6 +46,7 @@ import {
   TableRows,
 } from '../schema';
 import { caseFold, hashSha256, ordinalCompare, tostring } from '../kql';
+import { NO_EVIDENCE, scriptFileEvidence, sha256Of, type ScriptFileEvidence } from '../evidence';
 import { toFinding } from '../parity/uniqueness';
 import { isKnown, type Baseline, type BaselineEntry } from './baseline';
 import { CorrectedOperations, runCommandActivityOf, type CorrectedOperation } from './operations';
@@ -76,9 +78,14 @@ export interface ScriptExecution {
   PowershellScriptCommands: string[];
   PowershellExecStartTime: KqlDateTime;
   PowershellExecEnd: KqlDateTime;
+  /** `scriptFingerprintOf`: the file's SHA256 where known, else commands and size. */
   ScriptFingerprintHash: string;
+  /** `correctedFingerprint` of the commands and size (= ScriptFingerprintHash when the file has no SHA256). */
+  CommandsAndSizeFingerprint: string;
   /** The Run Command path of the operation (./paths). */
   RunCommandPath: RunCommandPath;
+  /** The script file's folder and SHA256 (src/detection/evidence.ts). */
+  evidence: ScriptFileEvidence;
 }
 
 /** What a corrected finding is about: a script that ran (the rule's kind), or an operation seen only in Azure. */
@@ -159,6 +166,8 @@ export interface CorrectedFinding {
   finding: RunCommandFinding;
   identity: FindingIdentity;
   details: CorrectedFindingDetails;
+  /** The script file's folder and SHA256 ('' where unknown; both '' without a script file). */
+  evidence: ScriptFileEvidence;
 }
 
 /** A successful operation with no endpoint evidence. */
@@ -227,6 +236,18 @@ export function callerTargetKey(caller: string, targetResourceId: string): strin
  */
 export function correctedFingerprint(commands: readonly string[], fileSize: number | null): string {
   return hashSha256(JSON.stringify(commands) + tostring(fileSize));
+}
+
+/**
+ * Corrected mode's fingerprint of a script (issue 16, "script identity"): the file's
+ * SHA256 as DeviceFileEvents reports it (`sha256Of`: 64 hex digits, lower case), which
+ * tells apart two scripts that run the same cmdlets with other arguments and is blind
+ * to a command PowerShell logged badly; where the row has no hash (Defender often
+ * leaves it empty), {@link correctedFingerprint} of the commands and size. Both are 64
+ * hex digits; a file hash and a hash of command text never meet by chance.
+ */
+export function scriptFingerprintOf(sha256: string, commands: readonly string[], fileSize: number | null): string {
+  return sha256Of(sha256) || correctedFingerprint(commands, fileSize);
 }
 
 /** Corrected mode's row filters (the push-down filters of a corrected-mode source). */
@@ -335,8 +356,10 @@ export class CorrectedDetection {
         PowershellScriptCommands: list,
         PowershellExecStartTime: execStart,
         PowershellExecEnd: execEnd,
-        ScriptFingerprintHash: correctedFingerprint(list, file.FileSize),
+        ScriptFingerprintHash: scriptFingerprintOf(file.SHA256, list, file.FileSize),
+        CommandsAndSizeFingerprint: correctedFingerprint(list, file.FileSize),
         RunCommandPath: op.path,
+        evidence: scriptFileEvidence(file),
       });
     }
     return { executions, succeededOperations: succeeded.length, withoutEvidence, succeeded };
@@ -346,6 +369,7 @@ export class CorrectedDetection {
   finish(options: CorrectedOptions): CorrectedResult {
     const { executions, succeededOperations, withoutEvidence, succeeded } = this.executions();
     const perFingerprint = fingerprintObservations(executions);
+    const scriptObservations = withCommandsAndSizeKeys(executions, perFingerprint);
     const findings: CorrectedFinding[] = [];
     let knownExecutions = 0;
     for (const e of executions) {
@@ -374,7 +398,7 @@ export class CorrectedDetection {
     for (const op of succeeded) byPath[op.path]++;
     return {
       findings,
-      observations: [...perFingerprint.values(), ...pairs.values()],
+      observations: [...scriptObservations.values(), ...pairs.values()],
       executions,
       stages: {
         rowsRead: { ...this.read },
@@ -492,6 +516,7 @@ function controlPlaneFinding(
       BaselineDays: options.baselineDays,
       LastSeenBeforeHorizon: lastSeenBeforeHorizon(entry, options.windowStart),
     },
+    evidence: file ? scriptFileEvidence(file) : NO_EVIDENCE,
   };
 }
 
@@ -519,6 +544,25 @@ export function detectCorrected(
   for (const row of tables.DeviceFileEvents) detection.add('DeviceFileEvents', row);
   for (const row of tables.DeviceEvents) detection.add('DeviceEvents', row);
   return detection.finish(options);
+}
+
+/**
+ * What the baseline stores of the window's scripts: each fingerprint's sightings and,
+ * for an execution fingerprinted by its file's SHA256, a sighting of its commands-and-size
+ * fingerprint too (one entry per key). So a later run of the same script whose file
+ * event lacks the hash (the fallback) is known, while a run with a hash is known only by
+ * its hash. `perFingerprint` (the window's counts per fingerprint) is not changed.
+ */
+function withCommandsAndSizeKeys(
+  executions: readonly ScriptExecution[],
+  perFingerprint: ReadonlyMap<string, BaselineEntry>,
+): Map<string, BaselineEntry> {
+  const out = new Map<string, BaselineEntry>([...perFingerprint].map(([key, entry]) => [key, { ...entry }]));
+  for (const e of executions) {
+    if (e.CommandsAndSizeFingerprint === e.ScriptFingerprintHash) continue;
+    observe(out, e.CommandsAndSizeFingerprint, e.StartTime, e.VirtualMachineName, e.Scope);
+  }
+  return out;
 }
 
 /** One baseline entry per fingerprint seen in the window: first and last seen, how often, one VM it ran on. */
@@ -560,6 +604,7 @@ function scriptFinding(
       FindingKind: 'script',
       RunCommandPath: e.RunCommandPath,
     },
+    evidence: e.evidence,
   };
 }
 

@@ -79,6 +79,9 @@ export interface DeviceScriptFile {
   FileName: string;
   FileSize: number | null;
   created: KqlDateTime;
+  /** The row's optional `FolderPath` and `SHA256` ('' when absent): the script's evidence and identity. */
+  FolderPath: string;
+  SHA256: string;
 }
 
 export interface DeviceScriptCommand {
@@ -156,6 +159,8 @@ export class DeviceActivity {
       FileName: row.FileName,
       FileSize: row.FileSize,
       created: row.TimeGenerated,
+      FolderPath: row.FolderPath ?? '',
+      SHA256: row.SHA256 ?? '',
     };
     const list = this.files.get(host);
     if (list) list.push(file);

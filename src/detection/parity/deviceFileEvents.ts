@@ -33,9 +33,16 @@ export interface RunCommandScriptFile {
   InitiatingProcessAccountDomain: string;
   InitiatingProcessFolderPath: string;
   InitiatingProcessId: number | null;
+  /**
+   * Not in the rule's `project`: the file's `FolderPath` and `SHA256` (optional columns),
+   * carried along for the finding's evidence only (src/detection/evidence.ts); no
+   * step of the rule reads them, so they change no row.
+   */
+  FolderPath: string;
+  SHA256: string;
 }
 
-/** The branch's `extend` and `project`. */
+/** The branch's `extend` and `project` (and the evidence columns, see RunCommandScriptFile). */
 export function toScriptFile(row: DeviceFileEventsRow): RunCommandScriptFile {
   return {
     VirtualMachineName: virtualMachineNameOfDevice(row.DeviceName),
@@ -46,5 +53,7 @@ export function toScriptFile(row: DeviceFileEventsRow): RunCommandScriptFile {
     InitiatingProcessAccountDomain: row.InitiatingProcessAccountDomain,
     InitiatingProcessFolderPath: row.InitiatingProcessFolderPath,
     InitiatingProcessId: row.InitiatingProcessId,
+    FolderPath: row.FolderPath ?? '',
+    SHA256: row.SHA256 ?? '',
   };
 }

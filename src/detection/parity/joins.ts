@@ -23,6 +23,9 @@ export interface ExecutionWithFile {
   InitiatingProcessAccountDomain: string;
   InitiatingProcessFolderPath: string;
   Scope: unknown;
+  /** Not in the rule's `project`: the file's evidence (RunCommandScriptFile), carried along; it changes no row. */
+  FolderPath: string;
+  SHA256: string;
 }
 
 /** The script files of the DeviceFileEvents side, indexed by the join key. */
@@ -88,6 +91,8 @@ export function joinScriptFiles(
       InitiatingProcessAccountDomain: file.InitiatingProcessAccountDomain,
       InitiatingProcessFolderPath: file.InitiatingProcessFolderPath,
       Scope: execution.Scope,
+      FolderPath: file.FolderPath,
+      SHA256: file.SHA256,
     });
   }
   return out;

@@ -14,6 +14,7 @@
  * ```
  */
 import type { FindingIdentity, RunCommandFinding } from '../schema';
+import { scriptFileEvidence, type ScriptFileEvidence } from '../evidence';
 import { arrayIndex, ordinalCompare, split, tostring } from '../kql';
 import { runCommandDataRow, type RunCommandDataGroup, type RunCommandDataRow } from './joins';
 
@@ -69,10 +70,12 @@ export function toFinding(row: FinalProjectColumns, Prevalence: number): RunComm
   };
 }
 
-/** A finding with what identifies its event (see FindingIdentity). */
+/** A finding with what identifies its event (see FindingIdentity) and its script file's evidence. */
 export interface IdentifiedFinding {
   finding: RunCommandFinding;
   identity: FindingIdentity;
+  /** The folder and SHA256 of the DeviceFileEvents row the finding joined to (not part of the rule's row). */
+  evidence: ScriptFileEvidence;
 }
 
 /**
@@ -129,6 +132,7 @@ export function uniqueFindingsOfGroups(groups: readonly RunCommandDataGroup[]): 
         PowershellFileCreatedTimestamp: execution.PowershellFileCreatedTimestamp,
         InitiatingProcessCommandLine: list.InitiatingProcessCommandLine,
       },
+      evidence: scriptFileEvidence(execution),
     });
   }
   return { findings: findings.sort((a, b) => compareFindings(a.finding, b.finding)), totals };

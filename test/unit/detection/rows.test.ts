@@ -4,7 +4,7 @@ import { parseKqlDateTime } from '../../../src/detection/datetime';
 import { coerceCell, coerceRow, columnNames, dateTimeOf, RULE_COLUMNS, TABLE_NAMES } from '../../../src/detection/rows';
 
 describe('coerceRow', () => {
-  it('types a full DeviceFileEvents record and ignores columns the rule does not read', () => {
+  it('types a full DeviceFileEvents record, optional columns absent, and ignores columns it does not declare', () => {
     const { row, problems } = coerceRow('DeviceFileEvents', {
       TimeGenerated: '2026-11-25T22:55:20.181Z',
       DeviceName: 'web01',
@@ -28,8 +28,19 @@ describe('coerceRow', () => {
       InitiatingProcessAccountDomain: 'nt authority',
       InitiatingProcessFolderPath: 'c:\\x.exe',
       InitiatingProcessId: 4301,
+      // Optional (not read by the rule): absent from the record, read as empty.
+      SHA256: '',
+      FolderPath: '',
     });
     expect(Object.keys(row)).toEqual(columnNames('DeviceFileEvents'));
+  });
+
+  it("reads DeviceFileEvents' optional SHA256 and FolderPath when the record has them", () => {
+    const sha = 'ab'.repeat(32);
+    const { row, problems } = coerceRow('DeviceFileEvents', { SHA256: sha, FolderPath: 'C:\\P\\script1.ps1' });
+    expect(problems).toEqual([]);
+    expect(row.SHA256).toBe(sha);
+    expect(row.FolderPath).toBe('C:\\P\\script1.ps1');
   });
 
   it('reads missing and null cells as the empty value of their type, without a problem', () => {
