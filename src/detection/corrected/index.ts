@@ -3,6 +3,7 @@ export {
   CorrectedDetection,
   detectCorrected,
   correctedFingerprint,
+  scriptFingerprintOf,
   compareCorrectedFindings,
   type CorrectedFinding,
   type CorrectedFindingDetails,

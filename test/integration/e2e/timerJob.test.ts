@@ -21,7 +21,9 @@ import { CheckpointTypeError } from '../../../src/stateStore';
 import { TableClient } from '@azure/data-tables';
 import { FINDING_COLUMNS, TABLE_NAMES } from '../../../src/detection/schema';
 import { StateStore } from '../../../src/stateStore';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { correctedFingerprint } from '../../../src/detection/corrected';
 import { join } from 'node:path';
 
 interface Registration {
@@ -59,6 +61,19 @@ function shiftDay(tables: FixtureTables, to: string): FixtureTables {
   return out;
 }
 
+/**
+ * The day with a SHA256 on every DeviceFileEvents row (the examples have FolderPath but
+ * no SHA256, as Defender often leaves it out): a stand-in hash of the device, file name
+ * and size, so each script file has its own.
+ */
+function withFileHashes(tables: FixtureTables): FixtureTables {
+  const sha256 = (r: Record<string, unknown>) =>
+    createHash('sha256')
+      .update(`${String(r.DeviceName)}|${String(r.FileName)}|${String(r.FileSize)}`)
+      .digest('hex');
+  return { ...tables, DeviceFileEvents: tables.DeviceFileEvents.map((r) => ({ ...r, SHA256: sha256(r) })) };
+}
+
 function expectedFindings(name: string, to: string): Record<string, unknown>[] {
   return readFileSync(join(FIXTURES, name, 'expected.ndjson'), 'utf8')
     .split('\n')
@@ -94,7 +109,8 @@ describe('the timer job, end to end', () => {
       startAzuriteTables(),
       LogAnalyticsStandIn.start({
         workspaceId: WORKSPACE,
-        tables: mergeDays([shiftDay(plain, '2026-11-23'), shiftDay(tricky, '2026-11-24'), plain]),
+        // The 23rd's file events carry SHA256; the 24th and 25th have none.
+        tables: mergeDays([withFileHashes(shiftDay(plain, '2026-11-23')), shiftDay(tricky, '2026-11-24'), plain]),
       }),
       IngestionStandIn.start({ dcrImmutableId: DCR, streamName: STREAM }),
       startArmStandIn([
@@ -351,6 +367,13 @@ describe('the timer job, end to end', () => {
           .sort(),
       ).toEqual(expectedFindings(fixture, date).map(ruleColumns).sort());
     }
+    // The script file's evidence beside the rule's columns: its folder, and its SHA256 where the row had one.
+    for (const r of received.filter((x) => x.WindowStart !== day('2026-11-24'))) {
+      expect(r.ScriptFolderPath).toBe(
+        'C:\\Packages\\Plugins\\Microsoft.CPlat.Core.RunCommandWindows\\1.1.18\\Downloads',
+      );
+      expect(r.ScriptSha256 === null).toBe(r.WindowStart === day('2026-11-25'));
+    }
     // Tricky-day VMs are unknown to ARM: their findings are written anyway, marked notFound.
     const tricky = received.filter((r) => r.WindowStart === day('2026-11-24'));
     expect(tricky.length).toBeGreaterThan(0);
@@ -485,8 +508,14 @@ describe('the timer job, end to end', () => {
     const received = ingestion.received;
     const byWindow = (d: string) => received.filter((r) => r.WindowStart === day(d));
     expect(byWindow('2026-11-23').length).toBeGreaterThan(0);
-    // The 25th repeats the scripts of the 23rd: all in the baseline, nothing new.
+    // The 25th repeats the scripts of the 23rd: all in the baseline, nothing new. The 23rd's
+    // file events had a SHA256 (its fingerprint), the 25th's have none: they are known by
+    // the commands-and-size key the baseline stored beside each hash.
     expect(byWindow('2026-11-25')).toEqual([]);
+    for (const r of byWindow('2026-11-23')) {
+      expect(r.ScriptSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.ScriptFingerprintHash).toBe(r.ScriptSha256);
+    }
     for (const r of received) {
       expect(r).toMatchObject({ DetectionMode: 'corrected' });
       expect(r.ExtendedProperties).toMatchObject({ BaselineDays: 14, LastSeenBeforeHorizon: null });
@@ -495,7 +524,11 @@ describe('the timer job, end to end', () => {
     const entities = (await stateStore()).entities;
     const stored: Array<{ rowKey: string; properties: Record<string, unknown> }> = [];
     for await (const e of entities.listPartition('baseline')) stored.push(e);
-    const firstDay = new Set(byWindow('2026-11-23').map((r) => r.ScriptFingerprintHash as string));
+    const firstDay = new Set(
+      byWindow('2026-11-23').map((r) =>
+        correctedFingerprint(r.PowershellScriptCommands as string[], r.PowershellFileSize as number | null),
+      ),
+    );
     for (const fingerprint of firstDay) {
       const entry = stored.find((e) => e.rowKey === fingerprint);
       expect(entry?.properties).toMatchObject({ FirstSeen: expect.stringMatching(/^2026-11-23T/) });

@@ -51,7 +51,9 @@ describe('optional columns (not read by the rule: DeviceFileEvents SHA256 and Fo
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('are declared on DeviceFileEvents only, and are not required', () => {
-    const optional = TABLE_NAMES.flatMap((t) => RULE_COLUMNS[t].filter((c) => isOptionalColumn(c)).map(([n]) => `${t}.${n}`));
+    const optional = TABLE_NAMES.flatMap((t) =>
+      RULE_COLUMNS[t].filter((c) => isOptionalColumn(c)).map(([n]) => `${t}.${n}`),
+    );
     expect(optional).toEqual(['DeviceFileEvents.SHA256', 'DeviceFileEvents.FolderPath']);
     expect(requiredColumnNames('DeviceFileEvents')).not.toContain('SHA256');
     expect(requiredColumnNames('DeviceFileEvents')).toContain('FileSize');
