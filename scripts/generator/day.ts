@@ -6,7 +6,8 @@
  *   AzureActivity   Started -> Accepted -> Succeeded (or Start/Accept/Success, or a
  *                   Failed/Failure end, or no end at all), one CorrelationId;
  *   DeviceFileEvents RunCommandExtension.exe creates scriptN.ps1 on the VM inside the
- *                   operation's window (N counts up per VM);
+ *                   operation's window (N counts up per VM), with its FolderPath and,
+ *                   for most script files, a SHA256 of its content (see `fileSha256`);
  *   DeviceEvents    PowerShellCommand events: first the script itself
  *                   (Command = scriptN.ps1), then each command it runs.
  * Around them, about `noiseFactor` times as many unrelated operations, files and
@@ -18,6 +19,7 @@
  *
  * Everything is drawn from one seeded generator: the same options give the same rows.
  */
+import { createHash } from 'node:crypto';
 import { SeededRandom } from './random';
 import {
   buildTenant,
@@ -57,6 +59,8 @@ export interface GeneratedDeviceFileEventsRow {
   ActionType: string;
   FileName: string;
   FolderPath: string;
+  /** The file's SHA256 ('' where Defender left it out); see `fileSha256`. */
+  SHA256?: string;
   FileSize: number;
   InitiatingProcessFileName: string;
   InitiatingProcessAccountName: string;
@@ -243,6 +247,23 @@ const NOISE_EVENTS: ReadonlyArray<readonly [string, string, string]> = [
   ['AntivirusScanCompleted', 'MsMpEng.exe', 'MsMpEng.exe'],
 ];
 
+/**
+ * The SHA256 Defender would report for a script file: a stand-in digest of its content
+ * (the commands it runs, in order, and its size), so that the same script always has the
+ * same hash and two scripts with other content never do. Drawn from no random generator:
+ * the other rows are those the generator made before it wrote hashes.
+ *
+ * Defender often leaves SHA256 empty (its DeviceFileEvents reference: "usually not
+ * populated"): with `tricky`, a quarter of the scripts (those whose digest starts with
+ * 0 to 3, a choice by content, so a script has a hash everywhere or nowhere) have none.
+ */
+export function fileSha256(commands: readonly string[], size: number, tricky: boolean): string {
+  const digest = createHash('sha256')
+    .update(`script\n${commands.join('\n')}\n${size}`, 'utf8')
+    .digest('hex');
+  return tricky && digest.charAt(0) <= '3' ? '' : digest;
+}
+
 /** Generation state of one day. */
 class DayWriter {
   readonly summary: GeneratedDaySummary;
@@ -389,12 +410,15 @@ class DayWriter {
 
     const extensionPid = rng.int(800, 9999);
     const processName = this.tricky(0.01) ? 'runcommandextension.exe' : 'RunCommandExtension.exe';
-    this.emit('DeviceFileEvents', {
+    // The file rows are emitted once the script's commands are known (their SHA256 covers them).
+    const fileRows: GeneratedDeviceFileEventsRow[] = [];
+    fileRows.push({
       TimeGenerated: this.time(fileTime, subMs),
       DeviceName: vm.deviceName,
       ActionType: 'FileCreated',
       FileName: scriptName,
       FolderPath: `${EXTENSION_FOLDER}\\Downloads\\${scriptName}`,
+      SHA256: '',
       FileSize: script.size,
       InitiatingProcessFileName: processName,
       InitiatingProcessAccountName: 'system',
@@ -404,13 +428,14 @@ class DayWriter {
       ReportId: this.reportId++,
     });
     if (rng.chance(0.2)) {
-      // The extension also writes its status file during the operation.
-      this.emit('DeviceFileEvents', {
+      // The extension also writes its status file during the operation (a modified file: no hash).
+      fileRows.push({
         TimeGenerated: this.time(fileTime + rng.int(1, 4 * TICKS_PER_SECOND), subMs),
         DeviceName: vm.deviceName,
         ActionType: 'FileModified',
         FileName: `${scriptNumber}.status`,
         FolderPath: `${EXTENSION_FOLDER}\\Status\\${scriptNumber}.status`,
+        SHA256: '',
         FileSize: rng.int(300, 1200),
         InitiatingProcessFileName: processName,
         InitiatingProcessAccountName: 'system',
@@ -428,6 +453,9 @@ class DayWriter {
         : COMMAND_LINE_FORMS[0][0](scriptName);
     const commands = [scriptName, ...script.commands];
     if (this.tricky(0.02)) commands.splice(rng.int(1, commands.length), 0, rng.pick(NON_ASCII_CMDLETS));
+    // The file holds what the script runs (what PowerShell logs of it may be garbled: see additionalFields).
+    fileRows[0]!.SHA256 = fileSha256(commands.slice(1), script.size, this.options.tricky);
+    for (const row of fileRows) this.emit('DeviceFileEvents', row);
     for (let i = 0; i < commands.length; i++) {
       this.emit('DeviceEvents', {
         TimeGenerated: this.time(commandTimes[Math.min(i, commandTimes.length - 1)] + i, subMs),
@@ -543,6 +571,7 @@ class DayWriter {
       ActionType: 'FileCreated',
       FileName: scriptName,
       FolderPath: `${folder}\\${scriptName}`,
+      SHA256: fileSha256(commands, size, this.options.tricky),
       FileSize: size,
       InitiatingProcessFileName: managed ? 'RunCommandHandlerWindows.exe' : 'RunCommandExtension.exe',
       InitiatingProcessAccountName: 'system',
@@ -635,13 +664,17 @@ class DayWriter {
     const rng = this.rng;
     const vm = rng.pick(this.tenant.vms);
     const [fileName, folder, process] = rng.pick(NOISE_FILES);
+    const time = this.time(rng.int(0, TICKS_PER_DAY - 1), false);
+    const actionType = rng.chance(0.8) ? 'FileCreated' : 'FileModified';
+    const size = rng.int(100, 100_000);
     this.emit('DeviceFileEvents', {
-      TimeGenerated: this.time(rng.int(0, TICKS_PER_DAY - 1), false),
+      TimeGenerated: time,
       DeviceName: vm.deviceName,
-      ActionType: rng.chance(0.8) ? 'FileCreated' : 'FileModified',
+      ActionType: actionType,
       FileName: fileName,
       FolderPath: `${folder}\\${fileName}`,
-      FileSize: rng.int(100, 100_000),
+      SHA256: fileSha256([fileName], size, this.options.tricky),
+      FileSize: size,
       InitiatingProcessFileName: process,
       InitiatingProcessAccountName: 'system',
       InitiatingProcessAccountDomain: 'nt authority',

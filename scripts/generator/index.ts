@@ -3,6 +3,7 @@ export {
   addDays,
   isDay,
   dayTimestamp,
+  fileSha256,
   generateDayRows,
   generateDays,
   GENERATED_TABLES,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   addDays,
   dayTimestamp,
+  fileSha256,
   generateDayRows,
   GENERATED_TABLES,
   RUN_COMMAND_OPERATION,
@@ -73,14 +74,40 @@ describe('generateDayRows', () => {
     expect(JSON.stringify(other.AzureActivity)).not.toBe(JSON.stringify(day.AzureActivity));
   });
 
-  it('writes the columns of the example exports, in their order', () => {
+  it('writes the columns of the example exports, in their order, and DeviceFileEvents SHA256 after FolderPath', () => {
     for (const t of GENERATED_TABLES) {
       const exampleKeys = Object.keys(
         JSON.parse(readFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), 'utf8').split('\n')[0]),
       );
+      // The examples have no SHA256 (Defender often leaves it out); the generator writes one where Defender's schema has it.
+      if (t === 'DeviceFileEvents') exampleKeys.splice(exampleKeys.indexOf('FolderPath') + 1, 0, 'SHA256');
       const keyLists = new Set(day[t].map((row) => Object.keys(row).join(',')));
       expect([...keyLists]).toEqual([exampleKeys.join(',')]);
     }
+  });
+
+  it('gives a script file the SHA256 of its content: the same script, the same hash; a quarter of the scripts none', () => {
+    const scripts = day.DeviceFileEvents.filter(
+      (r) => /^script\d+\.ps1$/.test(r.FileName) && r.ActionType === 'FileCreated',
+    );
+    const extension = scripts.filter((r) => r.InitiatingProcessFileName === 'RunCommandExtension.exe');
+    expect(extension.length).toBeGreaterThan(100);
+    for (const r of extension) expect(r.SHA256).toMatch(/^([0-9a-f]{64})?$/);
+    const hashed = extension.filter((r) => r.SHA256 !== '').length / extension.length;
+    expect(hashed).toBeGreaterThan(0.6);
+    expect(hashed).toBeLessThan(0.9);
+    // One size, one content: a hash never stands for two sizes, and routine scripts share theirs.
+    const sizes = new Map<string, Set<number>>();
+    for (const r of extension.filter((x) => x.SHA256))
+      sizes.set(r.SHA256!, (sizes.get(r.SHA256!) ?? new Set()).add(r.FileSize));
+    for (const s of sizes.values()) expect(s.size).toBe(1);
+    expect(sizes.size).toBeLessThan(extension.filter((x) => x.SHA256).length);
+    // The same content gives the same hash, another content another one; `tricky: false` always writes one.
+    expect(fileSha256(['Get-Service'], 100, false)).toBe(fileSha256(['Get-Service'], 100, false));
+    expect(fileSha256(['Get-Service'], 101, false)).not.toBe(fileSha256(['Get-Service'], 100, false));
+    const [plain] = generateDayRows({ ...options, tricky: false });
+    for (const r of plain.DeviceFileEvents.filter((x) => x.FileName.endsWith('.ps1')))
+      expect(r.SHA256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('writes canonical datetimes within the day', () => {
