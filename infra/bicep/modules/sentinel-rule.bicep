@@ -108,8 +108,10 @@ resource rule 'Microsoft.SecurityInsights/alertRules@2024-09-01' = {
       EnrichmentStatus: 'EnrichmentStatus'
     }
     alertDetailsOverride: {
-      alertDisplayNameFormat: 'Run Command ran a unique PowerShell script {{PowershellFileName}} on {{VirtualMachineName}}'
-      alertDescriptionFormat: '{{Caller}} used Azure VM Run Command on {{VirtualMachineName}} to run {{PowershellFileName}}, a PowerShell script whose command fingerprint no other script had that day. Check whether the run was expected, read the script (custom details ScriptCommands, ScriptFolder, ScriptSha256) and follow the operation in AzureActivity (CorrelationIds) and DeviceEvents.'
+      // FindingSummary and AlertSubject say what the finding's mode tested (see the query):
+      // parity "no other script had that day", corrected "not seen in the baseline period".
+      alertDisplayNameFormat: 'Run Command on {{VirtualMachineName}}: {{AlertSubject}}'
+      alertDescriptionFormat: '{{Caller}} used Azure VM Run Command on {{VirtualMachineName}}: {{FindingSummary}} Check whether the run was expected, read the script (custom details ScriptCommands, ScriptFolder, ScriptSha256) and follow the operation in AzureActivity (CorrelationIds) and DeviceEvents.'
       alertSeverityColumnName: 'AlertSeverity'
       alertDynamicProperties: [{ alertProperty: 'RemediationSteps', value: 'RemediationSteps' }]
     }

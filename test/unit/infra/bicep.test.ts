@@ -857,6 +857,44 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         expect([pivot, ruleQuery.includes(pivot)]).toEqual([pivot, true]);
     });
 
+    it("says what the finding's mode tested: parity unique that day, corrected not seen in the baseline period", () => {
+      const p = only(full.predictedResources, 'Microsoft.SecurityInsights/alertRules').properties;
+      expect(p.alertDetailsOverride.alertDescriptionFormat).toContain('{{FindingSummary}}');
+      expect(p.alertDetailsOverride.alertDisplayNameFormat).toContain('{{AlertSubject}}');
+      // The arms of `FindingSummary = case(...)`, in order: control-plane, corrected, parity (the else).
+      const summary = /\| extend FindingSummary = case\(\n([\s\S]*?)\)\n\| /.exec(ruleQuery)?.[1] ?? '';
+      const arms = summary.split(/,\n/).map((a) => a.trim());
+      expect(arms).toHaveLength(3);
+      expect(arms[0]).toMatch(
+        /^FindingKind == "control-plane", strcat\(.*no script file or PowerShell command.*baseline period/,
+      );
+      expect(arms[1]).toMatch(/^DetectionMode == "corrected", strcat\(.*was not seen in the baseline period/);
+      expect(arms[2]).toMatch(/^strcat\(.*no other script had that day/);
+      // Only parity says "that day", and no arm says "seen only once in the day".
+      expect(arms.filter((a) => a.includes('that day'))).toEqual([arms[2]]);
+      expect(ruleQuery).not.toMatch(/seen only once/);
+      // Corrected mode says which fingerprint it used: the file's SHA256 where it was the fingerprint.
+      expect(ruleQuery).toMatch(
+        /FingerprintBasis = iff\(isnotempty\(ScriptSha256\) and ScriptFingerprintHash == ScriptSha256, "the script file's SHA256", "its PowerShell commands and file size"\)/,
+      );
+      // The rule's Prevalence (100 / totals on every finding, trap 6) is in no alert field.
+      expect(resultColumns(ruleQuery, RULE_SCHEMA)).not.toContain('Prevalence');
+      expect(JSON.stringify({ ...p, query: undefined })).not.toContain('Prevalence');
+      // Remediation steps start from the same summary.
+      expect(ruleQuery).toMatch(/strcat\("What happened: ".*FindingSummary\)/);
+    });
+
+    it('maps the File entity to the folder (not the full path) and FileHash only where a SHA256 was recorded', () => {
+      // ScriptFolderPath holds the folder without the file name (src/detection/evidence.ts scriptFolderOf).
+      expect(ruleQuery).toContain(
+        '| extend FileHashValue = iff(isempty(ScriptSha256), "", ScriptSha256), FileHashAlgorithm = iff(isempty(ScriptSha256), "", "SHA256")',
+      );
+      const columns = findingsTable.columns.map((c) => c.name);
+      expect(columns).toEqual(expect.arrayContaining(['PowershellFileName', 'ScriptFolderPath', 'ScriptSha256']));
+      const folder = findingsTable.columns.find((c) => c.name === 'ScriptFolderPath')!.description;
+      expect(folder).toMatch(/without the file name/);
+    });
+
     it('a saved hunting query goes from a finding to its AzureActivity events and its DeviceEvents', () => {
       const saved = only(full.predictedResources, 'Microsoft.OperationalInsights/workspaces/savedSearches');
       expect(saved.properties.category).toBe('Hunting Queries');
