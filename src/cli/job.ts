@@ -200,7 +200,7 @@ function summary(run: JobRunResult, dryRun: boolean): string {
 function formatRecords(records: readonly FindingRecord[], format: FindingsFormat): string {
   if (format === 'ndjson') return formatWouldSend(records);
   if (format === 'json') return JSON.stringify(records, null, 2) + '\n';
-  return formatFindingsTable(records);
+  return formatFindingsTable(records, records[0]?.DetectionMode ?? 'parity');
 }
 
 function write(stream: NodeJS.WritableStream, text: string): Promise<void> {

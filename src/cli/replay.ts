@@ -108,7 +108,13 @@ export async function run(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps =
   }
   let text: string;
   if (format === 'table') {
-    text = formatDays(result) + '\n' + formatFindingsTable(result.findings.map((f) => f.finding));
+    text =
+      formatDays(result) +
+      '\n' +
+      formatFindingsTable(
+        result.findings.map((f) => f.finding),
+        mode,
+      );
   } else {
     io.stderr.write(formatDays(result));
     const rows = result.findings.map((f) => {

@@ -51,7 +51,7 @@ describe('findings formats', () => {
       PowershellScriptCommands: Array.from({ length: 30 }, (_, i) => `COMMAND-${i}`),
       CallerIpAddress: '2001:db8::2766',
     });
-    const text = formatFindingsTable([finding(), long]);
+    const text = formatFindingsTable([finding(), long], 'corrected');
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(5);
     expect(lines[4]).toBe('2 findings');
@@ -67,5 +67,30 @@ describe('findings formats', () => {
     expect(lines[2]).toContain('b6aacfce457e');
     expect(lines[2]).not.toContain('b6aacfce457e8');
     expect(formatFindingsTable([])).toMatch(/\n0 findings\n$/);
+  });
+
+  it("table: Prevalence is corrected mode's column; in parity mode one note says it is the rule's 100 / totals", () => {
+    // Corrected: the share of the window's executions with the fingerprint, per row; none for a control-plane finding.
+    const corrected = formatFindingsTable(
+      [finding({ Prevalence: 2.5 }), finding({ ScriptFingerprintHash: '', Prevalence: 0 })],
+      'corrected',
+    ).split('\n');
+    expect(corrected[0]).toMatch(/\bPrevalence\b/);
+    expect(corrected[2]).toContain('2.50%');
+    expect(corrected[3]).not.toContain('0%');
+    // Parity: no column; the day's one value, once, with why it means nothing.
+    const parity = formatFindingsTable([finding({ Prevalence: 100 / 59 }), finding({ Prevalence: 100 / 59 })]);
+    const [header] = parity.split('\n');
+    expect(header).not.toContain('Prevalence');
+    expect(parity).toContain('2 findings\nPrevalence: 1.69% on every finding (100 / 59 RunCommandData rows)');
+    expect(parity).toMatch(/the rule's arithmetic .*trap 6/s);
+    expect(parity.match(/1\.69%/g)).toHaveLength(1);
+    // Several days (replay): the range.
+    expect(formatFindingsTable([finding({ Prevalence: 100 / 59 }), finding({ Prevalence: 2.5 })])).toContain(
+      'Prevalence: 1.69% to 2.50%',
+    );
+    expect(formatFindingsTable([])).not.toContain('Prevalence:');
+    // The JSON forms keep the rule's value.
+    expect(JSON.parse(formatFindings([finding({ Prevalence: 100 / 59 })], 'ndjson')).Prevalence).toBe(100 / 59);
   });
 });
