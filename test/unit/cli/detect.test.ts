@@ -90,7 +90,9 @@ describe('detect over the example days', () => {
     // Header, rule, one line per finding, the count, and the two lines of the parity Prevalence note.
     expect(lines).toHaveLength(expected.length + 5);
     expect(lines[expected.length + 2]).toBe(`${expected.length} findings`);
-    expect(lines[expected.length + 3]).toMatch(/^Prevalence: 2\.44% on every finding \(100 \/ 41 RunCommandData rows\)/);
+    expect(lines[expected.length + 3]).toMatch(
+      /^Prevalence: 2\.44% on every finding \(100 \/ 41 RunCommandData rows\)/,
+    );
     for (const f of expected.map((l) => JSON.parse(l) as { VirtualMachineName: string; StartTime: string }))
       expect(stdout).toContain(f.StartTime);
   });
