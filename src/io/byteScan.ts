@@ -9,10 +9,12 @@
  * what a reader of this file sees; there is no binary blob and no build step. It has
  * one function over its own linear memory:
  *
- *   pairs(start, end, a, da, b, db, fold, out, cap) → n
+ *   pairs(start, end, a, da, b, db, folds, out, cap) → n
  *     writes to out[0..n) (i32s), in ascending order, every position p in [start, end)
- *     where   ((mem[p + da] | fold) == a  and  (mem[p + db] | fold) == b)
+ *     where   ((mem[p + da] | foldA) == a  and  (mem[p + db] | foldB) == b)
  *        or   (mem[p] == '\'  and  mem[p + 1] == 'u'),
+ *     with foldA the low byte of `folds` and foldB the next one (`| 0x20` folds an ASCII
+ *     letter's case; `| 0x0f` with b = 0x3f admits the ten digits, among 16 bytes),
  *     stopping early when n reaches cap (the caller then goes on from out[n - 1] + 1).
  *
  * A vector may read up to 31 bytes past `end` (SLACK below is kept free for that);
@@ -82,6 +84,7 @@ const i32Sub = [0x6b];
 const i32And = [0x71];
 const i32Or = [0x72];
 const i32Shl = [0x74];
+const i32ShrU = [0x76];
 const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
 const v128Load = (offset: number): number[] => simd(0x00, 0, ...uleb(offset)); // align 1
 const i8x16Splat = simd(0x0f);
@@ -91,17 +94,17 @@ const v128Or = simd(0x50);
 const i8x16Bitmask = simd(0x64);
 const v128AnyTrue = simd(0x53);
 
-// pairs: params 0 start, 1 end, 2 a, 3 da, 4 b, 5 db, 6 fold, 7 out, 8 cap;
-// locals 9 i, 10 bits, 11 n (i32), 12 vA, 13 vB, 14 vFold, 15 vBackslash, 16 vU, 17 m1, 18 m2 (v128).
+// pairs: params 0 start, 1 end, 2 a, 3 da, 4 b, 5 db, 6 folds, 7 out, 8 cap;
+// locals 9 i, 10 bits, 11 n (i32), 12 vA, 13 vB, 14 vFoldA, 15 vBackslash, 16 vU, 17 m1, 18 m2, 19 vFoldB (v128).
 
 /**
  * The vector at i + off:
- * ((mem[i+off+da..] | fold) == a & (mem[i+off+db..] | fold) == b) | (mem[i+off..] == '\\' & mem[i+off+1..] == 'u')
+ * ((mem[i+off+da..] | foldA) == a & (mem[i+off+db..] | foldB) == b) | (mem[i+off..] == '\\' & mem[i+off+1..] == 'u')
  */
 // prettier-ignore
 const pairsVector = (off: number): number[] => [
   ...get(9), ...get(3), ...i32Add, ...v128Load(off), ...get(14), ...v128Or, ...get(12), ...i8x16Eq,
-  ...get(9), ...get(5), ...i32Add, ...v128Load(off), ...get(14), ...v128Or, ...get(13), ...i8x16Eq,
+  ...get(9), ...get(5), ...i32Add, ...v128Load(off), ...get(19), ...v128Or, ...get(13), ...i8x16Eq,
   ...v128And,
   ...get(9), ...v128Load(off), ...get(15), ...i8x16Eq,
   ...get(9), ...v128Load(off + 1), ...get(16), ...i8x16Eq,
@@ -130,11 +133,12 @@ const PAIRS_EMIT = [
 const PAIRS_BODY = [
   ...vec([
     [3, I32],
-    [7, V128],
+    [8, V128],
   ]),
   ...get(2), ...i8x16Splat, ...set(12),
   ...get(4), ...i8x16Splat, ...set(13),
   ...get(6), ...i8x16Splat, ...set(14),
+  ...get(6), ...i32Const(8), ...i32ShrU, ...i8x16Splat, ...set(19),
   ...i32Const(0x5c), ...i8x16Splat, ...set(15),
   ...i32Const(0x75), ...i8x16Splat, ...set(16),
   ...get(0), ...set(9),
@@ -225,19 +229,24 @@ interface Kernel {
     da: number,
     b: number,
     db: number,
-    fold: number,
+    folds: number,
     out: number,
     cap: number,
   ): number;
 }
 
-/** A pair of bytes of a needle that every occurrence has: `a` at `da`, `b` at `db`, both compared after `| fold`. */
+/**
+ * A pair of bytes that every occurrence of a needle has at fixed offsets from the
+ * position reported for it: `a` at `da`, compared after `| fold`, and `b` at `db`,
+ * compared after `| foldB` (default: `fold`).
+ */
 export interface PairAnchor {
   a: number;
   da: number;
   b: number;
   db: number;
-  fold: 0 | 0x20;
+  fold: number;
+  foldB?: number;
 }
 
 /**
@@ -308,10 +317,11 @@ export class ByteScanner {
     const base = this.place(chunk);
     const end = base + chunk.length;
     const { a, da, b, db, fold } = anchor;
+    const folds = (fold & 0xff) | (((anchor.foldB ?? fold) & 0xff) << 8);
     if (!(da >= 0 && db >= 0 && da < MAX_ANCHOR_OFFSET && db < MAX_ANCHOR_OFFSET))
       throw new RangeError(`anchor offsets must be in [0, ${MAX_ANCHOR_OFFSET})`);
     for (let from = base; from < end;) {
-      const n = this.kernel.pairs(from, end, a, da, b, db, fold, OUT_OFFSET, this.capacity);
+      const n = this.kernel.pairs(from, end, a, da, b, db, folds, OUT_OFFSET, this.capacity);
       const positions = this.positions;
       for (let k = 0; k < n; k++) each(positions[k] - base);
       if (n < this.capacity) return;
