@@ -62,20 +62,20 @@
  * `hitPositions`) ask the WebAssembly SIMD kernel of ./byteScan for candidate positions
  * and check each one here with the same position tests (`NeedleOf.at`,
  * `unicodeEscapeAt`), so they find the same positions as the plain forms provided the
- * candidates include every true position. They do: every occurrence of a needle has
- * two fixed bytes at fixed offsets from the position it is reported at (its `anchor`:
- * `mm` in `runcommand`, compared after `| 0x20`, which equals `m` exactly for the
- * bytes `m` `M`, so no case mix is missed; `R`…`x` in `RunCommandExtension.exe`; for
- * DeviceEvents, reported at the `t` of `script`, that `t` and the digit after it,
- * compared after `| 0x0f` with 0x3f, which holds for 0x30-0x3f, every digit among
- * them; the white space before `script` is 1 to 3 bytes, so no offset from `-File`
- * is fixed, but the `t` of `script` is a fixed distance from `-File` for each of the
- * three lengths, and `scriptTOfMatchAt` tries all three), and every `\u` escape has
- * `\` `u`; the kernel reports every position where either pair stands inside the
- * chunk. Reports it makes in error (bytes past
- * the chunk's end, a `\\u`) are rejected by the position tests, which look at the
- * chunk's own bytes only. Where the engine cannot run WebAssembly SIMD the plain
- * forms do the chunk-wide search too.
+ * candidates include every true position. They do: each needle is reported at the
+ * position of two adjacent bytes that every occurrence has (its `anchor`), and the
+ * kernel reports every position where an anchor pair or a `\u` stands inside the
+ * chunk. The anchors: the `mm` of `runcommand`, compared after `| 0x20`, which equals
+ * `m` exactly for the bytes `m` `M`, so no case mix is missed; the `Ex` of
+ * `RunCommandExtension.exe`; for DeviceEvents the `t` of `script` and the digit after
+ * it, the digit compared after `| 0x0f` with 0x3f, which holds for 0x30-0x3f, every
+ * digit among them. (The white space before `script` is 1 to 3 bytes, so no byte
+ * after `-File` is at a fixed offset from it; `scriptTOfMatchAt` tries the three
+ * lengths back from the `t`.) Reports the kernel makes in error (bytes past the
+ * chunk's end, a `\\u`) are rejected by the position tests, which look at the chunk's
+ * own bytes only. The position of an occurrence lies inside it, so inside its line,
+ * JSON array element or CSV record, which is all the readers ask of it. Where the
+ * engine cannot run WebAssembly SIMD the plain forms do the chunk-wide search too.
  *
  * The property test (test/unit/io/prefilter.test.ts) checks the implication against
  * the engine's own per-table filters, on random rows under random JSON encodings, and
@@ -112,8 +112,8 @@ function nextUnicodeEscape(chunk: Buffer, from: number): number {
 
 /**
  * One table's needle: a plain search, a test at one position, and the kernel's anchor.
- * Each occurrence is reported at one position inside it (its start, but for
- * DeviceEvents the `t` of `script`).
+ * Each occurrence is reported at one position inside it, where its anchor stands:
+ * the first `m` of `runcommand`, the `E` of `Extension`, the `t` of `script`.
  */
 interface NeedleOf {
   /** The next occurrence in `chunk` reported at or after `from`, or -1. */
@@ -124,9 +124,17 @@ interface NeedleOf {
   anchor: PairAnchor;
 }
 
-function exactNeedle(text: string, anchor: PairAnchor): NeedleOf {
+/** A needle matched exactly, reported `offset` bytes into it (where its anchor stands). */
+function exactNeedle(text: string, offset: number, anchor: PairAnchor): NeedleOf {
   const needle = Buffer.from(text, 'latin1');
-  return { next: (chunk, from) => chunk.indexOf(needle, from), at: (chunk, at) => bytesAt(chunk, at, needle), anchor };
+  return {
+    next: (chunk, from) => {
+      const start = chunk.indexOf(needle, Math.max(0, from - offset));
+      return start < 0 ? -1 : start + offset;
+    },
+    at: (chunk, at) => bytesAt(chunk, at - offset, needle),
+    anchor,
+  };
 }
 
 const RUNCOMMAND = Buffer.from('runcommand', 'latin1');
@@ -186,10 +194,19 @@ function runCommandSlashAAt(chunk: Buffer, at: number): boolean {
   return chunk[next] === 0x2f && (chunk[next + 1] | 0x20) === 0x61;
 }
 
-/** The next `runcommand/a` in any ASCII case (see `runCommandSlashAAt`), or -1. */
+/** Where `runcommand/a` is reported: at its first `m`, the kernel's anchor `mm`. */
+const MM_OF_RUNCOMMAND = 5;
+
+/** Whether a `runcommand/a` (see `runCommandSlashAAt`) is reported at `at`. */
+function runCommandSlashAReportedAt(chunk: Buffer, at: number): boolean {
+  return runCommandSlashAAt(chunk, at - MM_OF_RUNCOMMAND);
+}
+
+/** The next `runcommand/a` in any ASCII case reported at or after `from` (its first `m`), or -1. */
 function nextRunCommandSlashA(chunk: Buffer, from: number): number {
-  for (let at = nextRunCommandAnyCase(chunk, from); at >= 0; at = nextRunCommandAnyCase(chunk, at + 1))
-    if (runCommandSlashAAt(chunk, at)) return at;
+  const first = Math.max(0, from - MM_OF_RUNCOMMAND);
+  for (let at = nextRunCommandAnyCase(chunk, first); at >= 0; at = nextRunCommandAnyCase(chunk, at + 1))
+    if (runCommandSlashAAt(chunk, at)) return at + MM_OF_RUNCOMMAND;
   return -1;
 }
 
@@ -280,25 +297,20 @@ function isDigit(b: number): boolean {
 const NEEDLES: { readonly [T in TableName]: NeedleOf } = {
   AzureActivity: {
     next: nextRunCommandSlashA,
-    at: runCommandSlashAAt,
+    at: runCommandSlashAReportedAt,
     // The `mm` of `runcommand`: rarer in these tables than `r`…`d` (1.4 M pairs in the
     // noise-heavy bench day's AzureActivity, against 87,000 for `mm`, two per row).
-    anchor: { a: 0x6d /* m */, da: 5, b: 0x6d /* m */, db: 6, fold: 0x20 },
+    anchor: { a: 0x6d /* m */, b: 0x6d /* m */, fold: 0x20 },
   },
-  DeviceFileEvents: exactNeedle('RunCommandExtension.exe', {
-    a: 0x52 /* R */,
-    da: 0,
-    b: 0x78 /* x */,
-    db: 11,
-    fold: 0,
-  }),
+  // Reported at the `Ex` of `Extension`.
+  DeviceFileEvents: exactNeedle('RunCommandExtension.exe', 10, { a: 0x45 /* E */, b: 0x78 /* x */, fold: 0 }),
   DeviceEvents: {
     next: nextScriptTOfMatch,
     at: scriptTOfMatchAt,
     // `t` then a digit: `(b | 0x0f) == 0x3f` holds for the bytes 0x30-0x3f, the ten
     // digits among them. `-F` stood in 0.8 M places of the noise-heavy day's DeviceEvents
     // (`-File C:\…`, `-File scriptx.ps1`), `t` and a digit in 4,000.
-    anchor: { a: 0x74 /* t */, da: 0, b: 0x3f /* 0-9 : ; < = > ? */, db: 1, fold: 0, foldB: 0x0f },
+    anchor: { a: 0x74 /* t */, b: 0x3f /* 0-9 : ; < = > ? */, fold: 0, foldB: 0x0f },
   },
 };
 
