@@ -9,11 +9,16 @@
  * what a reader of this file sees; there is no binary blob and no build step. It has
  * one function over its own linear memory:
  *
- *   pairs(start, end, a, da, b, db, fold, out, cap) → n
+ *   pairs(start, end, a, b, folds, out, cap) → n
  *     writes to out[0..n) (i32s), in ascending order, every position p in [start, end)
- *     where   ((mem[p + da] | fold) == a  and  (mem[p + db] | fold) == b)
+ *     where   ((mem[p] | foldA) == a  and  (mem[p + 1] | foldB) == b)
  *        or   (mem[p] == '\'  and  mem[p + 1] == 'u'),
+ *     with foldA the low byte of `folds` and foldB the next one (`| 0x20` folds an ASCII
+ *     letter's case; `| 0x0f` with b = 0x3f admits the ten digits, among 16 bytes),
  *     stopping early when n reaches cap (the caller then goes on from out[n - 1] + 1).
+ *
+ * Both tests read the same two vectors (the bytes at p and at p + 1), so a needle's
+ * anchor is two adjacent bytes at the position reported for it.
  *
  * A vector may read up to 31 bytes past `end` (SLACK below is kept free for that);
  * those bytes are never reported as positions (p < end), but they may make a position
@@ -82,6 +87,7 @@ const i32Sub = [0x6b];
 const i32And = [0x71];
 const i32Or = [0x72];
 const i32Shl = [0x74];
+const i32ShrU = [0x76];
 const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
 const v128Load = (offset: number): number[] => simd(0x00, 0, ...uleb(offset)); // align 1
 const i8x16Splat = simd(0x0f);
@@ -91,20 +97,22 @@ const v128Or = simd(0x50);
 const i8x16Bitmask = simd(0x64);
 const v128AnyTrue = simd(0x53);
 
-// pairs: params 0 start, 1 end, 2 a, 3 da, 4 b, 5 db, 6 fold, 7 out, 8 cap;
-// locals 9 i, 10 bits, 11 n (i32), 12 vA, 13 vB, 14 vFold, 15 vBackslash, 16 vU, 17 m1, 18 m2 (v128).
+// pairs: params 0 start, 1 end, 2 a, 3 b, 4 folds, 5 out, 6 cap;
+// locals 7 i, 8 bits, 9 n (i32), 10 vA, 11 vB, 12 vFoldA, 13 vBackslash, 14 vU, 15 m1, 16 m2, 17 vFoldB, 18 x, 19 y (v128).
 
 /**
- * The vector at i + off:
- * ((mem[i+off+da..] | fold) == a & (mem[i+off+db..] | fold) == b) | (mem[i+off..] == '\\' & mem[i+off+1..] == 'u')
+ * The vector at i + off, from the two vectors x = mem[i+off..] and y = mem[i+off+1..]:
+ * ((x | foldA) == a & (y | foldB) == b) | (x == '\\' & y == 'u')
  */
 // prettier-ignore
 const pairsVector = (off: number): number[] => [
-  ...get(9), ...get(3), ...i32Add, ...v128Load(off), ...get(14), ...v128Or, ...get(12), ...i8x16Eq,
-  ...get(9), ...get(5), ...i32Add, ...v128Load(off), ...get(14), ...v128Or, ...get(13), ...i8x16Eq,
+  ...get(7), ...v128Load(off), ...set(18),
+  ...get(7), ...v128Load(off + 1), ...set(19),
+  ...get(18), ...get(12), ...v128Or, ...get(10), ...i8x16Eq,
+  ...get(19), ...get(17), ...v128Or, ...get(11), ...i8x16Eq,
   ...v128And,
-  ...get(9), ...v128Load(off), ...get(15), ...i8x16Eq,
-  ...get(9), ...v128Load(off + 1), ...get(16), ...i8x16Eq,
+  ...get(18), ...get(13), ...i8x16Eq,
+  ...get(19), ...get(14), ...i8x16Eq,
   ...v128And,
   ...v128Or,
 ];
@@ -114,13 +122,13 @@ const pairsVector = (off: number): number[] => [
 const PAIRS_EMIT = [
   ...block,
   ...loop,
-  ...get(10), ...i32Eqz, ...brIf(1),
-  ...get(7), ...get(11), ...i32Const(2), ...i32Shl, ...i32Add,
-  ...get(9), ...get(10), ...i32Ctz, ...i32Add,
+  ...get(8), ...i32Eqz, ...brIf(1),
+  ...get(5), ...get(9), ...i32Const(2), ...i32Shl, ...i32Add,
+  ...get(7), ...get(8), ...i32Ctz, ...i32Add,
   ...i32Store,
-  ...get(10), ...get(10), ...i32Const(1), ...i32Sub, ...i32And, ...set(10),
-  ...get(11), ...i32Const(1), ...i32Add, ...tee(11), ...get(8), ...i32GeU,
-  ...if_, ...get(11), ...ret, ...end,
+  ...get(8), ...get(8), ...i32Const(1), ...i32Sub, ...i32And, ...set(8),
+  ...get(9), ...i32Const(1), ...i32Add, ...tee(9), ...get(6), ...i32GeU,
+  ...if_, ...get(9), ...ret, ...end,
   ...br(0),
   ...end,
   ...end,
@@ -130,45 +138,46 @@ const PAIRS_EMIT = [
 const PAIRS_BODY = [
   ...vec([
     [3, I32],
-    [7, V128],
+    [10, V128],
   ]),
-  ...get(2), ...i8x16Splat, ...set(12),
-  ...get(4), ...i8x16Splat, ...set(13),
-  ...get(6), ...i8x16Splat, ...set(14),
-  ...i32Const(0x5c), ...i8x16Splat, ...set(15),
-  ...i32Const(0x75), ...i8x16Splat, ...set(16),
-  ...get(0), ...set(9),
+  ...get(2), ...i8x16Splat, ...set(10),
+  ...get(3), ...i8x16Splat, ...set(11),
+  ...get(4), ...i8x16Splat, ...set(12),
+  ...get(4), ...i32Const(8), ...i32ShrU, ...i8x16Splat, ...set(17),
+  ...i32Const(0x5c), ...i8x16Splat, ...set(13),
+  ...i32Const(0x75), ...i8x16Splat, ...set(14),
+  ...get(0), ...set(7),
   // Two vectors at a time while (i + 32 <= end), the common case being no bit set at all.
   ...block,
   ...loop,
-  ...get(9), ...i32Const(32), ...i32Add, ...get(1), ...i32GtU, ...brIf(1),
-  ...pairsVector(0), ...set(17),
-  ...pairsVector(16), ...set(18),
-  ...get(17), ...get(18), ...v128Or, ...v128AnyTrue,
+  ...get(7), ...i32Const(32), ...i32Add, ...get(1), ...i32GtU, ...brIf(1),
+  ...pairsVector(0), ...set(15),
+  ...pairsVector(16), ...set(16),
+  ...get(15), ...get(16), ...v128Or, ...v128AnyTrue,
   ...if_,
-  ...get(17), ...i8x16Bitmask, ...get(18), ...i8x16Bitmask, ...i32Const(16), ...i32Shl, ...i32Or, ...set(10),
+  ...get(15), ...i8x16Bitmask, ...get(16), ...i8x16Bitmask, ...i32Const(16), ...i32Shl, ...i32Or, ...set(8),
   ...PAIRS_EMIT,
   ...end,
-  ...get(9), ...i32Const(32), ...i32Add, ...set(9),
+  ...get(7), ...i32Const(32), ...i32Add, ...set(7),
   ...br(0),
   ...end,
   ...end,
   // Then one vector at a time, the last one cut at `end` (only the bits of positions before it).
   ...block,
   ...loop,
-  ...get(9), ...get(1), ...i32GeU, ...brIf(1),
-  ...pairsVector(0), ...i8x16Bitmask, ...set(10),
-  ...get(1), ...get(9), ...i32Sub, ...i32Const(16), ...i32LtU,
+  ...get(7), ...get(1), ...i32GeU, ...brIf(1),
+  ...pairsVector(0), ...i8x16Bitmask, ...set(8),
+  ...get(1), ...get(7), ...i32Sub, ...i32Const(16), ...i32LtU,
   ...if_,
-  ...get(10), ...i32Const(1), ...get(1), ...get(9), ...i32Sub, ...i32Shl, ...i32Const(1), ...i32Sub, ...i32And,
-  ...set(10),
+  ...get(8), ...i32Const(1), ...get(1), ...get(7), ...i32Sub, ...i32Shl, ...i32Const(1), ...i32Sub, ...i32And,
+  ...set(8),
   ...end,
   ...PAIRS_EMIT,
-  ...get(9), ...i32Const(16), ...i32Add, ...set(9),
+  ...get(7), ...i32Const(16), ...i32Add, ...set(7),
   ...br(0),
   ...end,
   ...end,
-  ...get(11),
+  ...get(9),
   ...end,
 ];
 
@@ -184,7 +193,7 @@ function moduleBytes(pages: number): Uint8Array {
   const code = (body: number[]): number[] => [...uleb(body.length), ...body];
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([funcType(9, 1)])),
+    ...section(1, vec([funcType(7, 1)])),
     ...section(3, vec([[0]])),
     ...section(5, vec([[0x00, ...uleb(pages)]])),
     ...section(
@@ -200,9 +209,8 @@ function moduleBytes(pages: number): Uint8Array {
 
 /** Where in memory the positions are written. */
 const OUT_OFFSET = 0;
-/** Bytes kept past a chunk's capacity for the vectors that read past `end` (up to `db + 16`). */
+/** Bytes kept past a chunk's capacity for the vectors that read past `end` (up to 17). */
 const SLACK = 64;
-const MAX_ANCHOR_OFFSET = 32;
 
 /** The part of the WebAssembly JS API used here (the compiler's ES2022 + Node libs do not declare it). */
 interface WasmMemory {
@@ -218,26 +226,19 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface Kernel {
   memory: WasmMemory;
-  pairs(
-    start: number,
-    end: number,
-    a: number,
-    da: number,
-    b: number,
-    db: number,
-    fold: number,
-    out: number,
-    cap: number,
-  ): number;
+  pairs(start: number, end: number, a: number, b: number, folds: number, out: number, cap: number): number;
 }
 
-/** A pair of bytes of a needle that every occurrence has: `a` at `da`, `b` at `db`, both compared after `| fold`. */
+/**
+ * Two adjacent bytes that every occurrence of a needle has at the position reported
+ * for it: `a` there, compared after `| fold`, and `b` right after it, compared after
+ * `| foldB` (default: `fold`).
+ */
 export interface PairAnchor {
   a: number;
-  da: number;
   b: number;
-  db: number;
-  fold: 0 | 0x20;
+  fold: number;
+  foldB?: number;
 }
 
 /**
@@ -307,11 +308,10 @@ export class ByteScanner {
   forEachCandidate(chunk: Buffer, anchor: PairAnchor, each: (p: number) => void): void {
     const base = this.place(chunk);
     const end = base + chunk.length;
-    const { a, da, b, db, fold } = anchor;
-    if (!(da >= 0 && db >= 0 && da < MAX_ANCHOR_OFFSET && db < MAX_ANCHOR_OFFSET))
-      throw new RangeError(`anchor offsets must be in [0, ${MAX_ANCHOR_OFFSET})`);
+    const { a, b, fold } = anchor;
+    const folds = (fold & 0xff) | (((anchor.foldB ?? fold) & 0xff) << 8);
     for (let from = base; from < end;) {
-      const n = this.kernel.pairs(from, end, a, da, b, db, fold, OUT_OFFSET, this.capacity);
+      const n = this.kernel.pairs(from, end, a, b, folds, OUT_OFFSET, this.capacity);
       const positions = this.positions;
       for (let k = 0; k < n; k++) each(positions[k] - base);
       if (n < this.capacity) return;

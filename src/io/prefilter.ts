@@ -10,7 +10,7 @@
  * in one string column:
  *
  *   AzureActivity     | where OperationNameValue =~ "Microsoft.Compute/virtualMachines/runCommand/action"
- *                     → the decoded value contains `runcommand` in some ASCII case mix.
+ *                     → the decoded value contains `runcommand/a` in some ASCII case mix.
  *   DeviceFileEvents  | where InitiatingProcessFileName == "RunCommandExtension.exe"
  *                     → the decoded value contains `RunCommandExtension.exe` exactly.
  *   DeviceEvents      | extend PowershellFileName = extract(@"\-File\s(script[0-9]{1,9}\.ps1)", 1, InitiatingProcessCommandLine)
@@ -21,8 +21,9 @@
  * How can a decoded JSON string contain a needle while the raw bytes of the line do
  * not? A JSON string writes each character either as itself (UTF-8 bytes) or as an
  * escape. The escapes are `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`, which stand for
- * characters none of our needles contain (`"`, `\`, `/`, control characters), and
- * `\uXXXX`, which may stand for any character. So when the line holds no `\u`, every
+ * characters none of our needles contain (`"`, `\`, control characters) but for `/`
+ * (the needle `runcommand/a` accepts `/` and `\/` alike), and `\uXXXX`, which may
+ * stand for any character. So when the line holds no `\u`, every
  * character of a needle occurrence is written as itself, consecutively, and the raw
  * line contains the needle's bytes (ASCII bytes never occur inside the UTF-8 encoding
  * of another character). Hence:
@@ -31,8 +32,7 @@
  *
  * The pre-filter keeps every line that contains a `\u` escape (a backslash that ends
  * an odd run of backslashes, then `u`; an even run is escaped backslashes), and every
- * line that contains the needles. The needles contain no `/`, so `\/` never
- * matters. For DeviceEvents the needle is a pattern: `-File`, then the raw form of
+ * line that contains the needles. For DeviceEvents the needle is a pattern: `-File`, then the raw form of
  * one White_Space character, then `script`, 1 to 9 digits, `.ps1`. Outside `\u`, a
  * White_Space character is written either as a short escape (`\t` `\n` `\f` `\r`:
  * we accept a backslash followed by any of those letters) or as its UTF-8 bytes
@@ -42,11 +42,14 @@
  * the `\u` rule. Raw control bytes are not valid inside a JSON string.
  *
  * For AzureActivity the search is case-insensitive over ASCII letters. `=~` compares
- * after simple upper-casing (src/detection/kql.ts), and no non-ASCII character
- * upper- or lower-cases to one of r, u, n, c, o, m, a, d (the only non-ASCII
- * characters that case-map into ASCII are ı→I, ſ→S, K (Kelvin)→k and ligatures that
- * expand, none of which touch `runcommand`), so a matching value holds those ASCII
- * letters, in some case, consecutively.
+ * after `caseFold` (src/detection/kql.ts), under which a non-ASCII character never
+ * folds to an ASCII one (and even plain upper-casing maps no non-ASCII character to
+ * one of r, u, n, c, o, m, a, d: the only non-ASCII characters that case-map into
+ * ASCII are ı→I, ſ→S, K (Kelvin)→k and ligatures that expand), and `/` has no case, so
+ * a matching value holds `runcommand/a` as ASCII characters, the letters in some case,
+ * consecutively: the `/` written `/` or `\/` (or `\u002f`, kept by the `\u` rule).
+ * Longer needles would be as sound; `/a` already tells the rule's operation from
+ * `runCommands/write` and the other managed Run Command operations.
  *
  * CSV records (./csv) use the same needles: a CSV field is the cell's text as is, but
  * for a quote written `""`, and no needle holds a quote. Their white space before
@@ -59,15 +62,20 @@
  * `hitPositions`) ask the WebAssembly SIMD kernel of ./byteScan for candidate positions
  * and check each one here with the same position tests (`NeedleOf.at`,
  * `unicodeEscapeAt`), so they find the same positions as the plain forms provided the
- * candidates include every true position. They do: every occurrence of a needle has
- * two fixed bytes at fixed offsets (its `anchor`: `r`…`d` nine apart in `runcommand`,
- * compared after `| 0x20`, which equals `r` (`d`) exactly for the bytes `r` `R` (`d`
- * `D`), so no case mix is missed; `R`…`x` in `RunCommandExtension.exe`; `-F` in
- * `-File`), and every `\u` escape has `\` `u`; the kernel reports every position
- * where either pair stands inside the chunk. Reports it makes in error (bytes past
- * the chunk's end, a `\\u`) are rejected by the position tests, which look at the
- * chunk's own bytes only. Where the engine cannot run WebAssembly SIMD the plain
- * forms do the chunk-wide search too.
+ * candidates include every true position. They do: each needle is reported at the
+ * position of two adjacent bytes that every occurrence has (its `anchor`), and the
+ * kernel reports every position where an anchor pair or a `\u` stands inside the
+ * chunk. The anchors: the `mm` of `runcommand`, compared after `| 0x20`, which equals
+ * `m` exactly for the bytes `m` `M`, so no case mix is missed; the `Ex` of
+ * `RunCommandExtension.exe`; for DeviceEvents the `t` of `script` and the digit after
+ * it, the digit compared after `| 0x0f` with 0x3f, which holds for 0x30-0x3f, every
+ * digit among them. (The white space before `script` is 1 to 3 bytes, so no byte
+ * after `-File` is at a fixed offset from it; `scriptTOfMatchAt` tries the three
+ * lengths back from the `t`.) Reports the kernel makes in error (bytes past the
+ * chunk's end, a `\\u`) are rejected by the position tests, which look at the chunk's
+ * own bytes only. The position of an occurrence lies inside it, so inside its line,
+ * JSON array element or CSV record, which is all the readers ask of it. Where the
+ * engine cannot run WebAssembly SIMD the plain forms do the chunk-wide search too.
  *
  * The property test (test/unit/io/prefilter.test.ts) checks the implication against
  * the engine's own per-table filters, on random rows under random JSON encodings, and
@@ -102,19 +110,31 @@ function nextUnicodeEscape(chunk: Buffer, from: number): number {
   return -1;
 }
 
-/** One table's needle: a plain search, a test at one position, and the kernel's anchor. */
+/**
+ * One table's needle: a plain search, a test at one position, and the kernel's anchor.
+ * Each occurrence is reported at one position inside it, where its anchor stands:
+ * the first `m` of `runcommand`, the `E` of `Extension`, the `t` of `script`.
+ */
 interface NeedleOf {
-  /** The next occurrence in `chunk` at or after `from`, or -1. */
+  /** The next occurrence in `chunk` reported at or after `from`, or -1. */
   next(chunk: Buffer, from: number): number;
-  /** Whether an occurrence starts at `at` (bytes past `chunk.length` count as absent). */
+  /** Whether an occurrence is reported at `at` (bytes outside `chunk` count as absent). */
   at(chunk: Buffer, at: number): boolean;
   /** Two bytes every occurrence has (see the header). */
   anchor: PairAnchor;
 }
 
-function exactNeedle(text: string, anchor: PairAnchor): NeedleOf {
+/** A needle matched exactly, reported `offset` bytes into it (where its anchor stands). */
+function exactNeedle(text: string, offset: number, anchor: PairAnchor): NeedleOf {
   const needle = Buffer.from(text, 'latin1');
-  return { next: (chunk, from) => chunk.indexOf(needle, from), at: (chunk, at) => bytesAt(chunk, at, needle), anchor };
+  return {
+    next: (chunk, from) => {
+      const start = chunk.indexOf(needle, Math.max(0, from - offset));
+      return start < 0 ? -1 : start + offset;
+    },
+    at: (chunk, at) => bytesAt(chunk, at - offset, needle),
+    anchor,
+  };
 }
 
 const RUNCOMMAND = Buffer.from('runcommand', 'latin1');
@@ -160,6 +180,34 @@ function runCommandAnyCaseAt(chunk: Buffer, at: number): boolean {
   if (at < 0 || at + RUNCOMMAND.length > chunk.length) return false;
   for (let i = 0; i < RUNCOMMAND.length; i++) if ((chunk[at + i] | 0x20) !== RUNCOMMAND[i]) return false;
   return true;
+}
+
+/**
+ * Whether `runcommand/a` in some ASCII case starts at `at`, the `/` written raw or as
+ * `\/` (the rule's operation name goes on `…/runCommand/action`; `runCommands/write`
+ * and the other managed Run Command operations do not).
+ */
+function runCommandSlashAAt(chunk: Buffer, at: number): boolean {
+  if (!runCommandAnyCaseAt(chunk, at)) return false;
+  let next = at + RUNCOMMAND.length;
+  if (chunk[next] === 0x5c) next++; // the `\` of `\/`
+  return chunk[next] === 0x2f && (chunk[next + 1] | 0x20) === 0x61;
+}
+
+/** Where `runcommand/a` is reported: at its first `m`, the kernel's anchor `mm`. */
+const MM_OF_RUNCOMMAND = 5;
+
+/** Whether a `runcommand/a` (see `runCommandSlashAAt`) is reported at `at`. */
+function runCommandSlashAReportedAt(chunk: Buffer, at: number): boolean {
+  return runCommandSlashAAt(chunk, at - MM_OF_RUNCOMMAND);
+}
+
+/** The next `runcommand/a` in any ASCII case reported at or after `from` (its first `m`), or -1. */
+function nextRunCommandSlashA(chunk: Buffer, from: number): number {
+  const first = Math.max(0, from - MM_OF_RUNCOMMAND);
+  for (let at = nextRunCommandAnyCase(chunk, first); at >= 0; at = nextRunCommandAnyCase(chunk, at + 1))
+    if (runCommandSlashAAt(chunk, at)) return at + MM_OF_RUNCOMMAND;
+  return -1;
 }
 
 const PS1 = Buffer.from('.ps1', 'latin1');
@@ -213,10 +261,32 @@ function fileScriptPs1At(chunk: Buffer, dash: number): boolean {
   return digits >= 1 && digits <= 9 && bytesAt(chunk, firstDigit + digits, PS1);
 }
 
-/** The next `-File…scriptN.ps1`: a native search for `-File` (fewer false starts in command lines than `.ps1`), then the check. */
-function nextFileScriptPs1(chunk: Buffer, from: number): number {
-  for (let dash = chunk.indexOf(DASH_FILE, from); dash >= 0; dash = chunk.indexOf(DASH_FILE, dash + 1))
-    if (fileScriptPs1At(chunk, dash)) return dash;
+/** Where `script` starts in a match of `-File<white space>script…` whose `t` is at `t`. */
+const T_OF_SCRIPT = SCRIPT.length - 1;
+
+/**
+ * Whether the `t` of `script` in a match of `-File<white space>script<1-9 digits>.ps1`
+ * is at `t`: the position the DeviceEvents search reports, since a digit follows it in
+ * every match (the kernel's anchor, see the header), while `-File` and `script` are
+ * common in command lines on their own. The white space before `script` is one of the
+ * raw forms of `whiteSpaceLength`, 1 to 3 bytes long, each tried: so this holds exactly
+ * when `fileScriptPs1At(dash)` holds for a `dash` 11 to 13 bytes before `t`.
+ */
+function scriptTOfMatchAt(chunk: Buffer, t: number): boolean {
+  const script = t - T_OF_SCRIPT;
+  if (!isDigit(chunk[t + 1]) || !bytesAt(chunk, script, SCRIPT)) return false;
+  for (let ws = 1; ws <= 3; ws++) {
+    const dash = script - ws - DASH_FILE.length;
+    if (dash >= 0 && whiteSpaceLength(chunk, script - ws) === ws && fileScriptPs1At(chunk, dash)) return true;
+  }
+  return false;
+}
+
+/** The next match's `t` of `script` (see `scriptTOfMatchAt`) at or after `from`: a native search for `script`, then the check. */
+function nextScriptTOfMatch(chunk: Buffer, from: number): number {
+  const start = Math.max(0, from - T_OF_SCRIPT);
+  for (let at = chunk.indexOf(SCRIPT, start); at >= 0; at = chunk.indexOf(SCRIPT, at + 1))
+    if (scriptTOfMatchAt(chunk, at + T_OF_SCRIPT)) return at + T_OF_SCRIPT;
   return -1;
 }
 
@@ -226,21 +296,21 @@ function isDigit(b: number): boolean {
 
 const NEEDLES: { readonly [T in TableName]: NeedleOf } = {
   AzureActivity: {
-    next: nextRunCommandAnyCase,
-    at: runCommandAnyCaseAt,
-    anchor: { a: 0x72 /* r */, da: 0, b: 0x64 /* d */, db: 9, fold: 0x20 },
+    next: nextRunCommandSlashA,
+    at: runCommandSlashAReportedAt,
+    // The `mm` of `runcommand`: rarer in these tables than `r`…`d` (1.4 M pairs in the
+    // noise-heavy bench day's AzureActivity, against 87,000 for `mm`, two per row).
+    anchor: { a: 0x6d /* m */, b: 0x6d /* m */, fold: 0x20 },
   },
-  DeviceFileEvents: exactNeedle('RunCommandExtension.exe', {
-    a: 0x52 /* R */,
-    da: 0,
-    b: 0x78 /* x */,
-    db: 11,
-    fold: 0,
-  }),
+  // Reported at the `Ex` of `Extension`.
+  DeviceFileEvents: exactNeedle('RunCommandExtension.exe', 10, { a: 0x45 /* E */, b: 0x78 /* x */, fold: 0 }),
   DeviceEvents: {
-    next: nextFileScriptPs1,
-    at: fileScriptPs1At,
-    anchor: { a: 0x2d /* - */, da: 0, b: 0x46 /* F */, db: 1, fold: 0 },
+    next: nextScriptTOfMatch,
+    at: scriptTOfMatchAt,
+    // `t` then a digit: `(b | 0x0f) == 0x3f` holds for the bytes 0x30-0x3f, the ten
+    // digits among them. `-F` stood in 0.8 M places of the noise-heavy day's DeviceEvents
+    // (`-File C:\…`, `-File scriptx.ps1`), `t` and a digit in 4,000.
+    anchor: { a: 0x74 /* t */, b: 0x3f /* 0-9 : ; < = > ? */, fold: 0, foldB: 0x0f },
   },
 };
 
@@ -260,7 +330,7 @@ export type ChunkSearch = 'auto' | 'plain';
 
 /**
  * Calls `each(p)` in ascending order for every position of `chunk` where a needle of
- * `table` or a `\u` escape starts, until `each` returns a position to go on from
+ * `table` is reported (see `NeedleOf`) or a `\u` escape starts, until `each` returns a position to go on from
  * (positions before it are skipped; -1 or undefined: go on with the next one).
  */
 function forEachHit(
@@ -317,8 +387,9 @@ export function forEachCandidateLine(
 }
 
 /**
- * Where in `chunk` a needle of `table` or a `\u` escape starts, in ascending order: a
- * row whose bytes hold none of these positions cannot matter. For readers whose rows
+ * Where in `chunk` a needle of `table` is reported (a position inside it, see
+ * `NeedleOf`) or a `\u` escape starts, in ascending order: a row whose bytes hold none
+ * of these positions cannot matter. For readers whose rows
  * are not lines (JSON array elements, CSV records), which check each row's span.
  */
 export function hitPositions(table: TableName, chunk: Buffer, search: ChunkSearch = 'auto'): number[] {

@@ -84,6 +84,15 @@ export const azureActivityRow = fc.record({
     caseVariant(RUN_COMMAND),
     fc.constant('Microsoft.Compute/virtualMachines/write'),
     fc.constant('Microsoft.Compute/virtualMachines/runCommand/actionX'),
+    // Near misses of the pre-filter's needle `runcommand/a`.
+    fc.constantFrom(
+      'Microsoft.Compute/virtualMachines/runCommands/write',
+      'Microsoft.HybridCompute/machines/runcommands/write',
+      'Microsoft.Compute/virtualMachineScaleSets/virtualMachines/runCommand/action',
+      'runCommand/',
+      'runcommand\\/action',
+      'RUNCOMMAND/A',
+    ),
     anyText,
   ),
   Authorization: fc.oneof(
@@ -139,6 +148,10 @@ const commandLinePiece = fc.oneof(
     '\ufeff',
     '\u200b',
     'script',
+    'script1',
+    '-File script',
+    '\\t',
+    't7',
     'scriptx',
     'Script',
     '0',

@@ -56,6 +56,11 @@ describe('byte pre-filter', () => {
     expect(
       mayMatter('AzureActivity', JSON.stringify({ OperationNameValue: 'Microsoft.Compute/virtualMachines/write' })),
     ).toBe(false);
+    // The needle is `runcommand/a`: managed Run Command operations are dropped unparsed.
+    const aa = (value: string): boolean => mayMatter('AzureActivity', JSON.stringify({ OperationNameValue: value }));
+    expect(aa('Microsoft.Compute/virtualMachines/runCommands/write')).toBe(false);
+    expect(aa('microsoft.compute/virtualmachines/RUNCOMMAND/ACTION')).toBe(true);
+    expect(mayMatter('AzureActivity', '{"OperationNameValue":"Microsoft.Compute/runCommand\\u002faction"}')).toBe(true);
     expect(
       mayMatter('DeviceFileEvents', JSON.stringify({ InitiatingProcessFileName: 'RunCommandExtension.exe' })),
     ).toBe(true);
@@ -81,6 +86,13 @@ describe('byte pre-filter', () => {
     expect(de('powershell -FilePath script1.ps1')).toBe(false);
     expect(de('powershell -file script1.ps1')).toBe(false);
     expect(de('powershell -File\ufeffscript1.ps1')).toBe(false);
+    // Reported at the `t` of `script`: the white space before it is tried at 1, 2 and 3 bytes.
+    expect(de('powershell -File\u2028script42.ps1')).toBe(true); // E2 80 A8
+    expect(de('powershell -File\u0085script42.ps1')).toBe(true); // C2 85
+    expect(de('powershell -File  script1.ps1')).toBe(false); // two spaces: `\s` is one character
+    expect(de('powershell -File\\tscript1.ps1')).toBe(false); // a backslash and a t, not a tab
+    expect(de('script1.ps1 -File scriptx.ps1')).toBe(false);
+    expect(de('powershell -File scriptx.ps1 -File script7.ps1')).toBe(true);
   });
 
   it('runs the SIMD kernel on this machine (otherwise the plain forms below are all that is tested)', () => {
@@ -113,20 +125,20 @@ describe('byte pre-filter', () => {
 
   it('the kernel reports every anchor pair and every \\u in order, whatever the chunk edges and position buffer', () => {
     // Bytes drawn mostly from those the anchors and escapes are made of, so pairs are frequent.
-    const alphabet = Buffer.from('rRdD\\u-Fx\n "aU', 'latin1');
+    const alphabet = Buffer.from('rRdD\\u-Fx\n "aUmMt09:?/', 'latin1');
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 0, max: alphabet.length }), { maxLength: 300 }),
         fc.record({
-          a: fc.constantFrom(0x72, 0x2d, 0x52),
-          da: fc.integer({ min: 0, max: 12 }),
-          b: fc.constantFrom(0x64, 0x46, 0x78),
-          db: fc.integer({ min: 0, max: 12 }),
-          fold: fc.constantFrom(0, 0x20) as fc.Arbitrary<0 | 0x20>,
+          a: fc.constantFrom(0x72, 0x2d, 0x52, 0x6d, 0x74),
+          b: fc.constantFrom(0x64, 0x46, 0x78, 0x6d, 0x3f),
+          fold: fc.constantFrom(0, 0x20, 0x0f),
+          // Absent: the same fold for both bytes; else b's own (0x0f: a digit, or : ; < = > ?).
+          foldB: fc.option(fc.constantFrom(0, 0x20, 0x0f), { nil: undefined }),
         }),
         fc.integer({ min: 1, max: 40 }),
         fc.boolean(),
-        fc.string({ unit: fc.constantFrom(...'rRdD\\u-Fx'), minLength: 1, maxLength: 40 }),
+        fc.string({ unit: fc.constantFrom(...'rRdD\\u-FxmMt5'), minLength: 1, maxLength: 40 }),
         (codes, anchor: PairAnchor, capacity, inPlace, stale) => {
           // Index alphabet.length stands for a random byte 0x80-0xFF.
           const bytes = Buffer.from(codes.map((c, i) => (c < alphabet.length ? alphabet[c] : 0x80 + (i % 128))));
@@ -140,10 +152,11 @@ describe('byte pre-filter', () => {
           }
           const reported: number[] = [];
           scanner.forEachCandidate(chunk, anchor, (p) => reported.push(p));
-          const fold = (x: number | undefined): number | undefined => (x === undefined ? x : x | anchor.fold);
+          const fold = (x: number | undefined, by: number): number | undefined => (x === undefined ? x : x | by);
+          const foldB = anchor.foldB ?? anchor.fold;
           const expected: number[] = [];
           for (let p = 0; p < bytes.length; p++) {
-            const pair = fold(bytes[p + anchor.da]) === anchor.a && fold(bytes[p + anchor.db]) === anchor.b;
+            const pair = fold(bytes[p], anchor.fold) === anchor.a && fold(bytes[p + 1], foldB) === anchor.b;
             if (pair || (bytes[p] === 0x5c && bytes[p + 1] === 0x75)) expected.push(p);
           }
           expect([...reported].sort((x, y) => x - y)).toEqual(reported);
@@ -153,7 +166,7 @@ describe('byte pre-filter', () => {
           for (const p of reported)
             if (!expected.includes(p)) {
               expect(p).toBeLessThan(bytes.length);
-              expect(p + Math.max(anchor.da, anchor.db, 1)).toBeGreaterThanOrEqual(bytes.length);
+              expect(p + 1).toBeGreaterThanOrEqual(bytes.length);
             }
         },
       ),
@@ -162,7 +175,7 @@ describe('byte pre-filter', () => {
   });
 
   it('the kernel reports no position at or past the end, and every one before it, for every length', () => {
-    const r: PairAnchor = { a: 0x72, da: 0, b: 0x72, db: 0, fold: 0 };
+    const r: PairAnchor = { a: 0x72, b: 0x72, fold: 0 };
     for (let length = 0; length <= 200; length++) {
       const scanner = new ByteScanner(256, 7);
       scanner.buffer.fill('r'); // a pair at every position past the chunk
