@@ -15,8 +15,9 @@ import { ParityDetection, type StageCounts, type TableName } from '../detection'
 import { InputError } from '../io/errors';
 import { readTableDirectoryInParallel } from '../io/parallel';
 import {
-  locateTableFiles,
+  openTableFiles,
   readTableDirectory,
+  type OpenedTableFiles,
   tableShapeError,
   tableShapeProblem,
   type TableReadStats,
@@ -179,14 +180,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const detection = new ParityDetection();
   let stats: TableReadStats[];
+  let opened: OpenedTableFiles | undefined;
   try {
+    opened = await openTableFiles(options.input);
+    const files = opened.files;
     const readOptions = { allowEmpty: options.allowEmpty, prefilter: !options.validateAll };
     stats =
       options.threads === 2
-        ? await readTableDirectoryInParallel(options.input, detection, readOptions)
-        : readTableDirectory(options.input, detection, readOptions);
+        ? await readTableDirectoryInParallel(files, detection, readOptions)
+        : readTableDirectory(files, detection, readOptions);
     // A column the rule reads that no row has: the file cannot be that table.
-    const files = locateTableFiles(options.input);
     for (const table of TABLE_NAMES) {
       const stat = stats.find((s) => s.table === table);
       const problem = stat && tableShapeProblem(files[table], stat, !options.validateAll);
@@ -198,6 +201,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     throw err;
+  } finally {
+    opened?.close();
   }
   const { findings, stages } = detection.finish();
   const text = formatFindings(findings, options.format);
