@@ -12,8 +12,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { coerceRow, ParityDetection, type CellProblem } from '../detection';
-import { RULE_COLUMNS, TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
+import { coerceRow, CorrectedDetection, ParityDetection, type CellProblem } from '../detection';
+import { RULE_COLUMNS, TABLE_NAMES, type DetectionMode, type TableName, type TableRows } from '../detection/schema';
 import { readCsvFile } from './csv';
 import { InputError } from './errors';
 import { fileEncoding, utf16Error } from './encoding';
@@ -167,6 +167,12 @@ export interface ReadTableOptions {
    * reading it as "no rows" would silently hide every finding.
    */
   allowEmpty?: boolean;
+  /**
+   * Whose filters decide that a row matters, so that a bad cell in it is an error:
+   * 'parity' (default, the rule's) or 'corrected' (corrected mode reads rows the rule
+   * drops; the pre-filter is the rule's, so corrected mode reads with `prefilter: false`).
+   */
+  mode?: DetectionMode;
 }
 
 export interface TableReadStats {
@@ -260,7 +266,7 @@ function readPlainTableFile<T extends TableName>(
     }
     if (problems.length > 0) {
       // A bad cell matters only in a row the rule keeps; elsewhere it is ignored.
-      if (!ParityDetection.isRelevant(table, row)) return;
+      if (!(options.mode === 'corrected' ? CorrectedDetection : ParityDetection).isRelevant(table, row)) return;
       throw located(path, where(), `${problemText(problems)}; fix the cell or export the table again`);
     }
     onRow(row);
