@@ -32,8 +32,9 @@ import { parseKqlDateTime } from '../detection/datetime';
 
 export const DETECT_USAGE = `Usage: runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table]
                                 [--allow-empty] [--threads 1|2] [--validate-all]
-       runcommand-detect detect --input DIR --mode corrected [--baseline FILE] [--save-baseline FILE]
-                                [--baseline-days N] [--from T [--to T]] [--output FILE] [--format F]
+       runcommand-detect detect --input DIR --mode corrected [--baseline FILE]
+                                [--save-baseline FILE] [--baseline-days N] [--from T [--to T]]
+                                [--output FILE] [--format F] [--allow-empty]
 
 Runs the Sentinel rule "Azure VM Run Command operations executing a unique PowerShell
 script" over exported tables and prints its findings (parity mode: what the rule

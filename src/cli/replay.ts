@@ -50,8 +50,9 @@ touched: findings are printed, and corrected mode's baseline is kept in memory, 
 over from one day to the next (it starts empty on the first day, or from --baseline
 FILE, so early days find more than the job would).
 
-Required (one of --workspace and --input):
-${windowOptionsHelp(true)}; whole UTC days (YYYY-MM-DD)
+Required (--input DIR instead of --workspace to read files):
+${windowOptionsHelp(true)};
+                    whole UTC days (YYYY-MM-DD)
   --input DIR       read the days from files instead of Log Analytics: one folder per
                     UTC day, DIR/YYYY-MM-DD/, each holding the three table files as
                     detect --input reads them (no Azure, no identity)

@@ -308,12 +308,13 @@ describe('detect usage', () => {
     [['--input', EXAMPLES, '--format', 'xml'], /--format must be one of ndjson, json, table, not 'xml'/],
     [['--input', EXAMPLES, 'extra'], /unexpected argument 'extra'/],
     [['--input', EXAMPLES, '--threads', '3'], /--threads must be 1 or 2, not '3'/],
-  ])('%j is a usage error: exit 2 with the usage', async (argv, message) => {
+  ])('%j is a usage error: exit 2, one line and where the help is', async (argv, message) => {
     const { code, stderr, stdout } = await detect(...(argv as string[]));
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(message);
-    expect(stderr).toMatch(/Usage: runcommand-detect detect/);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(2);
+    expect(stderr).toMatch(/\nRun 'runcommand-detect detect --help' for its options\.\n$/);
   });
 });
 
