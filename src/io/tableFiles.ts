@@ -224,7 +224,8 @@ export function readTableFile<T extends TableName>(
   try {
     return { ...readPlainTableFile(file, onRow, options), file: source };
   } catch (err) {
-    if (err instanceof InputError && err.file === file.path) throw new InputError(source, err.line, err.detail);
+    if (err instanceof InputError && err.file === file.path)
+      throw new InputError(source, err.line, err.detail.split(file.path).join(source));
     throw err;
   }
 }

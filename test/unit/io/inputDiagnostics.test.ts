@@ -195,6 +195,23 @@ describe('gzip-compressed table files are read transparently', () => {
     expect(existsSync(copy)).toBe(false);
   });
 
+  it("a message that quotes the file's path quotes the .gz, not the temporary copy", async () => {
+    const rows = readFileSync(join(PLAIN_DAY, 'DeviceEvents.ndjson'), 'utf8').trim().split('\n');
+    const dir = day((d) => {
+      writeFileSync(join(d, 'DeviceEvents.ndjson.gz'), gzipSync(rows.slice(0, 3).join('')));
+      rmSync(join(d, 'DeviceEvents.ndjson'));
+    });
+    const opened = await openTableFiles(dir);
+    try {
+      const err = await inputError(() => readTableDirectory(opened.files, new ParityDetection()));
+      expect(err.message).toMatch(/concatenated JSON objects without line breaks/);
+      expect(err.message).toContain(`jq -c . '${join(dir, 'DeviceEvents.ndjson.gz')}'`);
+      expect(err.message).not.toContain(opened.files.DeviceEvents.path);
+    } finally {
+      opened.close();
+    }
+  });
+
   it('a damaged or cut-off .gz is an input error naming it, and leaves no copy behind', async () => {
     const whole = gzipSync(readFileSync(join(PLAIN_DAY, 'DeviceEvents.ndjson')));
     const before = readdirSync(tmpdir()).filter((f) => f.startsWith('runcommand-detect-gunzip-')).length;
