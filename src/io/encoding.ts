@@ -7,6 +7,12 @@
  *
  * The readers read UTF-8 only: a UTF-16 file is refused with how to convert it, rather
  * than being reported as invalid JSON on its first line.
+ *
+ * Sources: `>` is Out-File with no parameters
+ * (https://learn.microsoft.com/powershell/module/microsoft.powershell.utility/out-file),
+ * whose Windows PowerShell 5.1 default is "Unicode" (UTF-16LE) with a BOM, while
+ * PowerShell 6+ writes utf8NoBOM
+ * (https://learn.microsoft.com/powershell/module/microsoft.powershell.core/about/about_character_encoding?view=powershell-5.1).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { InputError } from './errors';
