@@ -1,8 +1,9 @@
 /**
- * `runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table]`
+ * `runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table] [--mode corrected …]`
  *
  * Runs the rule (parity mode) over one day of exported table files and prints its
- * findings. Reads nothing from Azure and writes nothing to it.
+ * findings; `--mode corrected` runs corrected mode against a baseline file instead
+ * (./detectCorrected). Reads nothing from Azure and writes nothing to it.
  *
  * "0 findings" must mean the rule found nothing, not that the files could not show it:
  * a file missing a column the rule reads (or holding another table's rows) is an input
@@ -15,29 +16,39 @@ import { ParityDetection, type StageCounts, type TableName } from '../detection'
 import { InputError } from '../io/errors';
 import { readTableDirectoryInParallel } from '../io/parallel';
 import {
-  locateTableFiles,
+  openTableFiles,
   readTableDirectory,
+  type OpenedTableFiles,
   tableShapeError,
   tableShapeProblem,
   type TableReadStats,
 } from '../io/tableFiles';
-import { TABLE_NAMES } from '../detection/schema';
-import { UsageError, walkArgs } from './args';
+import { TABLE_NAMES, type DetectionMode } from '../detection/schema';
+import { printUsageError, UsageError, walkArgs } from './args';
 import type { CliIo } from './io';
-import { FINDINGS_FORMATS, formatFindings, type FindingsFormat } from './format';
+import { formatFindings, parseFormat, type FindingsFormat } from './format';
+import { detectCorrectedFiles } from './detectCorrected';
+import { parseKqlDateTime } from '../detection/datetime';
 
 export const DETECT_USAGE = `Usage: runcommand-detect detect --input DIR [--output FILE] [--format ndjson|json|table]
                                 [--allow-empty] [--threads 1|2] [--validate-all]
+       runcommand-detect detect --input DIR --mode corrected [--baseline FILE]
+                                [--save-baseline FILE] [--baseline-days N] [--from T [--to T]]
+                                [--output FILE] [--format F] [--allow-empty]
 
 Runs the Sentinel rule "Azure VM Run Command operations executing a unique PowerShell
-script" over exported tables and prints its findings.
+script" over exported tables and prints its findings (parity mode: what the rule
+returns), or corrected mode against a baseline file.
 
-Options:
+Required:
   --input DIR       directory with exactly one file per table:
                       AzureActivity.*, DeviceFileEvents.*, DeviceEvents.*
                     each .ndjson/.jsonl (one JSON object a line), .json (a JSON array
                     of objects, or a Log Analytics query API response), or .csv (as
-                    the Azure portal exports it, datetimes in UTC)
+                    the Azure portal exports it, datetimes in UTC), UTF-8; any of
+                    them gzip-compressed as .gz
+
+Options:
   --output FILE     write the findings to FILE instead of standard output
   --format F        ndjson (default): one finding a line, the rule's 14 columns
                     json: one array; table: a fixed-width table for people
@@ -50,10 +61,23 @@ Options:
                     the rule (no "runcommand" / "RunCommandExtension.exe" /
                     "-File scriptN.ps1" text and no \\u escape) are skipped unread,
                     so errors in them are not reported
+  --mode M          parity (default: the published rule) or corrected
+
+Corrected mode (--mode corrected; every row is parsed, on one thread):
+  --baseline FILE   the baseline of script fingerprints and caller-machine pairs seen
+                    before (written by replay --seed-baseline or --save-baseline);
+                    without it every script is new and every execution a finding
+  --save-baseline FILE  write the baseline after this window (may be --baseline's
+                    file) for the next day's run
+  --baseline-days N BASELINE_DAYS, 1 to 90 (default 14)
+  --from T [--to T] the window (ISO 8601 UTC); default: the UTC day on which the
+                    earliest row falls
   -h, --help        show this help
 
 Exit status: 0 findings written (possibly none), 1 input error (printed as
 file:line: what is wrong), 2 usage error.
+
+Reads nothing from Azure and writes nothing to it: no identity is used.
 `;
 
 interface DetectOptions {
@@ -63,49 +87,98 @@ interface DetectOptions {
   allowEmpty: boolean;
   validateAll: boolean;
   threads: 1 | 2;
+  mode: DetectionMode;
+  baseline?: string;
+  saveBaseline?: string;
+  baselineDays: number;
+  from?: string;
+  to?: string;
 }
 
+/** The options only corrected mode takes, by flag. */
+const CORRECTED_ONLY = ['--baseline', '--save-baseline', '--baseline-days', '--from', '--to'] as const;
+
 function parseArgs(argv: string[]): DetectOptions | 'help' {
-  let input: string | undefined;
-  let output: string | undefined;
-  let format: FindingsFormat = 'ndjson';
-  let allowEmpty = false;
-  let validateAll = false;
-  let threads: 1 | 2 = 2;
+  const o: Omit<DetectOptions, 'input'> & { input?: string } = {
+    format: 'ndjson',
+    allowEmpty: false,
+    validateAll: false,
+    threads: 2,
+    mode: 'parity',
+    baselineDays: 14,
+  };
+  const given = new Set<string>();
   const help = walkArgs(argv, (flag, value) => {
+    given.add(flag);
     switch (flag) {
       case '--input':
-        input = value();
+        o.input = value();
         return true;
       case '--output':
-        output = value();
+        o.output = value();
         return true;
-      case '--format': {
-        const f = value();
-        if (!(FINDINGS_FORMATS as readonly string[]).includes(f))
-          throw new UsageError(`--format must be one of ${FINDINGS_FORMATS.join(', ')}, not '${f}'`);
-        format = f as FindingsFormat;
+      case '--format':
+        o.format = parseFormat(value());
         return true;
-      }
       case '--allow-empty':
-        allowEmpty = true;
+        o.allowEmpty = true;
         return true;
       case '--validate-all':
-        validateAll = true;
+        o.validateAll = true;
         return true;
       case '--threads': {
         const t = value();
         if (t !== '1' && t !== '2') throw new UsageError(`--threads must be 1 or 2, not '${t}'`);
-        threads = t === '1' ? 1 : 2;
+        o.threads = t === '1' ? 1 : 2;
+        return true;
+      }
+      case '--mode': {
+        const m = value();
+        if (m !== 'parity' && m !== 'corrected') throw new UsageError(`--mode must be parity or corrected, not '${m}'`);
+        o.mode = m;
         return true;
       }
       default:
-        return false;
+        return parseCorrectedFlag(o, flag, value);
     }
   });
   if (help) return help;
-  if (input === undefined) throw new UsageError('--input DIR is required');
-  return { input, output, format, allowEmpty, validateAll, threads };
+  if (o.input === undefined) throw new UsageError('--input DIR is required');
+  if (o.mode === 'parity') {
+    const misplaced = CORRECTED_ONLY.find((f) => given.has(f));
+    if (misplaced) throw new UsageError(`${misplaced} is for corrected mode: add --mode corrected`);
+  }
+  if (o.to !== undefined && o.from === undefined) throw new UsageError('--to needs --from');
+  return { ...o, input: o.input };
+}
+
+function parseCorrectedFlag(o: Partial<DetectOptions>, flag: string, value: () => string): boolean {
+  switch (flag) {
+    case '--baseline':
+      o.baseline = value();
+      return true;
+    case '--save-baseline':
+      o.saveBaseline = value();
+      return true;
+    case '--baseline-days': {
+      const v = value();
+      o.baselineDays = Number(v);
+      if (!/^\d+$/.test(v) || o.baselineDays < 1 || o.baselineDays > 90)
+        throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
+      return true;
+    }
+    case '--from':
+    case '--to': {
+      const v = value();
+      const t = parseKqlDateTime(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
+      if (t === null) throw new UsageError(`${flag} must be an ISO 8601 UTC datetime or a date, not '${v}'`);
+      if (flag === '--from') o.from = t;
+      else o.to = t;
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** A table ending this long before the latest-ending one looks cut off. */
@@ -170,23 +243,25 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     options = parseArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`runcommand-detect detect: ${err.message}\n\n${DETECT_USAGE}`);
-    return 2;
+    return printUsageError(io, 'detect', err.message);
   }
   if (options === 'help') {
     io.stdout.write(DETECT_USAGE);
     return 0;
   }
+  if (options.mode === 'corrected') return runCorrected(options, io);
   const detection = new ParityDetection();
   let stats: TableReadStats[];
+  let opened: OpenedTableFiles | undefined;
   try {
+    opened = await openTableFiles(options.input);
+    const files = opened.files;
     const readOptions = { allowEmpty: options.allowEmpty, prefilter: !options.validateAll };
     stats =
       options.threads === 2
-        ? await readTableDirectoryInParallel(options.input, detection, readOptions)
-        : readTableDirectory(options.input, detection, readOptions);
+        ? await readTableDirectoryInParallel(files, detection, readOptions)
+        : readTableDirectory(files, detection, readOptions);
     // A column the rule reads that no row has: the file cannot be that table.
-    const files = locateTableFiles(options.input);
     for (const table of TABLE_NAMES) {
       const stat = stats.find((s) => s.table === table);
       const problem = stat && tableShapeProblem(files[table], stat, !options.validateAll);
@@ -198,21 +273,62 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return 1;
     }
     throw err;
+  } finally {
+    opened?.close();
   }
   const { findings, stages } = detection.finish();
   const text = formatFindings(findings, options.format);
-  if (options.output !== undefined) {
-    try {
-      writeFileSync(options.output, text);
-    } catch (err) {
-      const why = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : String(err);
-      io.stderr.write(`${options.output}: cannot write the findings (${why}); check the path and its permissions\n`);
-      return 1;
-    }
-  } else {
-    await new Promise<void>((resolve, reject) => io.stdout.write(text, (e) => (e ? reject(e) : resolve())));
-  }
+  if (!(await writeFindings(options.output, text, io))) return 1;
   io.stderr.write(summary(stats, stages));
   for (const w of spanWarnings(stats)) io.stderr.write(`runcommand-detect detect: warning: ${w}\n`);
+  return 0;
+}
+
+/** The findings to `--output FILE`, or standard output; false (printed) when the file cannot be written. */
+async function writeFindings(output: string | undefined, text: string, io: CliIo): Promise<boolean> {
+  if (output === undefined) {
+    await new Promise<void>((resolve, reject) => io.stdout.write(text, (e) => (e ? reject(e) : resolve())));
+    return true;
+  }
+  try {
+    writeFileSync(output, text);
+    return true;
+  } catch (err) {
+    const why = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : String(err);
+    io.stderr.write(`${output}: cannot write the findings (${why}); check the path and its permissions\n`);
+    return false;
+  }
+}
+
+/** `--mode corrected` (./detectCorrected): one window of files against a baseline file. */
+async function runCorrected(options: DetectOptions, io: CliIo): Promise<number> {
+  let outcome;
+  try {
+    outcome = await detectCorrectedFiles({
+      input: options.input,
+      format: options.format,
+      allowEmpty: options.allowEmpty,
+      baselineFile: options.baseline,
+      saveBaseline: options.saveBaseline,
+      baselineDays: options.baselineDays,
+      window: options.from === undefined ? undefined : { start: options.from, end: options.to },
+    });
+  } catch (err) {
+    if (err instanceof InputError) {
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (!(await writeFindings(options.output, outcome.text, io))) return 1;
+  try {
+    if (outcome.saveBaseline) outcome.notes.push(outcome.saveBaseline());
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  for (const note of outcome.notes) io.stderr.write(`runcommand-detect detect: ${note}\n`);
+  for (const w of spanWarnings(outcome.stats)) io.stderr.write(`runcommand-detect detect: warning: ${w}\n`);
   return 0;
 }

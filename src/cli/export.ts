@@ -33,11 +33,13 @@ and DeviceEvents that the rule can use in the window [from, to), as
 DIR/AzureActivity.ndjson, DIR/DeviceFileEvents.ndjson and DIR/DeviceEvents.ndjson,
 ready for 'runcommand-detect detect --input DIR'. Writes nothing to Azure.
 
-Options:
+Required:
 ${windowOptionsHelp(true)}
-  --out DIR         folder to write the three files to (required; created if
-                    missing; existing files of these names are replaced). A table
-                    with no rows in the window is written as <Table>.json holding []
+  --out DIR         folder to write the three files to (created if missing;
+                    existing files of these names are replaced). A table with no
+                    rows in the window is written as <Table>.json holding []
+
+Options:
 ${QUERY_OPTIONS_HELP}
 
 Exit status: 0 exported, 1 Azure or file error (nothing written), 2 usage error.

@@ -51,7 +51,8 @@ Not a dry run: findings go to the real findings table of the DCR the settings na
 
 Identity: in Azure, and wherever IDENTITY_ENDPOINT is set, the managed identity
 (AZURE_CLIENT_ID for a user-assigned one); elsewhere your Azure CLI sign-in (az login),
-then your Azure Developer CLI sign-in (azd auth login); nothing else is tried. A private CA (stand-ins, proxies) is trusted through NODE_EXTRA_CA_CERTS.
+then your Azure Developer CLI sign-in (azd auth login); nothing else is tried. A private
+CA (stand-ins, proxies) is trusted through NODE_EXTRA_CA_CERTS.
 `;
 
 interface JobArgs {

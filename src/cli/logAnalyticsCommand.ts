@@ -36,21 +36,28 @@ export interface LogAnalyticsCliDeps {
 /** The longest window taken without --force (a month of 31 days). */
 export const MAX_WINDOW_DAYS = 31;
 
+/** `--workspace`, first among every Log Analytics command's required options. */
+export const WORKSPACE_OPTION_HELP = `  --workspace ID    the Log Analytics Workspace ID, a GUID (default: the
+                    environment variable LOG_ANALYTICS_WORKSPACE_ID)`;
+
 /**
- * `--workspace` and the window, first in every Log Analytics command's options.
- * `windowRequired` false: `run`, whose window defaults to the last complete day.
+ * `--from`/`--to`. `windowRequired` false: `run`, whose window defaults to the last
+ * complete day (listed among the options, not the required ones).
  */
-export function windowOptionsHelp(windowRequired: boolean): string {
-  return `  --workspace ID    the Log Analytics Workspace ID, a GUID (required; default: the
-                    environment variable LOG_ANALYTICS_WORKSPACE_ID)
-  --from T --to T   the window [from, to): ISO 8601 UTC datetimes or dates, e.g.
+export function windowOptionHelp(windowRequired: boolean): string {
+  return `  --from T --to T   the window [from, to): ISO 8601 UTC datetimes or dates, e.g.
                     --from 2026-11-25 --to 2026-11-26 (7 fractional digits kept)${
                       windowRequired
-                        ? '; required'
+                        ? ''
                         : `
                     (default: the last complete UTC day, complete once
                     INGESTION_DELAY_MINUTES, default 15, have passed after midnight)`
                     }`;
+}
+
+/** `--workspace` and the window, the required options of a command whose window is required. */
+export function windowOptionsHelp(windowRequired: boolean): string {
+  return `${WORKSPACE_OPTION_HELP}\n${windowOptionHelp(windowRequired)}`;
 }
 
 /** The options every Log Analytics command takes after its own. */

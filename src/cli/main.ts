@@ -51,7 +51,10 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     return 0;
   }
   if (!name) {
-    io.stderr.write(usage() + '\n');
+    io.stderr.write(
+      `runcommand-detect: a command is required (${Object.keys(SUBCOMMANDS).join(', ')}).\n` +
+        "Run 'runcommand-detect --help' for what each does.\n",
+    );
     return 2;
   }
   const sub = SUBCOMMANDS[name];

@@ -13,22 +13,27 @@ import {
   parityFindings,
   pullForCommand,
   pullSummary,
-  windowOptionsHelp,
+  WORKSPACE_OPTION_HELP,
+  windowOptionHelp,
   writeOutput,
   type LogAnalyticsCliDeps,
 } from './logAnalyticsCommand';
 import { formatFindings, parseFormat, type FindingsFormat } from './format';
 import type { CliIo } from './io';
 
-export const RUN_USAGE = `Usage: runcommand-detect run --workspace ID [--from T --to T] [--output FILE] [--format ndjson|json|table]
+export const RUN_USAGE = `Usage: runcommand-detect run --workspace ID [--from T --to T] [--output FILE]
+                             [--format ndjson|json|table]
 
 Pulls AzureActivity, DeviceFileEvents and DeviceEvents for the window from a Log
 Analytics workspace and runs the Sentinel rule "Azure VM Run Command operations
 executing a unique PowerShell script" over them, client-side (parity mode). Prints
 the findings; writes nothing to Azure.
 
+Required:
+${WORKSPACE_OPTION_HELP}
+
 Options:
-${windowOptionsHelp(false)}
+${windowOptionHelp(false)}
   --output FILE     write the findings to FILE instead of standard output
   --format F        ndjson (default): one finding a line, the rule's 14 columns;
                     json: one array; table: a fixed-width table for people

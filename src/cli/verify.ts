@@ -32,8 +32,10 @@ Checks that parity mode matches the rule in your own workspace: runs the rule's 
 client-side on the rows pulled for the same window, and compares every column of
 every row. Prints the differing rows as a table. Writes nothing to Azure.
 
-Options:
+Required:
 ${windowOptionsHelp(true)}
+
+Options:
   --output FILE     write the report to FILE instead of standard output
 ${QUERY_OPTIONS_HELP}
 

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import type { TableName } from '../detection/schema';
-import { InputError, jsonExcerpt } from './errors';
+import { InputError, jsonExcerpt, jsonLayoutMistake } from './errors';
 import { hitPositions, mayMatter } from './prefilter';
 import type { RawRowSink } from './rawRows';
 
@@ -104,6 +104,12 @@ function readJsonArray(
     try {
       value = JSON.parse(text);
     } catch (err) {
+      if (jsonLayoutMistake(text)?.kind === 'concatenated')
+        throw new InputError(
+          file,
+          atLine,
+          `array element ${rows} is concatenated JSON objects without a comma ("}{"); put a comma between the objects`,
+        );
       throw new InputError(
         file,
         atLine,
@@ -241,6 +247,18 @@ function readQueryApiResponse(file: string, table: TableName, onRow: RawRowSink)
     doc = JSON.parse(text);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
+    const layout = jsonLayoutMistake(text);
+    if (layout?.kind === 'concatenated') {
+      const line = text.slice(0, layout.secondAt).split('\n').length;
+      throw new InputError(
+        file,
+        line,
+        layout.lineBreak
+          ? 'one JSON object a line is NDJSON, not a .json file: rename the file to .ndjson'
+          : `concatenated JSON objects without line breaks ("}{"): write one object a line as .ndjson, e.g. ` +
+              `jq -c . '${file}' > '${file.replace(/\.json$/i, '')}.ndjson' (and remove the .json), or a JSON array`,
+      );
+    }
     const at = /position (\d+)/.exec(why);
     const line = at ? text.slice(0, Number(at[1])).split('\n').length : undefined;
     throw new InputError(file, line, `not valid JSON (${why}); export the table again`);

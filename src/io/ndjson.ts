@@ -10,7 +10,7 @@
 import type { TableName } from '../detection/schema';
 import { byteScanner } from './byteScan';
 import { countNewlines, forEachLineChunk, lineNumberAt } from './chunks';
-import { InputError, jsonExcerpt } from './errors';
+import { InputError, jsonExcerpt, jsonLayoutMistake, ndjsonFixHint, type JsonLayoutMistake } from './errors';
 import { forEachCandidateLine } from './prefilter';
 import type { RawRowSink } from './rawRows';
 
@@ -57,6 +57,8 @@ export function readNdjsonFile(
       value = JSON.parse(text);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
+      const layout = jsonLayoutMistake(text);
+      if (layout) throw layoutError(file, line(), layout);
       if (atEnd)
         throw new InputError(
           file,
@@ -122,4 +124,21 @@ export function readNdjsonFile(
 
 function stripCr(buf: Buffer, start: number, end: number): number {
   return end > start && buf[end - 1] === 13 ? end - 1 : end;
+}
+
+/** A line that is concatenated objects (`{…}{…}`), or the first line of a pretty-printed object or array. */
+function layoutError(file: string, line: number, layout: JsonLayoutMistake): InputError {
+  if (layout.kind === 'concatenated')
+    return new InputError(
+      file,
+      line,
+      'concatenated JSON objects without line breaks ("}{"): NDJSON needs each row on its own line; ' +
+        ndjsonFixHint(file),
+    );
+  return new InputError(
+    file,
+    line,
+    'an object or array spread over several lines (pretty-printed JSON), not one object a line: name a JSON ' +
+      `array .json, or ${ndjsonFixHint(file)}`,
+  );
 }

@@ -14,7 +14,13 @@ import { Worker } from 'node:worker_threads';
 import type { ParityDetection } from '../detection/parity/detection';
 import { TABLE_NAMES, type TableName } from '../detection/schema';
 import { InputError } from './errors';
-import { locateTableFiles, readTableFile, type ReadTableOptions, type TableReadStats } from './tableFiles';
+import {
+  locateTableFiles,
+  readTableFile,
+  type ReadTableOptions,
+  type TableFile,
+  type TableReadStats,
+} from './tableFiles';
 import type { TableWorkerData, TableWorkerMessage } from './tableWorker';
 
 export interface ParallelReadOptions extends ReadTableOptions {
@@ -62,11 +68,11 @@ type TableError = { table: TableName; error: InputError };
  * after the other would have reported.
  */
 export async function readTableDirectoryInParallel(
-  dir: string,
+  dir: string | Record<TableName, TableFile>,
   detection: BranchMergingConsumer,
   options: ParallelReadOptions = {},
 ): Promise<TableReadStats[]> {
-  const files = locateTableFiles(dir);
+  const files = typeof dir === 'string' ? locateTableFiles(dir) : dir;
   const offload = new Set<TableName>(options.offload ?? ['DeviceEvents']);
   const readOptions: ReadTableOptions = { prefilter: options.prefilter, allowEmpty: options.allowEmpty };
   const worker = startWorker({

@@ -12,10 +12,19 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { coerceRow, ParityDetection, type CellProblem } from '../detection';
-import { RULE_COLUMNS, TABLE_NAMES, requiredColumnNames, type TableName, type TableRows } from '../detection/schema';
+import { coerceRow, CorrectedDetection, ParityDetection, type CellProblem } from '../detection';
+import {
+  RULE_COLUMNS,
+  TABLE_NAMES,
+  requiredColumnNames,
+  type DetectionMode,
+  type TableName,
+  type TableRows,
+} from '../detection/schema';
 import { readCsvFile } from './csv';
 import { InputError } from './errors';
+import { fileEncoding, utf16Error } from './encoding';
+import { decompressedFiles } from './gzip';
 import { firstSignificantByte, readJsonFile } from './json';
 import { readNdjsonFile } from './ndjson';
 import type { RawRow, RowLocation } from './rawRows';
@@ -32,20 +41,30 @@ export const EXTENSIONS: Readonly<Record<string, TableFileFormat>> = {
 
 export interface TableFile {
   table: TableName;
+  /** The file the readers read: the user's file, or the decompressed copy of a gzip one. */
   path: string;
   format: TableFileFormat;
+  /** gzip-compressed (named `.gz`, or starting with gzip's magic bytes): read through `openTableFiles`. */
+  gzip?: boolean;
+  /** The user's file when `path` is its decompressed copy: errors and statistics name this one. */
+  source?: string;
 }
 
-/**
- * The file of each table in `dir`: exactly one `<Table>.ndjson|.jsonl|.json|.csv`
- * (extension in any case). None, or more than one, is an error naming the directory.
- */
-export function locateTableFiles(dir: string): Record<TableName, TableFile> {
-  let names: string[];
+/** `<Table>.<ext>` or `<Table>.<ext>.gz`: the table and format the name stands for, if any. */
+function tableFileName(name: string): { table: string; format: TableFileFormat; gzip: boolean } | undefined {
+  const gzip = name.toLowerCase().endsWith('.gz');
+  const plain = gzip ? name.slice(0, -3) : name;
+  const dot = plain.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const format = EXTENSIONS[plain.slice(dot).toLowerCase()];
+  return format === undefined ? undefined : { table: plain.slice(0, dot), format, gzip };
+}
+
+function listDirectory(dir: string): string[] {
   try {
     if (!statSync(dir).isDirectory())
       throw new InputError(dir, undefined, 'is not a directory; --input takes the directory holding the table files');
-    names = readdirSync(dir);
+    return readdirSync(dir);
   } catch (err) {
     if (err instanceof InputError) throw err;
     throw new InputError(
@@ -54,33 +73,96 @@ export function locateTableFiles(dir: string): Record<TableName, TableFile> {
       'cannot read this directory; --input takes the directory holding the table files',
     );
   }
+}
+
+/**
+ * The file of each table in `dir`: exactly one `<Table>.ndjson|.jsonl|.json|.csv`
+ * (extension in any case), optionally gzip-compressed as `<Table>.<ext>.gz`. Every
+ * table with none, or with more than one, is reported at once, in one error naming the
+ * directory.
+ */
+export function locateTableFiles(
+  dir: string,
+  tables: readonly TableName[] = TABLE_NAMES,
+): Record<TableName, TableFile> {
+  const names = listDirectory(dir);
   const found = {} as Record<TableName, TableFile>;
-  for (const table of TABLE_NAMES) {
-    const candidates = names.filter((name) => {
-      const dot = name.lastIndexOf('.');
-      return dot > 0 && name.slice(0, dot) === table && name.slice(dot).toLowerCase() in EXTENSIONS;
-    });
-    const expected = `${table}.ndjson, .jsonl, .json or .csv`;
+  const missing: TableName[] = [];
+  const hints: string[] = [];
+  const doubled: string[] = [];
+  for (const table of tables) {
+    const candidates = names.filter((name) => tableFileName(name)?.table === table);
     if (candidates.length === 0) {
       const nearly = names.find((name) => name.toLowerCase().startsWith(table.toLowerCase() + '.'));
-      const hint =
-        nearly === undefined ? '' : ` (found ${nearly}: the name is case-sensitive, the extension one of those)`;
-      throw new InputError(dir, undefined, `no file for table ${table}: expected ${expected} in this directory${hint}`);
+      if (nearly !== undefined) hints.push(`found ${nearly}: the name is case-sensitive, the extension one of those`);
+      missing.push(table);
+      continue;
     }
-    if (candidates.length > 1)
-      throw new InputError(
-        dir,
-        undefined,
-        `${candidates.length} files for table ${table} (${candidates.sort().join(', ')}): keep exactly one`,
-      );
+    if (candidates.length > 1) {
+      doubled.push(`${candidates.length} files for table ${table} (${candidates.sort().join(', ')}): keep exactly one`);
+      continue;
+    }
     const name = candidates[0];
-    found[table] = {
-      table,
-      path: join(dir, name),
-      format: EXTENSIONS[name.slice(name.lastIndexOf('.')).toLowerCase()],
-    };
+    const { format, gzip } = tableFileName(name)!;
+    found[table] = { table, path: join(dir, name), format, ...(gzip ? { gzip } : {}) };
   }
+  const problems: string[] = [];
+  if (missing.length > 0) {
+    const one = missing.length === 1;
+    problems.push(
+      `no file${one ? '' : 's'} for table${one ? '' : 's'} ${missing.join(', ')}: expected ${one ? missing[0] : '<Table>'}.ndjson, ` +
+        `.jsonl, .json or .csv (optionally .gz) in this directory${one ? '' : ' for each'}` +
+        (hints.length > 0 ? ` (${hints.join('; ')})` : ''),
+    );
+  }
+  problems.push(...doubled);
+  if (problems.length > 0) throw new InputError(dir, undefined, problems.join('; '));
   return found;
+}
+
+/** The table files of a directory, ready for the readers, and what to clean up after. */
+export interface OpenedTableFiles {
+  files: Record<TableName, TableFile>;
+  /** Removes the decompressed copies of gzip files (call when the reading is done). */
+  close(): void;
+}
+
+/**
+ * `locateTableFiles`, then each gzip file (named `.gz`, or starting with gzip's magic
+ * bytes) streamed into a temporary decompressed copy (./gzip) that the readers read as
+ * any other file; errors still name the user's file.
+ */
+export async function openTableFiles(
+  dir: string,
+  tables: readonly TableName[] = TABLE_NAMES,
+): Promise<OpenedTableFiles> {
+  const located = locateTableFiles(dir, tables);
+  const copies = decompressedFiles();
+  const files = {} as Record<TableName, TableFile>;
+  try {
+    for (const table of tables) {
+      const file = located[table];
+      if (!file.gzip && !startsWithGzipMagic(file.path)) {
+        files[table] = file;
+        continue;
+      }
+      const name = `${table}${Object.keys(EXTENSIONS).find((e) => EXTENSIONS[e] === file.format)}`;
+      files[table] = { ...file, gzip: true, source: file.path, path: await copies.gunzip(file.path, name) };
+    }
+  } catch (err) {
+    copies.remove();
+    throw err;
+  }
+  return { files, close: () => copies.remove() };
+}
+
+/** Whether the file starts with gzip's magic bytes (a file that cannot be read is left to the readers to report). */
+function startsWithGzipMagic(path: string): boolean {
+  try {
+    return fileEncoding(path) === 'gzip';
+  } catch {
+    return false;
+  }
 }
 
 export interface ReadTableOptions {
@@ -92,6 +174,12 @@ export interface ReadTableOptions {
    * reading it as "no rows" would silently hide every finding.
    */
   allowEmpty?: boolean;
+  /**
+   * Whose filters decide that a row matters, so that a bad cell in it is an error:
+   * 'parity' (default, the rule's) or 'corrected' (corrected mode reads rows the rule
+   * drops; the pre-filter is the rule's, so corrected mode reads with `prefilter: false`).
+   */
+  mode?: DetectionMode;
 }
 
 export interface TableReadStats {
@@ -137,6 +225,35 @@ export function readTableFile<T extends TableName>(
   onRow: (row: TableRows[T]) => void,
   options: ReadTableOptions = {},
 ): TableReadStats {
+  if (file.source === undefined) return readPlainTableFile(file, onRow, options);
+  // A decompressed copy: what is said of it is said of the user's file.
+  const source = file.source;
+  try {
+    return { ...readPlainTableFile(file, onRow, options), file: source };
+  } catch (err) {
+    if (err instanceof InputError && err.file === file.path)
+      throw new InputError(source, err.line, err.detail.split(file.path).join(source));
+    throw err;
+  }
+}
+
+/** Refuses what the readers cannot read: UTF-16 text, and gzip not decompressed by `openTableFiles`. */
+function checkEncoding(path: string, shownAs: string): void {
+  const encoding = fileEncoding(path);
+  if (encoding === 'utf-16le' || encoding === 'utf-16be') throw utf16Error(shownAs, encoding);
+  if (encoding === 'gzip')
+    throw new InputError(
+      shownAs,
+      undefined,
+      'is gzip-compressed: read it through openTableFiles (as detect does), or decompress it first',
+    );
+}
+
+function readPlainTableFile<T extends TableName>(
+  file: TableFile & { table: T },
+  onRow: (row: TableRows[T]) => void,
+  options: ReadTableOptions,
+): TableReadStats {
   const { table, path, format } = file;
   const prefilter = options.prefilter ?? true;
   let rowsParsed = 0;
@@ -157,7 +274,7 @@ export function readTableFile<T extends TableName>(
     }
     if (problems.length > 0) {
       // A bad cell matters only in a row the rule keeps; elsewhere it is ignored.
-      if (!ParityDetection.isRelevant(table, row)) return;
+      if (!(options.mode === 'corrected' ? CorrectedDetection : ParityDetection).isRelevant(table, row)) return;
       throw located(path, where(), `${problemText(problems)}; fix the cell or export the table again`);
     }
     onRow(row);
@@ -165,6 +282,7 @@ export function readTableFile<T extends TableName>(
 
   let rowsRead = 0;
   try {
+    checkEncoding(path, file.source ?? path);
     if (!options.allowEmpty && firstSignificantByte(path) === undefined)
       throw new InputError(
         path,
@@ -243,7 +361,7 @@ export function tableShapeProblem(
   );
   return {
     table: file.table,
-    file: file.path,
+    file: file.source ?? file.path,
     missing,
     ...(looksLike ? { looksLike } : {}),
     firstRowColumns: seen.firstRowColumns,
@@ -283,10 +401,10 @@ export interface RowConsumer {
  * DeviceEvents, in that order) and returns what was read from each.
  */
 export function readTableDirectory(
-  dir: string,
+  dir: string | Record<TableName, TableFile>,
   consumer: RowConsumer,
   options: ReadTableOptions = {},
 ): TableReadStats[] {
-  const files = locateTableFiles(dir);
+  const files = typeof dir === 'string' ? locateTableFiles(dir) : dir;
   return TABLE_NAMES.map((table) => readTableFile(files[table], (row) => consumer.add(table, row), options));
 }

@@ -6,7 +6,7 @@
  * and by scripts/compare-modes.ts.
  */
 import type { DetectedFinding } from '../detection/detector';
-import { MemoryBaseline } from '../detection/corrected/baseline';
+import { MemoryBaseline, type Baseline, type BaselineEntry } from '../detection/corrected/baseline';
 import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName, type TableRows } from '../detection/schema';
 import { AppError } from '../shared/errors';
 import { SILENT_LOG, type Log } from '../shared/log';
@@ -29,6 +29,8 @@ export interface ReplayOptions {
   /** Corrected mode's BASELINE_DAYS (default 14). */
   baselineDays?: number;
   source: WindowSource;
+  /** Corrected mode: the baseline to start from (a baseline file); default empty. */
+  baseline?: Iterable<BaselineEntry>;
   log?: Log;
 }
 
@@ -39,6 +41,8 @@ export interface ReplayedFinding extends DetectedFinding {
 export interface ReplayResult {
   days: WindowSummary[];
   findings: ReplayedFinding[];
+  /** Corrected mode's baseline after the last day replayed (empty in parity mode). */
+  baseline: Baseline;
   /** Set when a day failed (the days after it were not replayed). */
   failed?: { window: QueryWindow; phase: string; error: unknown };
 }
@@ -66,8 +70,7 @@ export function inMemorySource(tablesOf: (window: QueryWindow) => WindowTables |
 }
 
 /** Corrected mode's baseline in memory, carried from day to day. */
-function memoryKeeper(): BaselineKeeper {
-  const memory = new MemoryBaseline();
+function memoryKeeper(memory: MemoryBaseline): BaselineKeeper {
   return {
     load: async () => memory.current,
     record: async (_baseline, observations, windowEnd, baselineDays) => {
@@ -92,6 +95,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   await store.putCheckpoint(checkpointName, options.from, undefined);
 
   const findings: ReplayedFinding[] = [];
+  const memory = new MemoryBaseline(options.baseline);
   const ports: JobPorts<ReplayedFinding> = {
     checkpoints: store,
     isConcurrencyConflict: (e) => e instanceof ConcurrencyConflictError,
@@ -99,7 +103,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     detection: detectionPort({
       mode: options.mode,
       baselineDays: options.baselineDays ?? 14,
-      baseline: memoryKeeper(),
+      baseline: memoryKeeper(memory),
     }),
     toRecord: (detected, { window }) => ({ window, ...detected }),
     writer: {
@@ -121,6 +125,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   return {
     days: result.processed,
     findings,
+    baseline: memory.current,
     ...(result.outcome === 'failed'
       ? { failed: { window: result.window, phase: result.phase, error: result.error } }
       : {}),

@@ -84,7 +84,12 @@ export function expiredFingerprints(baseline: Baseline, windowEnd: KqlDateTime, 
 
 /** A baseline kept in memory (replay, tests): merge and prune in one step per window. */
 export class MemoryBaseline {
-  private entries = new Map<string, BaselineEntry>();
+  private entries: Map<string, BaselineEntry>;
+
+  /** `initial`: entries recorded before (a baseline file), else empty. */
+  constructor(initial: Iterable<BaselineEntry> = []) {
+    this.entries = new Map([...initial].map((e) => [e.fingerprint, { ...e }]));
+  }
 
   get current(): Baseline {
     return this.entries;

@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
 import { main } from '../../../src/cli/main';
 import type { CliIo } from '../../../src/cli/io';
@@ -311,12 +312,13 @@ describe('detect usage', () => {
     [['--input', EXAMPLES, '--format', 'xml'], /--format must be one of ndjson, json, table, not 'xml'/],
     [['--input', EXAMPLES, 'extra'], /unexpected argument 'extra'/],
     [['--input', EXAMPLES, '--threads', '3'], /--threads must be 1 or 2, not '3'/],
-  ])('%j is a usage error: exit 2 with the usage', async (argv, message) => {
+  ])('%j is a usage error: exit 2, one line and where the help is', async (argv, message) => {
     const { code, stderr, stdout } = await detect(...(argv as string[]));
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(message);
-    expect(stderr).toMatch(/Usage: runcommand-detect detect/);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(2);
+    expect(stderr).toMatch(/\nRun 'runcommand-detect detect --help' for its options\.\n$/);
   });
 });
 
@@ -408,5 +410,64 @@ describe('detect refuses files that cannot be the table, and shows each table sp
     const { code, stderr } = await detect('--input', dir);
     expect(code).toBe(0);
     expect(stderr).toMatch(/warning: AzureActivity \(.*\) and DeviceEvents \(2026-11-27T.*\) do not overlap/);
+  });
+});
+
+describe('detect input diagnostics (issue 14, point 5)', () => {
+  const copyDay = (name: string): string => {
+    const dir = join(tmp, name);
+    mkdirSync(dir, { recursive: true });
+    for (const t of TABLES) copyFileSync(join(EXAMPLES, 'plain-day', `${t}.ndjson`), join(dir, `${t}.ndjson`));
+    return dir;
+  };
+
+  it('reads .ndjson.gz tables to the same findings as the plain files', async () => {
+    const dir = copyDay('gzipped');
+    for (const t of TABLES) {
+      writeFileSync(join(dir, `${t}.ndjson.gz`), gzipSync(readFileSync(join(dir, `${t}.ndjson`))));
+      rmSync(join(dir, `${t}.ndjson`));
+    }
+    const plain = await detect('--input', join(EXAMPLES, 'plain-day'));
+    for (const threads of ['1', '2']) {
+      const { code, stdout, stderr } = await detect('--input', dir, '--threads', threads);
+      expect(code).toBe(0);
+      expect(stdout).toBe(plain.stdout);
+      expect(stderr).toMatch(/DeviceEvents \d+ rows/);
+    }
+  });
+
+  it('a UTF-16 file exits 1 with one line naming it and how to convert it', async () => {
+    const dir = copyDay('utf16');
+    const text = readFileSync(join(dir, 'AzureActivity.ndjson'), 'utf8');
+    writeFileSync(
+      join(dir, 'AzureActivity.ndjson'),
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+    );
+    const { code, stdout, stderr } = await detect('--input', dir);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/utf16\/AzureActivity\.ndjson: is UTF-16 text.*must be UTF-8.*Convert it/);
+  });
+
+  it('concatenated objects are diagnosed as such, not as a cut-off file', async () => {
+    const dir = copyDay('concatenated');
+    const lines = readFileSync(join(dir, 'DeviceEvents.ndjson'), 'utf8').trim().split('\n');
+    writeFileSync(join(dir, 'DeviceEvents.ndjson'), lines.join(''));
+    const { code, stderr } = await detect('--input', dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/concatenated\/DeviceEvents\.ndjson:1: concatenated JSON objects without line breaks/);
+    expect(stderr).not.toMatch(/cut off/);
+  });
+
+  it('two missing tables are reported in one message', async () => {
+    const dir = join(tmp, 'two-missing');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(EXAMPLES, 'plain-day', 'DeviceEvents.ndjson'), join(dir, 'DeviceEvents.ndjson'));
+    const { code, stderr } = await detect('--input', dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /two-missing: no files for tables AzureActivity, DeviceFileEvents: expected <Table>\.ndjson/,
+    );
   });
 });
