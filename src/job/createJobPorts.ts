@@ -19,6 +19,9 @@ import {
 } from '../ingestion';
 import { Ledger } from '../ingestion/ledger';
 import { LogAnalyticsSource } from '../logAnalytics/source';
+import { WatchlistAllowlist } from '../logAnalytics/watchlist';
+import type { FindingRecord } from '../ingestion/record';
+import type { FindingSubject } from '../allowlist/allowlist';
 import { logAnalyticsScope, logsIngestionAudience } from '../shared/azureScopes';
 import { withCallTimeout, type AddedPolicy } from '../shared/callTimeout';
 import type { Log } from '../shared/log';
@@ -119,6 +122,7 @@ export async function createJobPorts(
           severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
         }),
       findingIdOf: (outgoing) => outgoing.record.FindingId,
+      allowlist: allowlistOf(config, azure),
       writer: {
         sentFindingIds: (windowStart) => ledger.findingIdsOfWindow(windowStart),
         flushSpool: async () => {
@@ -134,6 +138,35 @@ export async function createJobPorts(
         pruneLedger: (before) => writer.pruneLedger(before),
       },
     },
+  };
+}
+
+/** ALLOWLIST_WATCHLIST: the watchlist, read through the same query API and identity as the tables. */
+function allowlistOf(config: JobConfig, azure: AzureClientOptions): JobPorts<OutgoingFinding>['allowlist'] {
+  if (!config.allowlistWatchlist) return undefined;
+  const watchlist = new WatchlistAllowlist({
+    workspaceId: config.logAnalyticsWorkspaceId,
+    alias: config.allowlistWatchlist,
+    credential: azure.credential,
+    endpoint: config.logAnalyticsEndpoint,
+    clientOptions: azure.http({ ...azure.tls, ...azure.sdkRetries, ...azure.queryScope }),
+    now: azure.nowMs,
+  });
+  return {
+    description: watchlist.description,
+    read: () => watchlist.read(),
+    subjectOf: (outgoing) => findingSubjectOf(outgoing.record),
+  };
+}
+
+/** The columns of a findings record an allowlist entry can match. */
+export function findingSubjectOf(record: FindingRecord): FindingSubject {
+  return {
+    ScriptSha256: record.ScriptSha256,
+    ScriptFingerprintHash: record.ScriptFingerprintHash,
+    Caller: record.Caller,
+    VirtualMachineName: record.VirtualMachineName,
+    CallerIpAddress: record.CallerIpAddress,
   };
 }
 
