@@ -54,6 +54,10 @@ param maxCatchupDays int = 14
 @maxValue(90)
 param baselineDays int = 14
 
+@description('ALLOWLIST_WATCHLIST: alias of the Sentinel watchlist used as the allowlist (docs/operations.md, "Allowlist"). Empty: no allowlist, and the identity gets no read access to the Watchlist table.')
+@maxLength(64)
+param allowlistWatchlist string = ''
+
 @description('STATE_STORE_TABLE_NAME: the state store table.')
 param stateTableName string = 'runcommanddetection'
 
@@ -293,6 +297,7 @@ module findingsIngestion 'modules/findings-ingestion.bicep' = {
     healthRetentionInDays: healthRetentionInDays
     principalId: identity.properties.principalId
     identityResourceId: identity.id
+    readWatchlist: !empty(allowlistWatchlist)
     tags: tags
   }
 }
@@ -323,7 +328,8 @@ module vmReaders 'modules/vm-reader.bicep' = [
 ]
 
 // Every setting the job reads (src/config/settings.ts) plus the host's own.
-var appSettings = {
+var appSettings = union(baseAppSettings, empty(allowlistWatchlist) ? {} : { ALLOWLIST_WATCHLIST: allowlistWatchlist })
+var baseAppSettings = {
   // Functions host storage through the managed identity (no connection string).
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
