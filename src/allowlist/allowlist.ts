@@ -167,10 +167,7 @@ export function entriesAt(
 }
 
 /** The first entry (in watchlist order) that matches the finding, or undefined. */
-export function matchingEntry(
-  entries: readonly AllowlistEntry[],
-  subject: FindingSubject,
-): AllowlistEntry | undefined {
+export function matchingEntry(entries: readonly AllowlistEntry[], subject: FindingSubject): AllowlistEntry | undefined {
   return entries.find((e) => matches(e, subject));
 }
 

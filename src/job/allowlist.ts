@@ -97,7 +97,9 @@ export class RunAllowlist<R> {
         message:
           `${expired.length} allowlist entr${expired.length === 1 ? 'y has' : 'ies have'} expired and no longer ` +
           `suppress findings: ${expired.map(describeEntry).join('; ')}. Renew or remove them in ${port.description}.`,
-        details: { expired: expired.map((e) => ({ where: e.where, kind: e.kind, value: e.value, expires: e.expires })) },
+        details: {
+          expired: expired.map((e) => ({ where: e.where, kind: e.kind, value: e.value, expires: e.expires })),
+        },
       });
     }
     this.log.info(`Allowlist read: ${inForce.length} entr${inForce.length === 1 ? 'y' : 'ies'} in force`, {

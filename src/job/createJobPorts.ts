@@ -27,7 +27,8 @@ import { withCallTimeout, type AddedPolicy } from '../shared/callTimeout';
 import type { Log } from '../shared/log';
 import { BaselineStore, ConcurrencyConflictError, StateStore } from '../stateStore';
 import { detectionPort } from './detectionPort';
-import type { JobPorts } from './runDetectionJob';
+import type { JobPorts, RecordContext } from './runDetectionJob';
+import type { DetectedFinding } from '../detection/detector';
 
 /** How the job reaches Azure, when not the defaults (tests, local tooling). */
 export interface JobHostOverrides {
@@ -109,18 +110,7 @@ export async function createJobPorts(
         log,
       }),
       enrich: enricher ? (scopes) => enricher.enrich(scopes) : undefined,
-      toRecord: (detected, { window, mode, timeGenerated, enrichment }) =>
-        toOutgoingFinding(detected.finding, {
-          window,
-          identity: detected.identity,
-          timeGenerated,
-          mode,
-          rule: RULE,
-          enrichment,
-          extended: detected.details ? { ...detected.details } : undefined,
-          evidence: { FindingKind: detected.kind ?? 'script' },
-          severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
-        }),
+      toRecord: findingRecordOf,
       findingIdOf: (outgoing) => outgoing.record.FindingId,
       allowlist: allowlistOf(config, azure),
       writer: {
@@ -139,6 +129,22 @@ export async function createJobPorts(
       },
     },
   };
+}
+
+/** The findings record of a detected finding (also what `runcommand-detect allowlist` matches entries against). */
+export function findingRecordOf(detected: DetectedFinding, context: RecordContext): OutgoingFinding {
+  const { window, mode, timeGenerated, enrichment } = context;
+  return toOutgoingFinding(detected.finding, {
+    window,
+    identity: detected.identity,
+    timeGenerated,
+    mode,
+    rule: RULE,
+    enrichment,
+    extended: detected.details ? { ...detected.details } : undefined,
+    evidence: { FindingKind: detected.kind ?? 'script' },
+    severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
+  });
 }
 
 /** ALLOWLIST_WATCHLIST: the watchlist, read through the same query API and identity as the tables. */

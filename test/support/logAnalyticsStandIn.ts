@@ -500,7 +500,11 @@ export class LogAnalyticsStandIn {
     if (Number.isNaN(lo) || Number.isNaN(hi)) return refuse(`Bad timespan '${timespan}'`);
     const items = (this.watchlists[m[1]!] ?? [])
       .map((item, i): WatchlistItem => ({ _DTItemId: `item-${i + 1}`, ...item }))
-      .filter((item) => item.TimeGenerated === undefined || (Date.parse(item.TimeGenerated) >= lo && Date.parse(item.TimeGenerated) <= hi));
+      .filter(
+        (item) =>
+          item.TimeGenerated === undefined ||
+          (Date.parse(item.TimeGenerated) >= lo && Date.parse(item.TimeGenerated) <= hi),
+      );
     for (const c of columns) {
       const direct = c![3];
       if (direct && direct !== '_DTItemId' && direct !== 'SearchKey' && !items.every((item) => direct in item))

@@ -146,12 +146,7 @@ describe('the allowlist (a Sentinel watchlist) in the job', () => {
       'the admin network',
       ['app07 svc-deploy@contoso.onmicrosoft.com', 'dc09 alice@contoso.com'],
     ],
-    [
-      'CallerIpAddress',
-      '31.238.59.199',
-      'the build agent',
-      ['dc09 Eve.Admin@Fabrikam.com', 'dc09 alice@contoso.com'],
-    ],
+    ['CallerIpAddress', '31.238.59.199', 'the build agent', ['dc09 Eve.Admin@Fabrikam.com', 'dc09 alice@contoso.com']],
     [
       'ScriptFingerprintHash',
       FINGERPRINT_ALICE.toUpperCase(),

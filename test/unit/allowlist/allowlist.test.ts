@@ -142,7 +142,11 @@ describe('the allowlist file (the CSV uploaded as the watchlist)', () => {
     );
     const list = readAllowlistFile(path);
     expect(list.entries).toEqual([
-      expect.objectContaining({ where: 'allowlist.csv line 2', kind: 'VirtualMachineName', reason: 'patching, weekly' }),
+      expect.objectContaining({
+        where: 'allowlist.csv line 2',
+        kind: 'VirtualMachineName',
+        reason: 'patching, weekly',
+      }),
     ]);
     expect(list.refused).toEqual([{ where: 'allowlist.csv line 4', problem: expect.stringContaining('Hostname') }]);
   });
