@@ -328,8 +328,7 @@ module vmReaders 'modules/vm-reader.bicep' = [
 ]
 
 // Every setting the job reads (src/config/settings.ts) plus the host's own.
-var appSettings = union(baseAppSettings, empty(allowlistWatchlist) ? {} : { ALLOWLIST_WATCHLIST: allowlistWatchlist })
-var baseAppSettings = {
+var appSettings = {
   // Functions host storage through the managed identity (no connection string).
   AzureWebJobsStorage__accountName: storage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'
@@ -351,6 +350,8 @@ var baseAppSettings = {
   DETECTION_MODE: detectionMode
   ENRICHMENT_ENABLED: enrichmentEnabled ? 'true' : 'false'
   BASELINE_DAYS: string(baselineDays)
+  // Empty: no allowlist (the job treats a blank setting as unset).
+  ALLOWLIST_WATCHLIST: allowlistWatchlist
 }
 
 module functionApp 'modules/function-app.bicep' = {

@@ -83,7 +83,7 @@ describe('the allowlist (a Sentinel watchlist) in the job', () => {
     logAnalytics.watchlists = {};
   });
 
-  function settings(alias: string | undefined = ALIAS) {
+  function settings(alias = ALIAS) {
     return loadConfig({
       LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE,
       LOG_ANALYTICS_ENDPOINT: logAnalytics.endpoint,
@@ -93,7 +93,7 @@ describe('the allowlist (a Sentinel watchlist) in the job', () => {
       STATE_STORE_TABLE_NAME: `allowlist${++tableNo}`,
       ENRICHMENT_ENABLED: 'false',
       DETECTION_MODE: 'parity',
-      ...(alias ? { ALLOWLIST_WATCHLIST: alias } : {}),
+      ALLOWLIST_WATCHLIST: alias,
     });
   }
   const host = { credential: new FakeCredential(), tlsCa: testCertificate().ca, now: () => NOW, fastRetries: true };
@@ -262,7 +262,7 @@ describe('the allowlist (a Sentinel watchlist) in the job', () => {
     expect(String(event.Message)).toContain('domain controller maintenance');
   });
 
-  it('with ALLOWLIST_WATCHLIST unset, no watchlist is queried', async () => {
+  it('with ALLOWLIST_WATCHLIST blank (as Bicep writes it without an allowlist), there is no allowlist', async () => {
     const config = settings('');
     const { ports } = await createJobPorts(config, host, recordingLog());
     expect(ports.allowlist).toBeUndefined();

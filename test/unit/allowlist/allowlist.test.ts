@@ -3,10 +3,11 @@
  * row named, never thrown), expiry, and matching per Kind; the watchlist query passes
  * the Kusto language service; the CSV file a SOC uploads reads the same.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ALLOWLIST_KINDS,
   entriesAt,
   matchingEntry,
   parseAllowlist,
@@ -149,6 +150,14 @@ describe('the allowlist file (the CSV uploaded as the watchlist)', () => {
       }),
     ]);
     expect(list.refused).toEqual([{ where: 'allowlist.csv line 4', problem: expect.stringContaining('Hostname') }]);
+  });
+
+  it('the example CSV of docs/operations.md is a valid allowlist, one entry of each Kind', () => {
+    const docs = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'operations.md'), 'utf8');
+    const csv = /## Allowlist[\s\S]*?```csv\n([\s\S]*?)```/.exec(docs)![1]!;
+    const list = readAllowlistFile(file('docs-example.csv', csv));
+    expect(list.refused).toEqual([]);
+    expect(list.entries.map((e) => e.kind).sort()).toEqual([...ALLOWLIST_KINDS].sort());
   });
 
   it('a file without the Kind column, or empty, or missing, is an InputError naming it', () => {

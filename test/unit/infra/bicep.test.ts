@@ -429,8 +429,8 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       expect(s.ENRICHMENT_ENABLED).toBe('false');
       expect(s.DETECTION_MODE).toBe('corrected');
       expect(settings(full).ALLOWLIST_WATCHLIST).toBe(ALLOWLIST_ALIAS);
-      // No allowlist: the setting is not written (the job reads no watchlist).
-      expect('ALLOWLIST_WATCHLIST' in s).toBe(false);
+      // No allowlist: the setting is blank, which the job reads as unset (no watchlist is read).
+      expect(s.ALLOWLIST_WATCHLIST).toBe('');
     });
 
     it('takes identities, endpoints and ids from the deployed resources', () => {
