@@ -1,6 +1,6 @@
 /**
- * The allowlist within a run (ALLOWLIST_WATCHLIST): read once, when the first window
- * needs it, then applied to each window's findings records before they are written.
+ * The allowlist within a run (ALLOWLIST_WATCHLIST): read once, at the run's first
+ * window (a run with nothing due reads nothing), then applied to each window's findings records before they are written.
  *
  * - A record an entry in force matches is not written (no alert, no incident); each is
  *   logged with the entry and its reason, counted in the window's summary (the health
@@ -132,9 +132,10 @@ export class RunAllowlist<R> {
     pass: string,
     findingIdOf: ((record: R) => string) | undefined,
   ): Promise<{ kept: R[]; allowlisted: AllowlistedFinding[] }> {
-    if (!this.port || records.length === 0) return { kept: records, allowlisted: [] };
+    if (!this.port) return { kept: records, allowlisted: [] };
+    // Read at the first window even when it has no findings: refused rows and expiries are reported every run.
     const entries = await this.entries();
-    if (!entries || entries.length === 0) return { kept: records, allowlisted: [] };
+    if (!entries || entries.length === 0 || records.length === 0) return { kept: records, allowlisted: [] };
     const kept: R[] = [];
     const allowlisted: AllowlistedFinding[] = [];
     for (const record of records) {

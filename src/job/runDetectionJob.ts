@@ -483,7 +483,7 @@ interface WindowContext {
   now: () => Date;
   log: Log;
   events: HealthEvents;
-  /** The run's allowlist (read once, at the first window that has findings). */
+  /** The run's allowlist (read once, at the run's first window). */
   allowlist?: RunAllowlist<unknown>;
 }
 
