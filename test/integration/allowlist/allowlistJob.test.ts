@@ -230,6 +230,17 @@ describe('the allowlist (a Sentinel watchlist) in the job', () => {
     expect(eventsOf(run, 'allowlist-entry-refused')).toEqual([]);
   });
 
+  it('an item last refreshed 11 days ago is seen (Sentinel refreshes items every 12 days)', async () => {
+    logAnalytics.watchlists[ALIAS] = [
+      { ...item('VirtualMachineName', 'app07', 'build server'), TimeGenerated: '2026-11-15T00:00:00Z' },
+    ];
+    const run = await runJob();
+    expect(run.processed[0]!.allowlisted).toBe(1);
+    const [request] = logAnalytics.requests.filter((r) => r.kind === 'watchlist');
+    const [from] = request!.timespan!.split('/');
+    expect(Date.parse(from!)).toBeLessThanOrEqual(NOW.getTime() - 12 * 86_400_000);
+  });
+
   it('a watchlist that cannot be read: every finding is written, and a warning says so', async () => {
     logAnalytics.watchlists[ALIAS] = [item('VirtualMachineName', 'dc09', 'maintenance')];
     logAnalytics.watchlistFaults.push({ kind: 'status', status: 403 });
