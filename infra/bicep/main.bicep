@@ -54,6 +54,10 @@ param maxCatchupDays int = 14
 @maxValue(90)
 param baselineDays int = 14
 
+@description('ALLOWLIST_WATCHLIST: alias of the Sentinel watchlist used as the allowlist (docs/operations.md, "Allowlist"). Empty: no allowlist, and the identity gets no read access to the Watchlist table.')
+@maxLength(64)
+param allowlistWatchlist string = ''
+
 @description('STATE_STORE_TABLE_NAME: the state store table.')
 param stateTableName string = 'runcommanddetection'
 
@@ -293,6 +297,7 @@ module findingsIngestion 'modules/findings-ingestion.bicep' = {
     healthRetentionInDays: healthRetentionInDays
     principalId: identity.properties.principalId
     identityResourceId: identity.id
+    readWatchlist: !empty(allowlistWatchlist)
     tags: tags
   }
 }
@@ -345,6 +350,8 @@ var appSettings = {
   DETECTION_MODE: detectionMode
   ENRICHMENT_ENABLED: enrichmentEnabled ? 'true' : 'false'
   BASELINE_DAYS: string(baselineDays)
+  // Empty: no allowlist (the job treats a blank setting as unset).
+  ALLOWLIST_WATCHLIST: allowlistWatchlist
 }
 
 module functionApp 'modules/function-app.bicep' = {

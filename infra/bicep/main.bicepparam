@@ -23,6 +23,8 @@ param deployWorkbook = bool(readEnvironmentVariable('DEPLOY_WORKBOOK', 'true'))
 param alertEmailAddresses = empty(readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', ''))
   ? []
   : split(readEnvironmentVariable('ALERT_EMAIL_ADDRESSES', ''), ',')
+// The alias of the Sentinel watchlist used as the allowlist (optional; empty: none).
+param allowlistWatchlist = readEnvironmentVariable('ALLOWLIST_WATCHLIST', '')
 param vnetEnabled = bool(readEnvironmentVariable('VNET_ENABLED', 'false'))
 
 param tags = {

@@ -25,6 +25,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'run the job over past days in memory (no checkpoint, no writes)',
     load: () => import('./replay'),
   },
+  allowlist: {
+    summary: 'list what the allowlist (a Sentinel watchlist, or its CSV) would suppress over past days',
+    load: () => import('./allowlist'),
+  },
 };
 
 export function usage(): string {

@@ -19,12 +19,16 @@ import {
 } from '../ingestion';
 import { Ledger } from '../ingestion/ledger';
 import { LogAnalyticsSource } from '../logAnalytics/source';
+import { WatchlistAllowlist } from '../logAnalytics/watchlist';
+import type { FindingRecord } from '../ingestion/record';
+import type { FindingSubject } from '../allowlist/allowlist';
 import { logAnalyticsScope, logsIngestionAudience } from '../shared/azureScopes';
 import { withCallTimeout, type AddedPolicy } from '../shared/callTimeout';
 import type { Log } from '../shared/log';
 import { BaselineStore, ConcurrencyConflictError, StateStore } from '../stateStore';
 import { detectionPort } from './detectionPort';
-import type { JobPorts } from './runDetectionJob';
+import type { JobPorts, RecordContext } from './runDetectionJob';
+import type { DetectedFinding } from '../detection/detector';
 
 /** How the job reaches Azure, when not the defaults (tests, local tooling). */
 export interface JobHostOverrides {
@@ -106,19 +110,9 @@ export async function createJobPorts(
         log,
       }),
       enrich: enricher ? (scopes) => enricher.enrich(scopes) : undefined,
-      toRecord: (detected, { window, mode, timeGenerated, enrichment }) =>
-        toOutgoingFinding(detected.finding, {
-          window,
-          identity: detected.identity,
-          timeGenerated,
-          mode,
-          rule: RULE,
-          enrichment,
-          extended: detected.details ? { ...detected.details } : undefined,
-          evidence: { ...detected.evidence, FindingKind: detected.kind ?? 'script' },
-          severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
-        }),
+      toRecord: findingRecordOf,
       findingIdOf: (outgoing) => outgoing.record.FindingId,
+      allowlist: allowlistOf(config, azure),
       writer: {
         sentFindingIds: (windowStart) => ledger.findingIdsOfWindow(windowStart),
         flushSpool: async () => {
@@ -134,6 +128,51 @@ export async function createJobPorts(
         pruneLedger: (before) => writer.pruneLedger(before),
       },
     },
+  };
+}
+
+/** The findings record of a detected finding (also what `runcommand-detect allowlist` matches entries against). */
+export function findingRecordOf(detected: DetectedFinding, context: RecordContext): OutgoingFinding {
+  const { window, mode, timeGenerated, enrichment } = context;
+  return toOutgoingFinding(detected.finding, {
+    window,
+    identity: detected.identity,
+    timeGenerated,
+    mode,
+    rule: RULE,
+    enrichment,
+    extended: detected.details ? { ...detected.details } : undefined,
+    evidence: { ...detected.evidence, FindingKind: detected.kind ?? 'script' },
+    severity: detected.kind === 'control-plane' ? CONTROL_PLANE_SEVERITY : undefined,
+  });
+}
+
+/** ALLOWLIST_WATCHLIST: the watchlist, read through the same query API and identity as the tables. */
+function allowlistOf(config: JobConfig, azure: AzureClientOptions): JobPorts<OutgoingFinding>['allowlist'] {
+  if (!config.allowlistWatchlist) return undefined;
+  const watchlist = new WatchlistAllowlist({
+    workspaceId: config.logAnalyticsWorkspaceId,
+    alias: config.allowlistWatchlist,
+    credential: azure.credential,
+    endpoint: config.logAnalyticsEndpoint,
+    clientOptions: azure.http({ ...azure.tls, ...azure.sdkRetries, ...azure.queryScope }),
+    now: azure.nowMs,
+  });
+  return {
+    description: watchlist.description,
+    read: () => watchlist.read(),
+    subjectOf: (outgoing) => findingSubjectOf(outgoing.record),
+  };
+}
+
+/** The columns of a findings record an allowlist entry can match. */
+export function findingSubjectOf(record: FindingRecord): FindingSubject {
+  return {
+    ScriptSha256: record.ScriptSha256,
+    ScriptFingerprintHash: record.ScriptFingerprintHash,
+    Caller: record.Caller,
+    VirtualMachineName: record.VirtualMachineName,
+    CallerIpAddress: record.CallerIpAddress,
   };
 }
 

@@ -24,8 +24,14 @@ export type HealthEventKind =
   | 'quarantined-rows'
   /** A finding already sent is no longer yielded by the more complete day. */
   | 'superseded-finding'
-  /** Findings an allowlist entry suppressed. */
+  /** Findings an allowlist entry suppressed (not written). */
   | 'allowlisted'
+  /** The allowlist watchlist could not be read or has no items: every finding was written. */
+  | 'allowlist-unavailable'
+  /** Allowlist rows that are not applied (unknown Kind, bad Value or Expires, no Reason). */
+  | 'allowlist-entry-refused'
+  /** Allowlist entries past their Expires: they no longer suppress findings. */
+  | 'allowlist-entry-expired'
   /** The Logs Ingestion API refused findings; they are spooled. */
   | 'write-refused';
 

@@ -35,6 +35,8 @@ export interface HealthRecord {
   FindingsSent: number | null;
   FindingsAlreadySent: number | null;
   FindingsSpooled: number | null;
+  /** Findings the allowlist suppressed (not written). */
+  AllowlistedFindings: number | null;
   SpoolSize: number | null;
   SpoolOldestAgeHours: number | null;
   DurationsMs: Record<string, number> | null;
@@ -68,6 +70,7 @@ const EMPTY: Omit<
   FindingsSent: null,
   FindingsAlreadySent: null,
   FindingsSpooled: null,
+  AllowlistedFindings: null,
   SpoolSize: null,
   SpoolOldestAgeHours: null,
   DurationsMs: null,
@@ -142,6 +145,7 @@ function runRecord(result: JobRunResult, base: Base, context: HealthRecordContex
     FindingsSent: sum(result.processed, (s) => s.written),
     FindingsAlreadySent: sum(result.processed, (s) => s.alreadySent),
     FindingsSpooled: sum(result.processed, (s) => s.spooled),
+    AllowlistedFindings: sum(result.processed, (s) => s.allowlisted),
     SpoolSize: spool ? spool.remaining : null,
     DurationsMs: context.durationMs === undefined ? null : { run: context.durationMs },
     Details: { spoolFlushed: spool ? spool.sent : null, windows: result.processed.map((s) => s.window.start) },
@@ -156,13 +160,17 @@ function processedRecord(summary: WindowSummary, base: Base): HealthRecord {
     Severity: 'info',
     WindowStart: summary.window.start,
     WindowEnd: summary.window.end,
-    Message: `${summary.findings} finding(s); ${summary.written} sent, ${summary.alreadySent} already sent, ${summary.spooled} spooled`,
+    Message:
+      `${summary.findings} finding(s); ${summary.written} sent, ${summary.alreadySent} already sent, ` +
+      `${summary.spooled} spooled` +
+      (summary.allowlisted ? `, ${summary.allowlisted} allowlisted (not written)` : ''),
     RowsAll: summary.tableRows ? { ...summary.tableRows } : null,
     RowsKept: { ...summary.rows },
     Findings: summary.findings,
     FindingsSent: summary.written,
     FindingsAlreadySent: summary.alreadySent,
     FindingsSpooled: summary.spooled,
+    AllowlistedFindings: summary.allowlisted,
     DurationsMs: { ...summary.durationsMs },
     Details: {
       pass: summary.pass,

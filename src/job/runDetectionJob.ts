@@ -39,6 +39,7 @@ import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName } fro
 import { AppError, errorTypeOf, messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { HealthEvents, type HealthEvent } from './health';
+import { RunAllowlist, type AllowlistPort } from './allowlist';
 import {
   checkNotInFuture,
   dueBoundary,
@@ -148,6 +149,8 @@ export interface JobPorts<R> {
   toRecord(detected: DetectedFinding, context: RecordContext): R;
   /** The FindingId of a record (the ledger's key); needed to report superseded findings. */
   findingIdOf?(record: R): string;
+  /** ALLOWLIST_WATCHLIST: read once per run; a record an entry in force matches is not written (./allowlist). */
+  allowlist?: AllowlistPort<R>;
   writer: {
     /** Sends what earlier runs spooled; returns how many went out and how many are still spooled. */
     flushSpool(): Promise<{
@@ -199,6 +202,8 @@ export interface WindowSummary {
   quarantined: number;
   slices: Record<TableName, number>;
   findings: number;
+  /** Findings the allowlist suppressed: not written (./allowlist). */
+  allowlisted: number;
   written: number;
   alreadySent: number;
   spooled: number;
@@ -320,7 +325,8 @@ export async function runDetectionJob<R>(ports: JobPorts<R>, options: JobOptions
   const processed: WindowSummary[] = [];
   const settled: WindowSummary[] = [];
   const base = () => ({ processed, settled, skipped: plan.skipped ?? null, spool, events: events.events });
-  const common = { checkpointName, now: options.now, log, events, lowPercent: options.sourceLowPercent };
+  const allowlist = new RunAllowlist(ports.allowlist, events, options.now, log);
+  const common = { checkpointName, now: options.now, log, events, lowPercent: options.sourceLowPercent, allowlist };
   let etag = checkpoint?.etag;
   for (const window of plan.windows) {
     const outcome = await processWindow(ports, { ...common, window, etag, pass: 'main', history: history.current });
@@ -477,6 +483,8 @@ interface WindowContext {
   now: () => Date;
   log: Log;
   events: HealthEvents;
+  /** The run's allowlist (read once, at the run's first window). */
+  allowlist?: RunAllowlist<unknown>;
 }
 
 /**
@@ -501,8 +509,13 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
     const records = findings.map((f) =>
       ports.toRecord(f, { window, mode: result.mode, timeGenerated, enrichment: enrichment?.get(f.finding.Scope) }),
     );
-    const written = await timer.time('write', () => writeRecords(ports, ctx, records));
+    const allowlist = ctx.allowlist as RunAllowlist<R> | undefined;
+    const { kept, allowlisted } = allowlist
+      ? await timer.time('write', () => allowlist.apply(records, window, ctx.pass, ports.findingIdOf))
+      : { kept: records, allowlisted: [] };
+    const written = await timer.time('write', () => writeRecords(ports, ctx, kept));
     if (ctx.pass === 'settle' && result.mode === 'parity') {
+      // Every record the day yields: one the allowlist suppresses now is not "superseded".
       await timer.time('write', () => reportSuperseded(ports, ctx, records));
     }
     if ((written.skippedInFlight ?? 0) > 0) return yieldToWriter(ctx, written.skippedInFlight!);
@@ -523,6 +536,7 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
       quarantined,
       slices: perTable((t) => stats[t].slices),
       findings: findings.length,
+      allowlisted: allowlisted.length,
       written: written.sent,
       alreadySent: written.skippedAlreadySent,
       spooled: written.spooled,

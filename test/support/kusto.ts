@@ -129,6 +129,51 @@ export const LOG_ANALYTICS_TABLES: TableSchemas = {
   ],
 };
 
+/**
+ * Microsoft Sentinel's watchlists: the `Watchlist` table (columns from the Azure Monitor
+ * table reference, learn.microsoft.com/azure/azure-monitor/reference/tables/watchlist;
+ * ConfidentialWatchlist has the same shape) and the workspace function `_GetWatchlist(alias)`
+ * that Sentinel documents for reading one (learn.microsoft.com/azure/sentinel/watchlists-queries):
+ * one row per item with `_DTItemId`, `SearchKey` and the watchlist's own columns. The
+ * function's body is not published: GET_WATCHLIST_BODY models its documented result.
+ */
+export const SENTINEL_WATCHLIST_TABLES: TableSchemas = {
+  Watchlist: [
+    ...s('AzureTenantId'),
+    ['_BilledSize', 'real'],
+    ...s('CorrelationId'),
+    ['CreatedBy', 'dynamic'],
+    ['CreatedTimeUTC', 'datetime'],
+    ...s('DefaultDuration _DTItemId _DTItemStatus _DTItemType'),
+    ['_DTTimestamp', 'datetime'],
+    ...s('_IsBillable'),
+    ['LastUpdatedTimeUTC', 'datetime'],
+    ...s('SearchKey SourceSystem TenantId'),
+    ['TimeGenerated', 'datetime'],
+    ...s('Type'),
+    ['UpdatedBy', 'dynamic'],
+    ...s('WatchlistAlias WatchlistCategory WatchlistId'),
+    ['WatchlistItem', 'dynamic'],
+    ...s('WatchlistItemId WatchlistName'),
+  ],
+};
+
+/**
+ * The model of `_GetWatchlist` (see SENTINEL_WATCHLIST_TABLES) for a watchlist with the
+ * allowlist's columns (docs/operations.md, "Allowlist"): the latest state of each item of
+ * the alias, deleted ones left out, its columns extracted beside `_DTItemId`,
+ * `LastUpdatedTimeUTC` and `SearchKey`. A closed schema, so that a query naming a column
+ * the function does not return is refused.
+ */
+const GET_WATCHLIST_BODY = `{
+Watchlist
+| where _DTItemType == 'watchlist-item' and WatchlistAlias == watchlistAlias
+| summarize arg_max(_DTTimestamp, _DTItemStatus, LastUpdatedTimeUTC, SearchKey, WatchlistItem) by _DTItemId
+| where _DTItemStatus != 'Delete'
+| extend Kind = tostring(WatchlistItem.Kind), Value = tostring(WatchlistItem.Value), Reason = tostring(WatchlistItem.Reason), Expires = tostring(WatchlistItem.Expires)
+| project _DTItemId, LastUpdatedTimeUTC, SearchKey, Kind, Value, Reason, Expires
+}`;
+
 let kusto: any;
 function language(): any {
   if (!kusto) {
@@ -169,7 +214,11 @@ function globalsFor(schemas: TableSchemas): any {
         cols.map(([c, t]) => new S.ColumnSymbol(c, scalarType(K, t))),
       ),
   );
-  const db = new S.DatabaseSymbol.ctor('workspace', tables);
+  // Where the schemas hold the Watchlist table, the workspace has Sentinel's _GetWatchlist too.
+  const functions = schemas.Watchlist
+    ? [new S.FunctionSymbol.$ctor16('_GetWatchlist', '(watchlistAlias: string)', GET_WATCHLIST_BODY, '')]
+    : [];
+  const db = new S.DatabaseSymbol.ctor('workspace', [...tables, ...functions]);
   const globals = K.GlobalState.Default.WithDatabase(db);
   globalsCache.set(schemas, globals);
   return globals;

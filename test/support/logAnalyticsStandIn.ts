@@ -21,6 +21,13 @@
  * It also answers the source-health count (`<Table> | where TimeGenerated … | count`)
  * over every row of the table in the bounds, and `visible` hides rows that are not
  * queryable yet (late ingestion): a hidden row is in no answer, pull or count.
+ *
+ * The allowlist's watchlist query (src/logAnalytics/watchlist.ts buildWatchlistQuery,
+ * `_GetWatchlist('<alias>') | project X = tostring(column_ifexists('Col', '')), …`) is
+ * answered from `watchlists[alias]`, each item its watchlist columns: a column an item
+ * lacks is '' (column_ifexists), an alias with no items answers no rows (as
+ * `_GetWatchlist` does), an item with a TimeGenerated outside the timespan is not seen
+ * (Sentinel refreshes items every 12 days). `watchlistFaults` are consumed by it alone.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -60,8 +67,8 @@ export interface RecordedRequest {
   /** Response body bytes. */
   bytes?: number;
   outcome: 'rows' | 'tooLarge' | 'truncated' | 'fault' | 'refused';
-  /** 'count': a source-health count query; absent: a pull. */
-  kind?: 'count';
+  /** 'count': a source-health count query; 'watchlist': the allowlist's; absent: a pull. */
+  kind?: 'count' | 'watchlist';
 }
 
 export interface StandInOptions {
@@ -85,6 +92,12 @@ export function readFixtureDay(dir: string): FixtureTables {
 
 /** The rule's own query, as `verify` sends it (the repository text plus the ticks-preserving step). */
 const RULE_QUERY = buildServerRuleQuery();
+
+const WATCHLIST_QUERY = /^_GetWatchlist\('([A-Za-z0-9_-]{1,64})'\)\n\| project (.+)$/;
+const WATCHLIST_COLUMN = /^(\w+) = tostring\((?:column_ifexists\('(\w+)', ''\)|(\w+))\)$/;
+
+/** One watchlist item: its columns as text (and, optionally, `_DTItemId` and `TimeGenerated`). */
+export type WatchlistItem = Record<string, string>;
 
 const READ_BACK =
   /^(\w+)\n\| where TimeGenerated >= datetime\(([^)]+)\)\n\| where FindingId in \(([^)]*)\)\n\| distinct FindingId$/;
@@ -156,6 +169,10 @@ export class LogAnalyticsStandIn {
   findingsTable?: () => Record<string, unknown>[];
   /** Faults for read-back queries, one per query. */
   readonly readBackFaults: Fault[] = [];
+  /** Sentinel watchlists by alias, answered to `_GetWatchlist('<alias>')`. */
+  watchlists: Record<string, WatchlistItem[]> = {};
+  /** Faults for watchlist queries, one per query. */
+  readonly watchlistFaults: Fault[] = [];
   /** Whether a fixture row is queryable now (default: all are); late rows return false until they "arrive". */
   visible?: (table: TableName, row: FixtureRow) => boolean;
   /** Extra tables answered beside PrimaryResult (a malformed answer), for every pull. */
@@ -230,9 +247,9 @@ export class LogAnalyticsStandIn {
     return this.requests.filter((r) => r.table === table && r.kind !== 'count');
   }
 
-  /** The pulls: every request but the counts. */
+  /** The pulls: every request but the counts (and the watchlist's). */
   get pulls(): RecordedRequest[] {
-    return this.requests.filter((r) => r.kind !== 'count');
+    return this.requests.filter((r) => r.kind === undefined);
   }
 
   /** Answers a reset or status fault (recording it); false for a fault that is not one of those. */
@@ -297,6 +314,8 @@ export class LogAnalyticsStandIn {
     record.query = parsed.query ?? '';
     record.timespan = parsed.timespan;
     if (record.query === RULE_QUERY) return this.answerRuleQuery(record, parsed.timespan, res);
+    const watchlist = WATCHLIST_QUERY.exec(record.query);
+    if (watchlist) return this.answerWatchlist(record, watchlist, parsed.timespan, req, res);
     const readBack = READ_BACK.exec(record.query);
     if (readBack) return this.answerReadBack(record, readBack, parsed.timespan, req, res);
     const count = COUNT_QUERY.exec(record.query);
@@ -453,6 +472,49 @@ export class LogAnalyticsStandIn {
     const answer = { tables: [{ name: 'PrimaryResult', columns, rows: rows as unknown[][] }, ...extra] };
     this.transformAnswer?.(answer);
     this.send(res, 200, { ...answer, ...(error ? { error } : {}) });
+  }
+
+  /**
+   * `_GetWatchlist('<alias>') | project …`: the items of `watchlists[alias]` inside the
+   * timespan, each projected column `tostring` of the item's cell ('' when it lacks it).
+   */
+  private answerWatchlist(
+    record: RecordedRequest,
+    m: RegExpExecArray,
+    timespan: string | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
+    record.kind = 'watchlist';
+    const refuse = (message: string) => {
+      record.status = 400;
+      this.send(res, 400, { error: { code: 'BadArgumentError', message } });
+    };
+    const columns = m[2]!.split(/, (?=\w+ = )/).map((item) => WATCHLIST_COLUMN.exec(item));
+    if (columns.some((c) => c === null)) return refuse(`The stand-in does not recognise this project: ${m[2]}`);
+    const fault = this.watchlistFaults.shift();
+    if (fault && this.answerFault(fault, record, req, res, errorCodeOf(fault))) return;
+    const [a, b] = (timespan ?? '').split('/');
+    const lo = Date.parse(a ?? '');
+    const hi = Date.parse(b ?? '');
+    if (Number.isNaN(lo) || Number.isNaN(hi)) return refuse(`Bad timespan '${timespan}'`);
+    const items = (this.watchlists[m[1]!] ?? [])
+      .map((item, i): WatchlistItem => ({ _DTItemId: `item-${i + 1}`, ...item }))
+      .filter(
+        (item) =>
+          item.TimeGenerated === undefined ||
+          (Date.parse(item.TimeGenerated) >= lo && Date.parse(item.TimeGenerated) <= hi),
+      );
+    for (const c of columns) {
+      const direct = c![3];
+      if (direct && direct !== '_DTItemId' && direct !== 'SearchKey' && !items.every((item) => direct in item))
+        return refuse(`'project' operator: Failed to resolve scalar expression named '${direct}'`);
+    }
+    const rows = items.map((item) => columns.map((c) => item[c![2] ?? c![3]!] ?? ''));
+    Object.assign(record, { status: 200, rows: rows.length, outcome: 'rows' });
+    this.send(res, 200, {
+      tables: [{ name: 'PrimaryResult', columns: columns.map((c) => ({ name: c![1]!, type: 'string' })), rows }],
+    });
   }
 
   /**

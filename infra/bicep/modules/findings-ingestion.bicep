@@ -37,6 +37,9 @@ param principalId string
 @description('Resource id of that identity: names the role assignments and the custom role.')
 param identityResourceId string
 
+@description('Whether the job reads an allowlist watchlist (ALLOWLIST_WATCHLIST set): only then may it read the Watchlist table.')
+param readWatchlist bool = false
+
 @description('Region of the workspace: a DCR must be in the region of its Log Analytics destination.')
 param workspaceLocation string
 
@@ -73,8 +76,15 @@ var streamColumnType = {
 // The tables the job reads, and nothing else (issue: least privilege):
 //   AzureActivity, DeviceFileEvents, DeviceEvents   the rule's three tables,
 //   RunCommandFindings_CL                           its own findings, read back before a resend,
-//   Watchlist                                       Sentinel watchlists (_GetWatchlist) for the allowlist.
-var readTables = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', findingsTable.tableName, 'Watchlist']
+//   Watchlist                                       only with an allowlist (readWatchlist): the query
+//                                                   _GetWatchlist('<ALLOWLIST_WATCHLIST>') reads this table
+//                                                   (https://learn.microsoft.com/azure/sentinel/watchlists-queries).
+//                                                   It holds every watchlist of the workspace: the
+//                                                   condition is per table, so it cannot be narrowed to one alias.
+var readTables = concat(
+  ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', findingsTable.tableName],
+  readWatchlist ? ['Watchlist'] : []
+)
 
 // Built-in role definition ids.
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'

@@ -193,7 +193,7 @@ describe('usage errors and help', () => {
     const c = capture();
     expect(await main(['rn'], c.io)).toBe(2);
     expect(c.err().trim().split('\n')).toEqual([
-      "runcommand-detect: unknown command 'rn' (commands: job, detect, export, run, verify, replay).",
+      "runcommand-detect: unknown command 'rn' (commands: job, detect, export, run, verify, replay, allowlist).",
       "Run 'runcommand-detect --help' for what each does.",
     ]);
   });

@@ -69,8 +69,10 @@ const ROLE = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
 };
-/** The tables the identity may read, and only these. */
+/** The tables the identity may read, and only these: Watchlist only with an allowlist (allowlistWatchlist). */
 const READ_TABLES = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', 'RunCommandFindings_CL', 'Watchlist'];
+const READ_TABLES_WITHOUT_ALLOWLIST = READ_TABLES.filter((t) => t !== 'Watchlist');
+const ALLOWLIST_ALIAS = 'RunCommandAllowlist';
 const VM_SUBSCRIPTIONS = ['11111111-1111-1111-1111-111111111111', '44444444-4444-4444-4444-444444444444'];
 const SUB = SNAPSHOT_TARGET.subscriptionId;
 const WS_RG = `/subscriptions/${SUB}/resourceGroups/rg-ws`;
@@ -118,6 +120,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       workspaceName: "'ws-test'",
       workspaceResourceGroupName: "'rg-ws'",
       vmSubscriptionIds: `[${VM_SUBSCRIPTIONS.map((s) => `'${s}'`).join(', ')}]`,
+      allowlistWatchlist: `'${ALLOWLIST_ALIAS}'`,
     });
     minimal = snapshot(bin, {
       workspaceName: "'ws-test'",
@@ -400,6 +403,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
           'DETECTION_MODE',
           'ENRICHMENT_ENABLED',
           'BASELINE_DAYS',
+          'ALLOWLIST_WATCHLIST',
           'AzureWebJobsStorage__accountName',
           'AzureWebJobsStorage__credential',
           'AzureWebJobsStorage__clientId',
@@ -424,6 +428,9 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       const s = settings(minimal);
       expect(s.ENRICHMENT_ENABLED).toBe('false');
       expect(s.DETECTION_MODE).toBe('corrected');
+      expect(settings(full).ALLOWLIST_WATCHLIST).toBe(ALLOWLIST_ALIAS);
+      // No allowlist: the setting is blank, which the job reads as unset (no watchlist is read).
+      expect(s.ALLOWLIST_WATCHLIST).toBe('');
     });
 
     it('takes identities, endpoints and ids from the deployed resources', () => {
@@ -560,7 +567,19 @@ describeWithBicep('infra/bicep/main.bicep', () => {
           notDataActions: [],
         },
       ]);
-      const onWorkspace = assignments(full).filter((r) => scopeOf(r) === WORKSPACE_ID);
+      expect(conditionTables(full)).toEqual(READ_TABLES);
+    });
+
+    it('without an allowlist (allowlistWatchlist empty), the Watchlist table is not readable', () => {
+      expect(conditionTables(minimal)).toEqual(READ_TABLES_WITHOUT_ALLOWLIST);
+      // The job queries the watchlist only when ALLOWLIST_WATCHLIST is set (src/job/createJobPorts.ts).
+      const wiring = readFileSync(join(REPO, 'src', 'job', 'createJobPorts.ts'), 'utf8');
+      expect(wiring).toMatch(/if \(!config\.allowlistWatchlist\) return undefined;/);
+    });
+
+    /** The tables the workspace read assignment's condition allows, as the documented shape spells them. */
+    function conditionTables(s: Snapshot): Array<string | undefined> {
+      const onWorkspace = assignments(s).filter((r) => scopeOf(r) === WORKSPACE_ID);
       expect(onWorkspace).toHaveLength(1);
       const a = onWorkspace[0].properties;
       expect(a.roleDefinitionId).toBe(
@@ -573,14 +592,13 @@ describeWithBicep('infra/bicep/main.bicep', () => {
           a.condition as string,
         );
       expect(m).not.toBeNull();
-      const tables = (m as RegExpExecArray)[1]
+      return (m as RegExpExecArray)[1]
         .split(' OR ')
         .map(
           (t) =>
             /^@Resource\[Microsoft\.OperationalInsights\/workspaces\/tables:name\] StringEquals '(\w+)'$/.exec(t)?.[1],
         );
-      expect(tables).toEqual(READ_TABLES);
-    });
+    }
 
     it('VM read: a custom role per VM subscription with only the reads enrichment makes', () => {
       expect(vmReads).toHaveLength(VM_SUBSCRIPTIONS.length);
@@ -695,6 +713,7 @@ describeWithBicep('infra/bicep/main.bicep', () => {
         'FindingsSent:int',
         'FindingsAlreadySent:int',
         'FindingsSpooled:int',
+        'AllowlistedFindings:int',
         'SpoolSize:int',
         'SpoolOldestAgeHours:real',
         'DurationsMs:dynamic',

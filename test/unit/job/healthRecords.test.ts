@@ -38,6 +38,7 @@ const summary: WindowSummary = {
   quarantined: 0,
   slices: { AzureActivity: 4, DeviceFileEvents: 4, DeviceEvents: 4 },
   findings: 2,
+  allowlisted: 0,
   written: 2,
   alreadySent: 0,
   spooled: 0,

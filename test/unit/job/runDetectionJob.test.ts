@@ -17,6 +17,8 @@ import {
 import { FutureCheckpointError, InvalidCheckpointError } from '../../../src/job/windows';
 import { CheckpointTypeError, CHECKPOINT_PARTITION } from '../../../src/stateStore';
 import type { Log } from '../../../src/shared/log';
+import { parseAllowlist, type AllowlistRow } from '../../../src/allowlist/allowlist';
+import type { AllowlistPort } from '../../../src/job/allowlist';
 import { ConcurrencyConflictError, StateStore } from '../../../src/stateStore';
 
 interface Rec {
@@ -107,6 +109,9 @@ class Harness {
   counts?: (start: string) => Partial<Record<TableName, number>>;
   /** Whether the ledger can be read back (superseded findings). */
   ledgerReadBack = true;
+  /** Allowlist rows (ALLOWLIST_WATCHLIST); undefined: no allowlist. Reads are counted. */
+  allowlistRows?: AllowlistRow[];
+  allowlistReads = 0;
 
   constructor(readonly store: StateStore) {}
 
@@ -159,6 +164,7 @@ class Harness {
         enrichment: ctx.enrichment?.status,
       }),
       ...(this.ledgerReadBack ? { findingIdOf: (r: Rec) => r.id } : {}),
+      ...(this.allowlistRows ? { allowlist: this.allowlistPort() } : {}),
       writer: {
         ...(this.ledgerReadBack
           ? { sentFindingIds: async (start: string) => new Set([...this.ledger].filter((id) => id.startsWith(start))) }
@@ -196,6 +202,24 @@ class Harness {
           return { sent, skippedAlreadySent: skipped, spooled, skippedInFlight: inFlight };
         },
       },
+    };
+  }
+
+  /** The allowlist as the job sees it: the rows as they stand now; a record's Caller is in its id. */
+  allowlistPort(): AllowlistPort<Rec> {
+    return {
+      description: "watchlist 'test'",
+      read: async () => {
+        this.allowlistReads++;
+        return parseAllowlist("watchlist 'test'", this.allowlistRows ?? []);
+      },
+      subjectOf: (r) => ({
+        ScriptSha256: null,
+        ScriptFingerprintHash: '',
+        Caller: r.id.split('|')[1]!,
+        VirtualMachineName: '',
+        CallerIpAddress: '',
+      }),
     };
   }
 
@@ -630,5 +654,66 @@ describe('no silent gaps', () => {
     const retry = await h.run('2026-11-27T01:00:00Z');
     expect(retry.settled.map((s) => s.window.start)).toEqual([day('2026-11-23')]);
     expect(retry.outcome).toBe('completed');
+  });
+});
+
+describe('the allowlist across windows and settle passes', () => {
+  let h: Harness;
+  const entry = (caller: string, Expires = ''): AllowlistRow => ({
+    where: `row ${caller}`,
+    Kind: 'Caller',
+    Value: caller,
+    Reason: `${caller} is the patch robot`,
+    Expires,
+  });
+  beforeEach(async () => {
+    h = new Harness(await StateStore.open({ kind: 'memory' }));
+    h.callersByDay.set(day('2026-11-23'), ['bob', 'carol']);
+    h.callersByDay.set(day('2026-11-24'), ['dave', 'bob']);
+  });
+
+  it('is read once per run, however many windows it processes, and applies to each', async () => {
+    await h.store.putCheckpoint(DEFAULT_CHECKPOINT_NAME, day('2026-11-23'), undefined);
+    h.allowlistRows = [entry('bob')];
+    const result = await h.run('2026-11-25T00:15:07Z', { settleAfterHours: [] });
+    expect(result.processed.map((s) => [s.window.start, s.findings, s.allowlisted, s.written])).toEqual([
+      [day('2026-11-23'), 2, 1, 1],
+      [day('2026-11-24'), 2, 1, 1],
+    ]);
+    expect(h.allowlistReads).toBe(1);
+    expect(h.sent.map((r) => r.id).sort()).toEqual([`${day('2026-11-23')}|carol`, `${day('2026-11-24')}|dave`]);
+    // The suppressed findings never reached the writer, so the ledger does not hold them.
+    expect([...h.ledger].some((id) => id.endsWith('|bob'))).toBe(false);
+  });
+
+  it('a finding sent before its entry was added is not reported as superseded by a settle pass', async () => {
+    await h.run('2026-11-25T00:15:07Z');
+    expect(h.sent.map((r) => r.id).sort()).toEqual([`${day('2026-11-24')}|bob`, `${day('2026-11-24')}|dave`]);
+    h.allowlistRows = [entry('dave')];
+    const settle = await h.run('2026-11-25T07:00:00Z');
+    expect(settle.settled).toEqual([expect.objectContaining({ allowlisted: 1 })]);
+    expect(settle.events.filter((e) => e.kind === 'superseded-finding')).toEqual([]);
+    expect(settle.events.filter((e) => e.kind === 'allowlisted')).toHaveLength(1);
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it('a finding suppressed earlier is written by a later settle pass once its entry has expired', async () => {
+    h.allowlistRows = [entry('bob', '2026-11-25T12:00:00Z')];
+    const first = await h.run('2026-11-25T00:15:07Z');
+    expect(first.processed[0]!.allowlisted).toBe(1);
+    expect(h.sent.map((r) => r.id)).toEqual([`${day('2026-11-24')}|dave`]);
+    // The 24-hour settle pass of the 24th runs after the entry expired.
+    const later = await h.run('2026-11-26T00:15:07Z');
+    expect(h.sent.map((r) => r.id)).toContain(`${day('2026-11-24')}|bob`);
+    expect(later.events).toContainEqual(expect.objectContaining({ kind: 'allowlist-entry-expired', severity: 'info' }));
+  });
+
+  it('a run with nothing due does not read the allowlist', async () => {
+    h.allowlistRows = [entry('bob')];
+    await h.run('2026-11-25T00:15:07Z', { settleAfterHours: [] });
+    const reads = h.allowlistReads;
+    const idle = await h.run('2026-11-25T03:00:00Z', { settleAfterHours: [] });
+    expect(idle.processed).toEqual([]);
+    expect(h.allowlistReads).toBe(reads);
   });
 });
