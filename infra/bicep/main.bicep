@@ -294,6 +294,7 @@ module findingsIngestion 'modules/findings-ingestion.bicep' = {
     principalId: identity.properties.principalId
     identityResourceId: identity.id
     tags: tags
+    detectionMode: detectionMode
   }
 }
 

@@ -112,7 +112,7 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
 export const SPAN_CUT_OFF_MS = 2 * 60 * 60 * 1000;
 
 function summary(stats: readonly TableReadStats[], stages: StageCounts): string {
-  const kept: Record<TableName, number> = {
+  const kept: Partial<Record<TableName, number>> = {
     AzureActivity: stages.runCommandActivityRows,
     DeviceFileEvents: stages.runCommandExtensionFiles,
     DeviceEvents: stages.scriptCommandRows,

@@ -22,7 +22,8 @@ import type { ScaleSetNaming } from './corrected/paths';
 import type { Baseline, BaselineEntry } from './corrected/baseline';
 import { ParityDetection, type StageCounts } from './parity/detection';
 import {
-  TABLE_NAMES,
+  CORRECTED_TABLE_NAMES,
+  zeroPerTable,
   type DetectionMode,
   type FindingIdentity,
   type RunCommandFinding,
@@ -159,7 +160,7 @@ function correctedDetector(options: CorrectedDetectorOptions): Detector {
  * QUARANTINE_SAMPLES rows; the count has them all).
  */
 class QuarantineKeeper {
-  private readonly count: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  private readonly count: Record<TableName, number> = zeroPerTable();
   private readonly samples: QuarantinedRow[] = [];
 
   guard<T extends TableName>(table: T, row: TableRows[T], add: () => void): void {
@@ -215,7 +216,7 @@ function excerptOf(row: object): string {
 
 /** Adds every row of whole tables to a detector (tables given in memory: files, replay, tests). */
 export function addTables(detector: RowSink, tables: { readonly [T in TableName]?: Iterable<TableRows[T]> }): void {
-  for (const table of TABLE_NAMES) {
+  for (const table of CORRECTED_TABLE_NAMES) {
     const rows = tables[table] as Iterable<TableRows[TableName]> | undefined;
     if (rows) for (const row of rows) detector.add(table, row);
   }

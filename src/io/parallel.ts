@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParityDetection } from '../detection/parity/detection';
-import { TABLE_NAMES, type TableName } from '../detection/schema';
+import { CORRECTED_TABLE_NAMES, TABLE_NAMES, type TableName } from '../detection/schema';
 import { InputError } from './errors';
 import { locateTableFiles, readTableFile, type ReadTableOptions, type TableReadStats } from './tableFiles';
 import type { TableWorkerData, TableWorkerMessage } from './tableWorker';
@@ -123,7 +123,7 @@ export async function readTableDirectoryInParallel(
     const workerError = outcome && 'error' in outcome ? outcome : undefined;
     const first = [mainError, workerError]
       .filter((e): e is TableError => e !== undefined)
-      .sort((a, b) => TABLE_NAMES.indexOf(a.table) - TABLE_NAMES.indexOf(b.table))[0];
+      .sort((a, b) => CORRECTED_TABLE_NAMES.indexOf(a.table) - CORRECTED_TABLE_NAMES.indexOf(b.table))[0];
     if (first) throw first.error;
     if (outcome && 'stats' in outcome) for (const s of outcome.stats) stats.set(s.table, s);
   } finally {

@@ -1,10 +1,17 @@
 /**
  * The one reader of table files, for every caller (`detect`, the demo, the bench, and
  * whatever reads back what `export` wrote): finds `DIR/<Table>.<ext>` for the three
- * tables the rule reads, reads each in its format, and types each row as KQL would
- * (`coerceRow`). Rows the byte pre-filter (./prefilter) proves irrelevant are dropped
- * unparsed; the others are handed on, and the consumer (`ParityDetection.add`)
- * applies the table's own filters.
+ * tables the rule reads (and, in corrected mode, an optional DeviceProcessEvents file:
+ * the Linux Run Command paths), reads each in its format, and types each row as KQL
+ * would (`coerceRow`). Rows the byte pre-filter (./prefilter) proves irrelevant are
+ * dropped unparsed; the others are handed on, and the consumer (`ParityDetection.add`,
+ * or a corrected-mode Detector) applies the table's own filters.
+ *
+ * The pre-filter's needles are parity's row filters. Corrected mode keeps rows parity
+ * drops (managed-handler and Linux script files, `-file`, managed `.ps1` command lines),
+ * so in corrected mode only AzureActivity is pre-filtered: its needle (`runcommand` in
+ * any case) is in every corrected-mode operation name too (corrected/paths.ts
+ * RUN_COMMAND_OPERATIONS), so it stays sound; the other tables are read whole.
  *
  * A cell of the wrong type in a row that matters (`ParityDetection.isRelevant`) is an
  * error naming file and line; in a row the rule drops anyway it is ignored, like the
@@ -12,8 +19,17 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { coerceRow, ParityDetection, type CellProblem } from '../detection';
-import { RULE_COLUMNS, TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
+import { coerceRow, CorrectedDetection, ParityDetection, type CellProblem } from '../detection';
+import {
+  CORRECTED_TABLE_NAMES,
+  RULE_COLUMNS,
+  TABLE_NAMES,
+  tablesOfMode,
+  type DetectionMode,
+  type RuleTableName,
+  type TableName,
+  type TableRows,
+} from '../detection/schema';
 import { readCsvFile } from './csv';
 import { InputError } from './errors';
 import { firstSignificantByte, readJsonFile } from './json';
@@ -30,17 +46,27 @@ export const EXTENSIONS: Readonly<Record<string, TableFileFormat>> = {
   '.csv': 'csv',
 };
 
-export interface TableFile {
-  table: TableName;
+export interface TableFile<T extends TableName = TableName> {
+  table: T;
   path: string;
   format: TableFileFormat;
 }
 
+/** The file of each table found: the rule's three always, DeviceProcessEvents when present (corrected mode). */
+export type TableFiles = { [T in RuleTableName]: TableFile<T> } & {
+  DeviceProcessEvents?: TableFile<'DeviceProcessEvents'>;
+};
+
+/** Tables whose file may be absent: DeviceProcessEvents (only corrected mode reads it, and only Linux runs need it). */
+const OPTIONAL_TABLES: ReadonlySet<TableName> = new Set(['DeviceProcessEvents']);
+
 /**
- * The file of each table in `dir`: exactly one `<Table>.ndjson|.jsonl|.json|.csv`
- * (extension in any case). None, or more than one, is an error naming the directory.
+ * The file of each table of `mode` in `dir` (parity: the rule's three; corrected: and
+ * DeviceProcessEvents, which may be absent): exactly one `<Table>.ndjson|.jsonl|.json|.csv`
+ * (extension in any case). None (but for an optional table), or more than one, is an
+ * error naming the directory. Parity mode never looks for DeviceProcessEvents.
  */
-export function locateTableFiles(dir: string): Record<TableName, TableFile> {
+export function locateTableFiles(dir: string, mode: DetectionMode = 'parity'): TableFiles {
   let names: string[];
   try {
     if (!statSync(dir).isDirectory())
@@ -55,12 +81,13 @@ export function locateTableFiles(dir: string): Record<TableName, TableFile> {
     );
   }
   const found = {} as Record<TableName, TableFile>;
-  for (const table of TABLE_NAMES) {
+  for (const table of tablesOfMode(mode)) {
     const candidates = names.filter((name) => {
       const dot = name.lastIndexOf('.');
       return dot > 0 && name.slice(0, dot) === table && name.slice(dot).toLowerCase() in EXTENSIONS;
     });
     const expected = `${table}.ndjson, .jsonl, .json or .csv`;
+    if (candidates.length === 0 && OPTIONAL_TABLES.has(table)) continue;
     if (candidates.length === 0) {
       const nearly = names.find((name) => name.toLowerCase().startsWith(table.toLowerCase() + '.'));
       const hint =
@@ -80,10 +107,16 @@ export function locateTableFiles(dir: string): Record<TableName, TableFile> {
       format: EXTENSIONS[name.slice(name.lastIndexOf('.')).toLowerCase()],
     };
   }
-  return found;
+  return found as TableFiles;
 }
 
 export interface ReadTableOptions {
+  /**
+   * The detection mode the rows are for (default parity): which rows matter (a bad cell
+   * is an error only in a row the mode can use), and which tables are pre-filtered (see
+   * the module comment).
+   */
+  mode?: DetectionMode;
   /** Skip JSON rows that cannot matter without parsing them (default true). */
   prefilter?: boolean;
   /**
@@ -111,8 +144,10 @@ export interface TableReadStats {
   timeSpan: { first: string; last: string } | null;
 }
 
-/** Every column the rule reads, of the three tables. */
-const ALL_RULE_COLUMNS: readonly string[] = [...new Set(TABLE_NAMES.flatMap((t) => RULE_COLUMNS[t].map(([n]) => n)))];
+/** Every column the engine reads, of the rule's three tables and DeviceProcessEvents. */
+const ALL_RULE_COLUMNS: readonly string[] = [
+  ...new Set(CORRECTED_TABLE_NAMES.flatMap((t) => RULE_COLUMNS[t].map(([n]) => n))),
+];
 
 function problemText(problems: readonly CellProblem[]): string {
   return problems.map((p) => `column ${p.column} should be a ${p.expected} but is ${p.found}`).join('; ');
@@ -138,7 +173,9 @@ export function readTableFile<T extends TableName>(
   options: ReadTableOptions = {},
 ): TableReadStats {
   const { table, path, format } = file;
-  const prefilter = options.prefilter ?? true;
+  const mode = options.mode ?? 'parity';
+  const prefilter = (options.prefilter ?? true) && prefilterIsSound(table, mode);
+  const isRelevant = mode === 'corrected' ? CorrectedDetection.isRelevant : ParityDetection.isRelevant;
   let rowsParsed = 0;
   let unseen = [...ALL_RULE_COLUMNS];
   let firstRowColumns: string[] | undefined;
@@ -157,7 +194,7 @@ export function readTableFile<T extends TableName>(
     }
     if (problems.length > 0) {
       // A bad cell matters only in a row the rule keeps; elsewhere it is ignored.
-      if (!ParityDetection.isRelevant(table, row)) return;
+      if (!isRelevant(table, row)) return;
       throw located(path, where(), `${problemText(problems)}; fix the cell or export the table again`);
     }
     onRow(row);
@@ -205,6 +242,16 @@ export function readTableFile<T extends TableName>(
     firstRowColumns: firstRowColumns ?? [],
     timeSpan: first !== undefined && last !== undefined ? { first, last } : null,
   };
+}
+
+/**
+ * Whether the byte pre-filter (./prefilter, built on parity's row filters) drops only
+ * rows `mode` cannot use: in parity mode for the rule's three tables; in corrected mode
+ * for AzureActivity only (see the module comment).
+ */
+export function prefilterIsSound(table: TableName, mode: DetectionMode): boolean {
+  if (mode === 'corrected') return table === 'AzureActivity';
+  return table !== 'DeviceProcessEvents';
 }
 
 /** A table file that cannot be the table it is named for: a column the rule reads never appears in it. */
@@ -269,7 +316,10 @@ export function tableShapeError(problem: TableShapeProblem): InputError {
 }
 
 const DATETIME_COLUMNS = Object.fromEntries(
-  TABLE_NAMES.map((t) => [t, new Set(RULE_COLUMNS[t].filter(([, type]) => type === 'datetime').map(([n]) => n))]),
+  CORRECTED_TABLE_NAMES.map((t) => [
+    t,
+    new Set(RULE_COLUMNS[t].filter(([, type]) => type === 'datetime').map(([n]) => n)),
+  ]),
 ) as unknown as Record<TableName, ReadonlySet<string>>;
 
 /** Something that takes the rows of the three tables, such as `ParityDetection`. */
@@ -278,14 +328,21 @@ export interface RowConsumer {
 }
 
 /**
- * Reads the three table files of `dir` into `consumer` (AzureActivity, DeviceFileEvents,
- * DeviceEvents, in that order) and returns what was read from each.
+ * Reads the table files of `dir` into `consumer` (AzureActivity, DeviceFileEvents,
+ * DeviceEvents, in that order, then in corrected mode DeviceProcessEvents if its file
+ * is there) and returns what was read from each.
  */
 export function readTableDirectory(
   dir: string,
   consumer: RowConsumer,
   options: ReadTableOptions = {},
 ): TableReadStats[] {
-  const files = locateTableFiles(dir);
-  return TABLE_NAMES.map((table) => readTableFile(files[table], (row) => consumer.add(table, row), options));
+  const files = locateTableFiles(dir, options.mode);
+  const stats = TABLE_NAMES.map((table) =>
+    readTableFile<RuleTableName>(files[table], (row) => consumer.add(table, row), options),
+  );
+  const processes = files.DeviceProcessEvents;
+  if (processes && options.mode === 'corrected')
+    stats.push(readTableFile(processes, (row) => consumer.add('DeviceProcessEvents', row), options));
+  return stats;
 }

@@ -39,7 +39,7 @@ import {
   type LogsQueryClientOptions,
   type LogsTable,
 } from '@azure/monitor-query-logs';
-import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
+import { tablesOfMode, type TableName, type TableRecord, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
 import { buildCountQuery, buildKeptCountQuery, buildTableQuery } from './queries';
@@ -98,7 +98,7 @@ export interface LogAnalyticsSourceOptions {
   serverTimeoutInSeconds?: number;
   retry?: RetryOptions;
   logger?: Pick<Log, 'info' | 'warn'>;
-  /** Tables to pull. Default all three. */
+  /** Tables to pull. Default: those of `mode` (parity: the rule's three; corrected: and DeviceProcessEvents). */
   tables?: readonly TableName[];
   /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
   mode?: DetectionMode;
@@ -141,12 +141,15 @@ export interface TablePullStats {
   halvings: number;
 }
 
-export type PulledTables = { [T in TableName]: TableRows[T][] };
+/** The rows of each table pulled (DeviceProcessEvents only in corrected mode). */
+export type PulledTables = { [T in Exclude<TableName, 'DeviceProcessEvents'>]: TableRows[T][] } & {
+  DeviceProcessEvents?: TableRows['DeviceProcessEvents'][];
+};
 
 export interface PulledWindow {
   window: QueryWindow;
   tables: PulledTables;
-  stats: { [T in TableName]: TablePullStats };
+  stats: TableRecord<TablePullStats>;
 }
 
 export interface PullProgress {
@@ -259,7 +262,7 @@ export class LogAnalyticsSource {
       minSliceTicks: options.minSliceTicks ?? DEFAULTS.minSliceTicks,
       rowCap: options.rowCap ?? DEFAULTS.rowCap,
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
-      tables: options.tables ?? TABLE_NAMES,
+      tables: options.tables ?? tablesOfMode(options.mode ?? 'parity'),
       mode: options.mode ?? 'parity',
       windowRowBudget: options.windowRowBudget ?? DEFAULTS.windowRowBudget,
       logger: options.logger,
@@ -300,7 +303,7 @@ export class LogAnalyticsSource {
    * `SliceFailedError` (the other queries in flight are awaited, none new is started).
    */
   async pullWindow(window: QueryWindow, onProgress?: (p: PullProgress) => void): Promise<PulledWindow> {
-    const pieces = Object.fromEntries(TABLE_NAMES.map((t) => [t, []])) as unknown as Record<
+    const pieces = Object.fromEntries(this.opts.tables.map((t) => [t, []])) as unknown as Record<
       TableName,
       { start: bigint; rows: unknown[] }[]
     >;
@@ -310,7 +313,7 @@ export class LogAnalyticsSource {
       onProgress,
     );
     const result = {} as PulledTables;
-    for (const table of TABLE_NAMES) {
+    for (const table of this.opts.tables) {
       const ordered = pieces[table].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       (result as Record<TableName, unknown[]>)[table] = ordered.flatMap((p) => p.rows);
     }
@@ -343,9 +346,10 @@ export class LogAnalyticsSource {
   ): Promise<PulledWindow['stats']> {
     checkWindow(window);
     const tables = this.opts.tables;
-    const stats = Object.fromEntries(
-      TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
-    ) as PulledWindow['stats'];
+    const perTable = new Map<TableName, TablePullStats>(
+      tables.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
+    );
+    const stats = Object.fromEntries(perTable) as PulledWindow['stats'];
     const initial: SliceTask[] = [];
     const sliceCounts = await mapLimit(tables, this.opts.maxConcurrency, (table) => this.slicesFor(table, window));
     tables.forEach((table, i) => {
@@ -357,21 +361,21 @@ export class LogAnalyticsSource {
     // Up to maxConcurrency slices in flight; halving a slice puts its two halves at the
     // front of the queue, and idle capacity takes them at once.
     const queue = new WorkQueue<SliceTask>(this.opts.maxConcurrency, async (task, q) => {
-      const result = await this.fetchSlice(task, stats[task.table]);
+      const result = await this.fetchSlice(task, perTable.get(task.table)!);
       if (result === 'halve') {
         const halves = halveSlice(task.slice)!;
-        stats[task.table].halvings++;
+        perTable.get(task.table)!.halvings++;
         slicesTotal++;
         q.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
         return;
       }
-      const rowsNow = stats[task.table].rows + result.length;
+      const rowsNow = perTable.get(task.table)!.rows + result.length;
       if (rowsNow > this.opts.windowRowBudget) {
         throw new WindowRowBudgetError(task.table, window, rowsNow, this.opts.windowRowBudget);
       }
       onSlice(task.table, task.slice, result);
-      stats[task.table].rows += result.length;
-      stats[task.table].slices++;
+      perTable.get(task.table)!.rows += result.length;
+      perTable.get(task.table)!.slices++;
       slicesDone++;
       rowsSoFar += result.length;
       onProgress?.({ table: task.table, slice: task.slice, slicesDone, slicesTotal, rowsSoFar });

@@ -42,6 +42,13 @@ param workspaceLocation string
 
 param tags object
 
+@description('DETECTION_MODE of the job: corrected mode also reads DeviceProcessEvents (the Linux Run Command paths).')
+@allowed([
+  'parity'
+  'corrected'
+])
+param detectionMode string = 'parity'
+
 var findingsTable = loadJsonContent('../../findings-table.json')
 var healthTable = loadJsonContent('../../health-table.json')
 
@@ -72,9 +79,15 @@ var streamColumnType = {
 
 // The tables the job reads, and nothing else (issue: least privilege):
 //   AzureActivity, DeviceFileEvents, DeviceEvents   the rule's three tables,
+//   DeviceProcessEvents                             corrected mode only: the Linux Run Command paths
+//                                                   (a script's commands are the processes it starts),
 //   RunCommandFindings_CL                           its own findings, read back before a resend,
 //   Watchlist                                       Sentinel watchlists (_GetWatchlist) for the allowlist.
-var readTables = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', findingsTable.tableName, 'Watchlist']
+var readTables = concat(
+  ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'],
+  detectionMode == 'corrected' ? ['DeviceProcessEvents'] : [],
+  [findingsTable.tableName, 'Watchlist']
+)
 
 // Built-in role definition ids.
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'

@@ -40,6 +40,7 @@ import {
   AzureActivityRow,
   DeviceEventsRow,
   DeviceFileEventsRow,
+  DeviceProcessEventsRow,
   RunCommandFinding,
   TableName,
   TableRows,
@@ -55,9 +56,22 @@ import {
   runCommandHandlerOf,
   toCorrectedScriptCommand,
   toManagedScriptCommand,
+  type DeviceScriptCommand,
   type DeviceScriptFile,
 } from './devices';
-import { handlerOfPath, RUN_COMMAND_PATHS, type RunCommandPath, type ScaleSetNaming } from './paths';
+
+type SucceededOperation = CorrectedOperation & { StartTime: KqlDateTime; EndTime: KqlDateTime };
+import {
+  handlerOfPath,
+  linuxHandlerOf,
+  platformOf,
+  RUN_COMMAND_PATHS,
+  type LinuxHandler,
+  type WindowsHandler,
+  type RunCommandPath,
+  type ScaleSetNaming,
+} from './paths';
+import { toLinuxScriptCommand } from './linux';
 
 /** One Run Command execution: an operation, the script file it wrote, and the commands that script ran. */
 export interface ScriptExecution {
@@ -79,6 +93,8 @@ export interface ScriptExecution {
   ScriptFingerprintHash: string;
   /** The Run Command path of the operation (./paths). */
   RunCommandPath: RunCommandPath;
+  /** On a Linux machine, the script's path (`/var/lib/waagent/…/script.sh`, ./linux); else absent. */
+  ScriptPath?: string;
 }
 
 /** What a corrected finding is about: a script that ran (the rule's kind), or an operation seen only in Azure. */
@@ -99,6 +115,8 @@ export interface ScriptFindingDetails {
   LastSeenBeforeHorizon: { FirstSeen: KqlDateTime; LastSeen: KqlDateTime; Count: number } | null;
   FindingKind: 'script';
   RunCommandPath: RunCommandPath;
+  /** On a Linux machine, the script's path (`/var/lib/waagent/…/script.sh`); absent on Windows. */
+  ScriptPath?: string;
 }
 
 /** Why a successful operation has no endpoint evidence. */
@@ -234,6 +252,7 @@ const CORRECTED_ROW_FILTERS: PerTable<boolean> = {
   AzureActivity: (row) => runCommandActivityOf(row) !== null,
   DeviceFileEvents: (row) => runCommandHandlerOf(row) !== null,
   DeviceEvents: (row) => toCorrectedScriptCommand(row) !== null || toManagedScriptCommand(row) !== null,
+  DeviceProcessEvents: (row) => toLinuxScriptCommand(row) !== null,
 };
 
 export class CorrectedDetection {
@@ -263,6 +282,7 @@ export class CorrectedDetection {
     },
     DeviceFileEvents: (row) => this.devices.addFile(row),
     DeviceEvents: (row) => this.devices.addEvent(row),
+    DeviceProcessEvents: (row) => this.devices.addProcess(row),
   };
 
   /** The executions of the window, and the succeeded operations without endpoint evidence (no baseline involved). */
@@ -282,23 +302,13 @@ export class CorrectedDetection {
      * this, two overlapping operations on one VM would each claim both scripts.
      */
     const taken = new Set<object>();
-    const fileOf = (host: string, op: (typeof succeeded)[number]) => {
-      const handler = handlerOfPath(op.path);
-      return this.devices
-        .filesOn(host, op.StartTime, op.EndTime)
-        .find(
-          (f) =>
-            !taken.has(f) &&
-            f.handler === handler &&
-            (handler === 'RunCommandHandlerWindows' || isScriptFileName(f.FileName)),
-        );
-    };
+    const takenRuns = new Set<string>();
     succeeded.sort(
       (a, b) => ordinalCompare(a.StartTime, b.StartTime) || ordinalCompare(a.CorrelationId, b.CorrelationId),
     );
     for (const op of succeeded) {
       const host = hostKey(op.target.hostName);
-      const file = fileOf(host, op);
+      const file = this.fileOf(host, op, taken);
       if (!file) {
         withoutEvidence.push({
           operation: op,
@@ -308,7 +318,7 @@ export class CorrectedDetection {
         continue;
       }
       taken.add(file);
-      const commands = this.devices.commandsOf(host, file.FileName, op.StartTime, op.EndTime, file.handler);
+      const { commands, scriptPath } = this.commandsOfFile(host, file, op, takenRuns);
       if (commands.length === 0) {
         withoutEvidence.push({ operation: op, missing: 'no-script-commands', file });
         continue;
@@ -337,9 +347,57 @@ export class CorrectedDetection {
         PowershellExecEnd: execEnd,
         ScriptFingerprintHash: correctedFingerprint(list, file.FileSize),
         RunCommandPath: op.path,
+        ...(scriptPath !== undefined ? { ScriptPath: scriptPath } : {}),
       });
     }
     return { executions, succeededOperations: succeeded.length, withoutEvidence, succeeded };
+  }
+
+  /**
+   * The earliest script file of the operation's path written on `host` in its window
+   * that no earlier operation took: by the path's Windows handler (RunCommandWindows:
+   * `script<N>.ps1` only) or by its Linux counterpart (./linux).
+   */
+  private fileOf(host: string, op: SucceededOperation, taken: ReadonlySet<object>): DeviceScriptFile | undefined {
+    const handler = handlerOfPath(op.path);
+    const linux = linuxHandlerOf(handler);
+    return this.devices
+      .filesOn(host, op.StartTime, op.EndTime)
+      .find(
+        (f) =>
+          !taken.has(f) &&
+          (f.handler === linux ||
+            (f.handler === handler && (handler === 'RunCommandHandlerWindows' || isScriptFileName(f.FileName)))),
+      );
+  }
+
+  /**
+   * The commands of `file`'s script in the operation's window. Windows: its PowerShell
+   * commands on the device. Linux: the earliest script run of its handler on the device
+   * (processes grouped by script path) that no earlier operation took, and its path.
+   */
+  private commandsOfFile(
+    host: string,
+    file: DeviceScriptFile,
+    op: SucceededOperation,
+    takenRuns: Set<string>,
+  ): { commands: DeviceScriptCommand[]; scriptPath?: string } {
+    if (platformOf(file.handler) === 'Windows')
+      return {
+        commands: this.devices.commandsOf(
+          host,
+          file.FileName,
+          op.StartTime,
+          op.EndTime,
+          file.handler as WindowsHandler,
+        ),
+      };
+    const run = this.devices
+      .linuxRunsOn(host, file.handler as LinuxHandler, op.StartTime, op.EndTime)
+      .find((r) => !takenRuns.has(`${host}\n${r.scriptPath}`));
+    if (!run) return { commands: [] };
+    takenRuns.add(`${host}\n${run.scriptPath}`);
+    return { commands: run.commands, scriptPath: run.scriptPath };
   }
 
   /** Joins, fingerprints, and the baseline test. */
@@ -505,12 +563,13 @@ export function compareCorrectedFindings(a: RunCommandFinding, b: RunCommandFind
   );
 }
 
-/** Corrected mode over three whole tables. */
+/** Corrected mode over whole tables (DeviceProcessEvents optional: the Linux paths). */
 export function detectCorrected(
   tables: {
     AzureActivity: Iterable<AzureActivityRow>;
     DeviceFileEvents: Iterable<DeviceFileEventsRow>;
     DeviceEvents: Iterable<DeviceEventsRow>;
+    DeviceProcessEvents?: Iterable<DeviceProcessEventsRow>;
   },
   options: CorrectedOptions,
 ): CorrectedResult {
@@ -518,6 +577,7 @@ export function detectCorrected(
   for (const row of tables.AzureActivity) detection.add('AzureActivity', row);
   for (const row of tables.DeviceFileEvents) detection.add('DeviceFileEvents', row);
   for (const row of tables.DeviceEvents) detection.add('DeviceEvents', row);
+  for (const row of tables.DeviceProcessEvents ?? []) detection.add('DeviceProcessEvents', row);
   return detection.finish(options);
 }
 
@@ -559,6 +619,7 @@ function scriptFinding(
       LastSeenBeforeHorizon: lastSeenBeforeHorizon(entry, options.windowStart),
       FindingKind: 'script',
       RunCommandPath: e.RunCommandPath,
+      ...(e.ScriptPath !== undefined ? { ScriptPath: e.ScriptPath } : {}),
     },
   };
 }

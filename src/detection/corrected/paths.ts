@@ -36,6 +36,20 @@ export const RUN_COMMAND_PATHS: readonly RunCommandPath[] = [
 
 /** Which extension runs a path's script on a Windows machine. */
 export type WindowsHandler = 'RunCommandWindows' | 'RunCommandHandlerWindows';
+/** Which extension runs a path's script on a Linux machine (./linux). */
+export type LinuxHandler = 'RunCommandLinux' | 'RunCommandHandlerLinux';
+/** The extension that runs a Run Command script on the machine. */
+export type RunCommandHandler = WindowsHandler | LinuxHandler;
+
+/** The Linux counterpart of a Windows handler: action Run Command ↔ RunCommandLinux, managed ↔ RunCommandHandlerLinux. */
+export function linuxHandlerOf(handler: WindowsHandler): LinuxHandler {
+  return handler === 'RunCommandWindows' ? 'RunCommandLinux' : 'RunCommandHandlerLinux';
+}
+
+/** The operating system a handler runs on (a finding's `RunCommandPlatform`). */
+export function platformOf(handler: RunCommandHandler): 'Windows' | 'Linux' {
+  return handler === 'RunCommandLinux' || handler === 'RunCommandHandlerLinux' ? 'Linux' : 'Windows';
+}
 
 export interface RunCommandOperationKind {
   path: RunCommandPath;

@@ -580,6 +580,18 @@ describeWithBicep('infra/bicep/main.bicep', () => {
             /^@Resource\[Microsoft\.OperationalInsights\/workspaces\/tables:name\] StringEquals '(\w+)'$/.exec(t)?.[1],
         );
       expect(tables).toEqual(READ_TABLES);
+      // Corrected mode also reads DeviceProcessEvents (the Linux Run Command paths), and parity mode never.
+      const corrected = assignments(minimal).filter((r) => scopeOf(r) === WORKSPACE_ID);
+      expect(corrected).toHaveLength(1);
+      const tablesOf = (condition: string) => [...condition.matchAll(/StringEquals '(\w+)'/g)].map((x) => x[1]);
+      expect(tablesOf(corrected[0].properties.condition as string)).toEqual([
+        'AzureActivity',
+        'DeviceFileEvents',
+        'DeviceEvents',
+        'DeviceProcessEvents',
+        'RunCommandFindings_CL',
+        'Watchlist',
+      ]);
     });
 
     it('VM read: a custom role per VM subscription with only the reads enrichment makes', () => {
