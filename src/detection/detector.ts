@@ -18,7 +18,7 @@ import {
   type CorrectedStageCounts,
   type FindingKind,
 } from './corrected/detection';
-import type { ScaleSetNaming } from './corrected/paths';
+import type { ScaleSetNaming, WindowsManagedHandler } from './corrected/paths';
 import type { Baseline, BaselineEntry } from './corrected/baseline';
 import { ParityDetection, type StageCounts } from './parity/detection';
 import {
@@ -103,6 +103,8 @@ export interface CorrectedDetectorOptions {
   baseline: Baseline;
   /** How scale-set instances are named on the machine (default: prefix = scale set name). */
   scaleSetNaming?: ScaleSetNaming;
+  /** How the Windows managed handler is recognised (default: the unverified defaults, MANAGED_HANDLER_* settings). */
+  windowsManagedHandler?: WindowsManagedHandler;
 }
 
 export function createDetector(mode: 'parity'): Detector;
@@ -140,11 +142,11 @@ function parityDetector(): Detector {
 }
 
 function correctedDetector(options: CorrectedDetectorOptions): Detector {
-  const detection = new CorrectedDetection(options.scaleSetNaming);
+  const detection = new CorrectedDetection(options.scaleSetNaming, options.windowsManagedHandler);
   const quarantine = new QuarantineKeeper();
   return {
     mode: 'corrected',
-    isRelevant: (table, row) => CorrectedDetection.isRelevant(table, row),
+    isRelevant: (table, row) => detection.isRelevant(table, row),
     add: (table, row) => quarantine.guard(table, row, () => detection.add(table, row)),
     finish() {
       const { findings, stages, observations } = detection.finish(options);

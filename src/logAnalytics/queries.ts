@@ -16,7 +16,11 @@
  */
 import { RULE_COLUMNS, type RuleTableName, type TableName } from '../detection/schema';
 import type { DetectionMode, QueryWindow } from '../detection/schema';
-import { RUN_COMMAND_OPERATIONS, WINDOWS_MANAGED_HANDLER } from '../detection/corrected/paths';
+import {
+  RUN_COMMAND_OPERATIONS,
+  WINDOWS_MANAGED_HANDLER,
+  type WindowsManagedHandler,
+} from '../detection/corrected/paths';
 import { LINUX_RUN_COMMAND, LINUX_SCRIPT_FILE_NAME } from '../detection/corrected/linux';
 
 /**
@@ -74,28 +78,33 @@ const LINUX_WRITERS: readonly string[] = Object.values(LINUX_RUN_COMMAND).flatMa
  *   engine then requires the exact path (corrected/linux.ts `toLinuxScriptCommand`),
  *   `contains` being the case-insensitive superset of it.
  */
-export const CORRECTED_ROW_FILTERS: { readonly [T in TableName]: readonly string[] } = {
-  AzureActivity: [
-    `where OperationNameValue in~ (${RUN_COMMAND_OPERATIONS.map((k) => kqlString(k.operation)).join(', ')})`,
-  ],
-  DeviceFileEvents: [
-    'where InitiatingProcessFileName =~ "RunCommandExtension.exe"' +
-      ` or (FileName endswith ".ps1" and (InitiatingProcessFolderPath contains ${kqlString(WINDOWS_MANAGED_HANDLER.folderMarker)}` +
-      ` or InitiatingProcessFileName in~ (${WINDOWS_MANAGED_HANDLER.processFileNames.map(kqlString).join(', ')})))` +
-      ` or (FileName == ${kqlString(LINUX_SCRIPT_FILE_NAME)} and InitiatingProcessFileName in (${LINUX_WRITERS.map(kqlString).join(', ')}))`,
-  ],
-  // The script name after -File in any case of the parameter (src/detection/corrected/devices.ts).
-  DeviceEvents: [
-    'where InitiatingProcessCommandLine has "-File"',
-    'extend PowershellFileName = extract(@"(?i)\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
-    'extend PSCommand = tostring(parse_json(AdditionalFields).Command)',
-    'where (isnotempty(PowershellFileName) and PSCommand !~ PowershellFileName)' +
-      ' or (isempty(PowershellFileName) and InitiatingProcessCommandLine contains ".ps1")',
-  ],
-  DeviceProcessEvents: [
-    'where InitiatingProcessCommandLine contains "/waagent/run-command" and InitiatingProcessCommandLine contains "/script.sh"',
-  ],
-};
+export function correctedRowFilters(managed: WindowsManagedHandler): { readonly [T in TableName]: readonly string[] } {
+  return {
+    AzureActivity: [
+      `where OperationNameValue in~ (${RUN_COMMAND_OPERATIONS.map((k) => kqlString(k.operation)).join(', ')})`,
+    ],
+    DeviceFileEvents: [
+      'where InitiatingProcessFileName =~ "RunCommandExtension.exe"' +
+        ` or (FileName endswith ".ps1" and (InitiatingProcessFolderPath contains ${kqlString(managed.folderMarker)}` +
+        ` or InitiatingProcessFileName in~ (${managed.processFileNames.map(kqlString).join(', ')})))` +
+        ` or (FileName == ${kqlString(LINUX_SCRIPT_FILE_NAME)} and InitiatingProcessFileName in (${LINUX_WRITERS.map(kqlString).join(', ')}))`,
+    ],
+    // The script name after -File in any case of the parameter (src/detection/corrected/devices.ts).
+    DeviceEvents: [
+      'where InitiatingProcessCommandLine has "-File"',
+      'extend PowershellFileName = extract(@"(?i)\\-File\\s(script[0-9]{1,9}\\.ps1)", 1, InitiatingProcessCommandLine)',
+      'extend PSCommand = tostring(parse_json(AdditionalFields).Command)',
+      'where (isnotempty(PowershellFileName) and PSCommand !~ PowershellFileName)' +
+        ' or (isempty(PowershellFileName) and InitiatingProcessCommandLine contains ".ps1")',
+    ],
+    DeviceProcessEvents: [
+      'where InitiatingProcessCommandLine contains "/waagent/run-command" and InitiatingProcessCommandLine contains "/script.sh"',
+    ],
+  };
+}
+
+/** Corrected mode's row filters with the default managed-handler patterns (WINDOWS_MANAGED_HANDLER). */
+export const CORRECTED_ROW_FILTERS = correctedRowFilters(WINDOWS_MANAGED_HANDLER);
 
 /** A KQL string literal (the names quoted here hold no quote or backslash). */
 function kqlString(text: string): string {
@@ -105,13 +114,17 @@ function kqlString(text: string): string {
 
 /** Which detection mode the pulled rows are for: its row filters are pushed down. */
 
-export function rowFilters(mode: DetectionMode): { readonly [T in TableName]?: readonly string[] } {
-  return mode === 'corrected' ? CORRECTED_ROW_FILTERS : RULE_ROW_FILTERS;
+export function rowFilters(
+  mode: DetectionMode,
+  managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER,
+): { readonly [T in TableName]?: readonly string[] } {
+  if (mode !== 'corrected') return RULE_ROW_FILTERS;
+  return managed === WINDOWS_MANAGED_HANDLER ? CORRECTED_ROW_FILTERS : correctedRowFilters(managed);
 }
 
 /** The row filters of `table` in `mode`; a table the mode does not read (parity: DeviceProcessEvents) is an error. */
-function rowFiltersOf(table: TableName, mode: DetectionMode): readonly string[] {
-  const filters = rowFilters(mode)[table];
+function rowFiltersOf(table: TableName, mode: DetectionMode, managed?: WindowsManagedHandler): readonly string[] {
+  const filters = rowFilters(mode, managed)[table];
   if (!filters) throw new TypeError(`${mode} mode reads no ${table}`);
   return filters;
 }
@@ -140,11 +153,16 @@ export function kqlDateTimeLiteral(dt: string): string {
  * | project TimeGenerated=tostring(TimeGenerated), DeviceName, …
  * ```
  */
-export function buildTableQuery(table: TableName, slice: QueryWindow, mode: DetectionMode = 'parity'): string {
+export function buildTableQuery(
+  table: TableName,
+  slice: QueryWindow,
+  mode: DetectionMode = 'parity',
+  managed?: WindowsManagedHandler,
+): string {
   return [
     table,
     `| where TimeGenerated >= ${kqlDateTimeLiteral(slice.start)} and TimeGenerated < ${kqlDateTimeLiteral(slice.end)}`,
-    ...rowFiltersOf(table, mode).map((step) => `| ${step}`),
+    ...rowFiltersOf(table, mode, managed).map((step) => `| ${step}`),
     `| project ${projectList(table)}`,
   ].join('\n');
 }
@@ -180,11 +198,16 @@ export function buildCountQuery(table: TableName, window: QueryWindow): string {
  * then `| count`. The source sizes its slices from it, so that no answer is large
  * (memory holds the answers in flight, so their size bounds the job's memory).
  */
-export function buildKeptCountQuery(table: TableName, window: QueryWindow, mode: DetectionMode = 'parity'): string {
+export function buildKeptCountQuery(
+  table: TableName,
+  window: QueryWindow,
+  mode: DetectionMode = 'parity',
+  managed?: WindowsManagedHandler,
+): string {
   return [
     table,
     `| where TimeGenerated >= ${kqlDateTimeLiteral(window.start)} and TimeGenerated < ${kqlDateTimeLiteral(window.end)}`,
-    ...rowFiltersOf(table, mode).map((step) => `| ${step}`),
+    ...rowFiltersOf(table, mode, managed).map((step) => `| ${step}`),
     '| count',
   ].join('\n');
 }

@@ -43,6 +43,7 @@ import { tablesOfMode, type TableName, type TableRecord, type TableRows } from '
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
 import { buildCountQuery, buildKeptCountQuery, buildTableQuery } from './queries';
+import { WINDOWS_MANAGED_HANDLER, type WindowsManagedHandler } from '../detection/corrected/paths';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
 import {
   checkWindow,
@@ -102,6 +103,8 @@ export interface LogAnalyticsSourceOptions {
   tables?: readonly TableName[];
   /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
   mode?: DetectionMode;
+  /** Corrected mode: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings; default the unverified defaults). */
+  windowsManagedHandler?: WindowsManagedHandler;
   /**
    * WINDOW_ROW_BUDGET: rows one table may deliver (after the push-down) in one window.
    * Beyond it the window fails with WindowRowBudgetError. Default 5,000,000.
@@ -264,6 +267,7 @@ export class LogAnalyticsSource {
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
       tables: options.tables ?? tablesOfMode(options.mode ?? 'parity'),
       mode: options.mode ?? 'parity',
+      windowsManagedHandler: options.windowsManagedHandler ?? WINDOWS_MANAGED_HANDLER,
       windowRowBudget: options.windowRowBudget ?? DEFAULTS.windowRowBudget,
       logger: options.logger,
       retry: {
@@ -408,7 +412,7 @@ export class LogAnalyticsSource {
       table,
       window,
       scratch,
-      buildKeptCountQuery(table, window, this.opts.mode),
+      buildKeptCountQuery(table, window, this.opts.mode, this.opts.windowsManagedHandler),
     );
     const cell = attempt.kind === 'rows' ? attempt.table.rows[0]?.[0] : undefined;
     const n = typeof cell === 'string' ? Number(cell) : cell;
@@ -558,7 +562,7 @@ export class LogAnalyticsSource {
     table: TableName,
     slice: QueryWindow,
     stats: TablePullStats,
-    query = buildTableQuery(table, slice, this.opts.mode),
+    query = buildTableQuery(table, slice, this.opts.mode, this.opts.windowsManagedHandler),
   ): Promise<Attempt> {
     for (let attemptNo = 0; ; attemptNo++) {
       const requestId = randomUUID();

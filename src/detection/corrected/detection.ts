@@ -70,6 +70,8 @@ import {
   type WindowsHandler,
   type RunCommandPath,
   type ScaleSetNaming,
+  type WindowsManagedHandler,
+  WINDOWS_MANAGED_HANDLER,
 } from './paths';
 import { toLinuxScriptCommand } from './linux';
 
@@ -248,27 +250,39 @@ export function correctedFingerprint(commands: readonly string[], fileSize: numb
 }
 
 /** Corrected mode's row filters (the push-down filters of a corrected-mode source). */
-const CORRECTED_ROW_FILTERS: PerTable<boolean> = {
+const correctedRowFilters = (managed: WindowsManagedHandler): PerTable<boolean> => ({
   AzureActivity: (row) => runCommandActivityOf(row) !== null,
-  DeviceFileEvents: (row) => runCommandHandlerOf(row) !== null,
+  DeviceFileEvents: (row) => runCommandHandlerOf(row, managed) !== null,
   DeviceEvents: (row) => toCorrectedScriptCommand(row) !== null || toManagedScriptCommand(row) !== null,
   DeviceProcessEvents: (row) => toLinuxScriptCommand(row) !== null,
-};
+});
+const DEFAULT_ROW_FILTERS = correctedRowFilters(WINDOWS_MANAGED_HANDLER);
 
 export class CorrectedDetection {
   private readonly read = zeroPerTable();
   private runCommandActivityRows = 0;
   private readonly operations: CorrectedOperations;
-  private readonly devices = new DeviceActivity();
+  private readonly devices: DeviceActivity;
+  private readonly rowFilters: PerTable<boolean>;
 
-  /** `naming`: how scale-set instances are named on the machine (./paths ScaleSetNaming). */
-  constructor(naming: ScaleSetNaming = {}) {
+  /**
+   * `naming`: how scale-set instances are named on the machine (./paths ScaleSetNaming);
+   * `managed`: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings).
+   */
+  constructor(naming: ScaleSetNaming = {}, managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER) {
     this.operations = new CorrectedOperations(naming);
+    this.devices = new DeviceActivity(managed);
+    this.rowFilters = managed === WINDOWS_MANAGED_HANDLER ? DEFAULT_ROW_FILTERS : correctedRowFilters(managed);
   }
 
-  /** Whether corrected mode can use a row (the push-down filters of a corrected-mode source). */
+  /** Whether corrected mode (with the default managed-handler patterns) can use a row. */
   static isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
-    return onTable(table, row, CORRECTED_ROW_FILTERS);
+    return onTable(table, row, DEFAULT_ROW_FILTERS);
+  }
+
+  /** Whether this detection can use a row (the push-down filters of a corrected-mode source). */
+  isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
+    return onTable(table, row, this.rowFilters);
   }
 
   add<T extends TableName>(table: T, row: TableRows[T]): void {

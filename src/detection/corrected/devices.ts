@@ -34,6 +34,7 @@ import {
   type LinuxHandler,
   type RunCommandHandler,
   type WindowsHandler,
+  type WindowsManagedHandler,
 } from './paths';
 import { linuxHandlerOfFile, toLinuxScriptCommand } from './linux';
 
@@ -53,13 +54,16 @@ export function isRunCommandExtensionFileAnyCase(row: DeviceFileEventsRow): bool
  * script file (see WINDOWS_MANAGED_HANDLER in ./paths: unverified defaults), or a
  * Linux extension writing `script.sh` (./linux).
  */
-export function runCommandHandlerOf(row: DeviceFileEventsRow): RunCommandHandler | null {
+export function runCommandHandlerOf(
+  row: DeviceFileEventsRow,
+  managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER,
+): RunCommandHandler | null {
   if (isRunCommandExtensionFileAnyCase(row)) return 'RunCommandWindows';
   const linux = linuxHandlerOfFile(row);
   if (linux !== null) return linux;
   if (
-    WINDOWS_MANAGED_HANDLER.scriptFileName.test(row.FileName) &&
-    isManagedHandlerProcess(row.InitiatingProcessFileName, row.InitiatingProcessFolderPath)
+    managed.scriptFileName.test(row.FileName) &&
+    isManagedHandlerProcess(row.InitiatingProcessFileName, row.InitiatingProcessFolderPath, managed)
   )
     return 'RunCommandHandlerWindows';
   return null;
@@ -166,8 +170,11 @@ export class DeviceActivity {
   fileCount = 0;
   commandCount = 0;
 
+  /** `managed`: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings). */
+  constructor(private readonly managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER) {}
+
   addFile(row: DeviceFileEventsRow): boolean {
-    const handler = runCommandHandlerOf(row);
+    const handler = runCommandHandlerOf(row, this.managed);
     if (handler === null || row.TimeGenerated === null) return false;
     const host = hostKey(row.DeviceName);
     this.hostsSeen.add(host);

@@ -6,6 +6,7 @@ import {
   projectList,
 } from '../../../src/logAnalytics/queries';
 import { CORRECTED_TABLE_NAMES, RULE_COLUMNS, TABLE_NAMES } from '../../../src/detection/schema';
+import { WINDOWS_MANAGED_HANDLER } from '../../../src/detection/corrected/paths';
 import { kqlDiagnostics, kqlResultColumns, LOG_ANALYTICS_TABLES } from '../../support/kusto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,6 +104,20 @@ describe('the KQL sent to Log Analytics', () => {
     );
     expect(events).toContain('(isnotempty(PowershellFileName) and PSCommand !~ PowershellFileName)');
     expect(events).toContain('(isempty(PowershellFileName) and InitiatingProcessCommandLine contains ".ps1")');
+  });
+
+  it("builds the managed handler's patterns from the MANAGED_HANDLER_* settings (unverified defaults)", () => {
+    const managed = { ...WINDOWS_MANAGED_HANDLER, processFileNames: ['RCH.exe'], folderMarker: 'contoso.rch' };
+    const text = buildTableQuery('DeviceFileEvents', slice, 'corrected', managed);
+    expect(text).toContain(
+      'InitiatingProcessFolderPath contains "contoso.rch" or InitiatingProcessFileName in~ ("RCH.exe")',
+    );
+    expect(text).not.toContain('runcommandhandlerwindows');
+    expect(kqlDiagnostics(text, LOG_ANALYTICS_TABLES)).toEqual([]);
+    // Parity's query does not change with them.
+    expect(buildTableQuery('DeviceFileEvents', slice, 'parity', managed)).toBe(
+      buildTableQuery('DeviceFileEvents', slice),
+    );
   });
 
   it('does no summarize or join on the server', () => {
