@@ -39,7 +39,7 @@ import {
   type LogsQueryClientOptions,
   type LogsTable,
 } from '@azure/monitor-query-logs';
-import { tablesOfMode, type TableName, type TableRecord, type TableRows } from '../detection/schema';
+import { TABLE_NAMES, tablesOfMode, type TableName, type TableRecord, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
 import { buildCountQuery, buildKeptCountQuery, buildTableQuery } from './queries';
@@ -301,13 +301,18 @@ export class LogAnalyticsSource {
     this.client.pipeline.addPolicy(measure);
   }
 
+  /** The tables a pull reports (rows and stats): the rule's three always (empty when not pulled), and any other it pulls. */
+  private reported(): readonly TableName[] {
+    return [...TABLE_NAMES, ...this.opts.tables.filter((t) => !(TABLE_NAMES as readonly TableName[]).includes(t))];
+  }
+
   /**
    * Pulls the rule's rows of every table for `[window.start, window.end)`. Resolves only
    * when every slice of every table arrived whole; otherwise rejects with the first
    * `SliceFailedError` (the other queries in flight are awaited, none new is started).
    */
   async pullWindow(window: QueryWindow, onProgress?: (p: PullProgress) => void): Promise<PulledWindow> {
-    const pieces = Object.fromEntries(this.opts.tables.map((t) => [t, []])) as unknown as Record<
+    const pieces = Object.fromEntries(this.reported().map((t) => [t, []])) as unknown as Record<
       TableName,
       { start: bigint; rows: unknown[] }[]
     >;
@@ -317,7 +322,7 @@ export class LogAnalyticsSource {
       onProgress,
     );
     const result = {} as PulledTables;
-    for (const table of this.opts.tables) {
+    for (const table of this.reported()) {
       const ordered = pieces[table].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       (result as Record<TableName, unknown[]>)[table] = ordered.flatMap((p) => p.rows);
     }
@@ -351,7 +356,7 @@ export class LogAnalyticsSource {
     checkWindow(window);
     const tables = this.opts.tables;
     const perTable = new Map<TableName, TablePullStats>(
-      tables.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
+      this.reported().map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
     );
     const stats = Object.fromEntries(perTable) as PulledWindow['stats'];
     const initial: SliceTask[] = [];
