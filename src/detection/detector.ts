@@ -23,7 +23,7 @@ import type { Baseline, BaselineEntry } from './corrected/baseline';
 import { ParityDetection, type StageCounts } from './parity/detection';
 import {
   CORRECTED_TABLE_NAMES,
-  zeroPerTable,
+  type TableRecord,
   type DetectionMode,
   type FindingIdentity,
   type RunCommandFinding,
@@ -64,7 +64,8 @@ export interface QuarantinedRow {
 
 /** Rows set aside in a window: how many per table, and the first few of them. */
 export interface Quarantine {
-  count: Record<TableName, number>;
+  /** The rule's three tables always; DeviceProcessEvents when a row of it was set aside. */
+  count: TableRecord<number>;
   /** The first QUARANTINE_SAMPLES rows (the count has them all). */
   samples: QuarantinedRow[];
 }
@@ -162,14 +163,14 @@ function correctedDetector(options: CorrectedDetectorOptions): Detector {
  * QUARANTINE_SAMPLES rows; the count has them all).
  */
 class QuarantineKeeper {
-  private readonly count: Record<TableName, number> = zeroPerTable();
+  private readonly count: TableRecord<number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
   private readonly samples: QuarantinedRow[] = [];
 
   guard<T extends TableName>(table: T, row: TableRows[T], add: () => void): void {
     try {
       add();
     } catch (error) {
-      this.count[table]++;
+      this.count[table] = (this.count[table] ?? 0) + 1;
       if (this.samples.length < QUARANTINE_SAMPLES) {
         this.samples.push({
           table,

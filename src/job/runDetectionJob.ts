@@ -663,8 +663,8 @@ function reportSourceHealth(ctx: WindowContext, tableRows: Partial<Record<TableN
 function reportQuarantine(ctx: WindowContext, quarantine: Quarantine | undefined): number {
   if (!quarantine) return 0;
   let total = 0;
-  for (const table of TABLE_NAMES) {
-    const count = quarantine.count[table];
+  for (const table of CORRECTED_TABLE_NAMES) {
+    const count = quarantine.count[table] ?? 0;
     if (count === 0) continue;
     total += count;
     const samples = quarantine.samples.filter((r) => r.table === table);
