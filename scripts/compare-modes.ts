@@ -9,13 +9,13 @@
  * and prints the findings per day in each mode and how many of the planted run-once
  * scripts each mode found (a finding on the planted VM whose commands hold the
  * script's marker), per Run Command path: `--path-scripts` more per day on each path
- * beyond the rule's (managed Run Command, scale-set instances, Arc machines) and on
- * machines not onboarded to Defender, which count as found by a control-plane finding
+ * beyond the rule's (managed Run Command, scale-set instances, Arc machines, action and
+ * managed Run Command on Linux VMs) and on machines not onboarded to Defender, which count as found by a control-plane finding
  * of their operation. No Azure involved.
  */
 import { CorrectedDetection, coerceRow, ParityDetection } from '../src/detection';
 import { toupper } from '../src/detection/kql';
-import { TABLE_NAMES, type TableName, type TableRows } from '../src/detection/schema';
+import { CORRECTED_TABLE_NAMES, type TableName, type TableRows } from '../src/detection/schema';
 import { inMemorySource, replay, type ReplayResult } from '../src/job/replay';
 import { addDays, generateDays, PLANTED_PATHS, type PlantedPath, type PlantedScript } from './generator';
 import type { ReplayedFinding } from '../src/job/replay';
@@ -68,7 +68,7 @@ export async function compareModes(o: CompareModesOptions): Promise<CompareModes
       pathScriptsPerDay: o.pathScriptsPerDay ?? 0,
     },
     (day) => {
-      const tables: DayTables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] };
+      const tables: DayTables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [], DeviceProcessEvents: [] };
       tablesByDay.set(day, tables);
       return {
         row(table, raw) {
@@ -107,7 +107,7 @@ export async function compareModes(o: CompareModesOptions): Promise<CompareModes
   const corrected = outcome(await replay({ from, to, mode: 'corrected', baselineDays: o.baselineDays, source }));
   const rowsPerDay = days.map((d) => {
     const t = tablesByDay.get(d)!;
-    return Object.fromEntries(TABLE_NAMES.map((n) => [n, t[n].length])) as Record<TableName, number>;
+    return Object.fromEntries(CORRECTED_TABLE_NAMES.map((n) => [n, t[n].length])) as Record<TableName, number>;
   });
   return { days, planted, parity, corrected, rowsPerDay };
 }
@@ -123,7 +123,8 @@ function finds(f: ReplayedFinding, p: PlantedScript): boolean {
   return (
     f.kind !== 'control-plane' &&
     f.finding.VirtualMachineName.toLowerCase() === p.armName.toLowerCase() &&
-    f.finding.PowershellScriptCommands.includes(toupper(p.commands[0]!))
+    // PowerShell commands are upper-cased (`toupper`); a Linux script's are its processes' command lines, as is.
+    f.finding.PowershellScriptCommands.includes(p.path.startsWith('linux-') ? p.commands[0]! : toupper(p.commands[0]!))
   );
 }
 
@@ -147,12 +148,12 @@ export function formatComparison(r: CompareModesResult, o: CompareModesOptions):
       `corrected ${r.corrected.plantedFound} of ${r.planted.length}.`,
     `Corrected findings by kind: ${r.corrected.byKind.script} script, ${r.corrected.byKind.controlPlane} control-plane.`,
     '',
-    'Path            planted  parity  corrected',
+    'Path              planted  parity  corrected',
   );
   for (const path of PLANTED_PATHS) {
     const planted = r.planted.filter((p) => p.path === path).length;
     lines.push(
-      `${path.padEnd(14)}  ${String(planted).padStart(7)}  ${String(r.parity.foundByPath[path]).padStart(6)}  ${String(r.corrected.foundByPath[path]).padStart(9)}`,
+      `${path.padEnd(16)}  ${String(planted).padStart(7)}  ${String(r.parity.foundByPath[path]).padStart(6)}  ${String(r.corrected.foundByPath[path]).padStart(9)}`,
     );
   }
   return lines.join('\n') + '\n';

@@ -299,6 +299,7 @@ module findingsIngestion 'modules/findings-ingestion.bicep' = {
     identityResourceId: identity.id
     readWatchlist: !empty(allowlistWatchlist)
     tags: tags
+    detectionMode: detectionMode
   }
 }
 

@@ -59,7 +59,8 @@ function inMemoryQueryApi(rows: Record<TableName, PushDownRow[]>): HttpClient {
     const table = m?.[1] as TableName | undefined;
     const lo = m ? parseKqlDateTime(m[2]) : null;
     const hi = m ? parseKqlDateTime(m[3]) : null;
-    if (!table || !TABLE_NAMES.includes(table) || !lo || !hi) throw new Error(`unexpected query: ${query}`);
+    if (!table || !(TABLE_NAMES as readonly string[]).includes(table) || !lo || !hi)
+      throw new Error(`unexpected query: ${query}`);
     const [from, to] = [toUnixTicks(lo), toUnixTicks(hi)];
     const columns = RULE_COLUMNS[table].map(([name, type]) => ({
       name,
@@ -112,8 +113,8 @@ export async function measurePullDecode(dir: string, day: string): Promise<PullD
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   return {
-    rows: TABLE_NAMES.reduce((n, t) => n + pulled.stats[t].rows, 0),
-    responseBytes: TABLE_NAMES.reduce((n, t) => n + pulled.stats[t].bytes, 0),
+    rows: TABLE_NAMES.reduce((n, t) => n + (pulled.stats[t]?.rows ?? 0), 0),
+    responseBytes: TABLE_NAMES.reduce((n, t) => n + (pulled.stats[t]?.bytes ?? 0), 0),
     seconds,
     cpuSeconds: (used.user + used.system) / 1e6,
   };

@@ -80,14 +80,33 @@ export interface GeneratedDeviceEventsRow {
   AdditionalFields: unknown;
 }
 
+/** A DeviceProcessEvents row (Linux Run Command paths only: the processes a script starts). */
+export interface GeneratedDeviceProcessEventsRow {
+  TimeGenerated: string;
+  DeviceName: string;
+  ActionType: string;
+  FileName: string;
+  FolderPath: string;
+  ProcessCommandLine: string;
+  InitiatingProcessFileName: string;
+  InitiatingProcessCommandLine: string;
+  AccountName: string;
+}
+
 export interface GeneratedRows {
   AzureActivity: GeneratedAzureActivityRow;
   DeviceFileEvents: GeneratedDeviceFileEventsRow;
   DeviceEvents: GeneratedDeviceEventsRow;
+  DeviceProcessEvents: GeneratedDeviceProcessEventsRow;
 }
 
 export type GeneratedTable = keyof GeneratedRows;
-export const GENERATED_TABLES: readonly GeneratedTable[] = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'];
+/** The rule's three tables: always written (a day without Linux runs has no DeviceProcessEvents file). */
+export const GENERATED_TABLES: readonly Exclude<GeneratedTable, 'DeviceProcessEvents'>[] = [
+  'AzureActivity',
+  'DeviceFileEvents',
+  'DeviceEvents',
+];
 
 /** Receives rows as they are made; a writer streams them to files, a test collects them. */
 export interface RowSink {
@@ -128,8 +147,22 @@ export interface GeneratorOptions {
   pathScriptsPerDay?: number;
 }
 
-/** Where a planted script ran: the rule's path, the others of corrected mode (src/detection/corrected/paths), or a machine without Defender. */
-export type PlantedPath = 'vm-action' | 'vm-managed' | 'vmss-action' | 'vmss-managed' | 'arc-managed' | 'not-onboarded';
+/**
+ * Where a planted script ran: the rule's path, the others of corrected mode
+ * (src/detection/corrected/paths), a machine without Defender, or a Linux VM (action
+ * Run Command by RunCommandLinux, managed by RunCommandHandlerLinux:
+ * src/detection/corrected/linux).
+ */
+export type PlantedPath =
+  | 'vm-action'
+  | 'vm-managed'
+  | 'vmss-action'
+  | 'vmss-managed'
+  | 'arc-managed'
+  | 'not-onboarded'
+  | 'linux-vm-action'
+  | 'linux-vm-managed';
+/** In planting order: the Linux paths come last, so the others' rows do not change with them. */
 export const PLANTED_PATHS: readonly PlantedPath[] = [
   'vm-action',
   'vm-managed',
@@ -137,6 +170,8 @@ export const PLANTED_PATHS: readonly PlantedPath[] = [
   'vmss-managed',
   'arc-managed',
   'not-onboarded',
+  'linux-vm-action',
+  'linux-vm-managed',
 ];
 
 /** A planted run-once script: where and when it ran, and what it ran. */
@@ -157,7 +192,8 @@ export interface PlantedScript {
 /** What was generated: rows per table and the operations by how they ended, per day. */
 export interface GeneratedDaySummary {
   day: string;
-  rows: Record<GeneratedTable, number>;
+  /** Rows per table (DeviceProcessEvents only on a day with Linux runs). */
+  rows: Record<Exclude<GeneratedTable, 'DeviceProcessEvents'>, number> & { DeviceProcessEvents?: number };
   operations: { succeeded: number; failed: number; unfinished: number; uniqueScripts: number };
   /** The run-once scripts planted this day (only with `runOnceScriptsPerDay`). */
   planted?: PlantedScript[];
@@ -264,6 +300,20 @@ export function fileSha256(commands: readonly string[], size: number, tricky: bo
   return tricky && digest.charAt(0) <= '3' ? '' : digest;
 }
 
+/** Shell commands a Linux Run Command script runs (the body of a planted Linux script). */
+const LINUX_COMMANDS: readonly string[] = [
+  'id -un',
+  'uname -a',
+  'cat /etc/os-release',
+  'df -h',
+  'systemctl restart nginx',
+  'curl -fsS https://packages.contoso.com/agent.sh',
+  'useradd -m -s /bin/bash svc-backup',
+  'crontab -l',
+  'ss -tlnp',
+  'tar czf /tmp/etc.tgz /etc',
+];
+
 /** Generation state of one day. */
 class DayWriter {
   readonly summary: GeneratedDaySummary;
@@ -284,7 +334,7 @@ class DayWriter {
   }
 
   private emit<T extends GeneratedTable>(table: T, row: GeneratedRows[T]): void {
-    this.summary.rows[table]++;
+    this.summary.rows[table] = (this.summary.rows[table] ?? 0) + 1;
     this.sink.row(table, row);
   }
 
@@ -477,6 +527,7 @@ class DayWriter {
    * AzureActivity rows only.
    */
   plantOnPath(rng: SeededRandom, path: Exclude<PlantedPath, 'vm-action'>, marker: string, n: number): void {
+    if (path === 'linux-vm-action' || path === 'linux-vm-managed') return this.plantOnLinux(rng, path, marker, n);
     const caller = rng.pick(this.tenant.callers);
     const sub = rng.pick(this.tenant.subscriptions);
     const ss = rng.pick(this.tenant.scaleSets);
@@ -595,6 +646,119 @@ class DayWriter {
         AdditionalFields: { Command: command, ScriptName: scriptName },
       }),
     );
+  }
+
+  /**
+   * A successful run of a run-once script on a Linux VM, as the Linux extensions write
+   * and start it (src/detection/corrected/linux: sources there): action Run Command's
+   * `run-command-extension` writes `/var/lib/waagent/run-command/download/<n>/script.sh`
+   * and runs `/bin/sh -c <path>`; managed Run Command's `run-command-handler` writes
+   * `/var/lib/waagent/run-command-handler/download/<run command>/<n>/script.sh` and runs
+   * `/bin/bash -c <path>`. The script's commands are the processes it starts
+   * (DeviceProcessEvents); a process of another parent on the same machine at the same
+   * time is not one of them.
+   */
+  private plantOnLinux(
+    rng: SeededRandom,
+    path: 'linux-vm-action' | 'linux-vm-managed',
+    marker: string,
+    n: number,
+  ): void {
+    const managed = path === 'linux-vm-managed';
+    const caller = rng.pick(this.tenant.callers);
+    const sub = rng.pick(this.tenant.subscriptions);
+    const armName = `lnx-app${String(rng.int(0, 20)).padStart(2, '0')}`;
+    const deviceName = rng.chance(0.5) ? `${armName}.internal.cloudapp.net` : armName;
+    const runCommandName = `rc-${marker.toLowerCase()}`;
+    const vmScope = `/subscriptions/${sub}/resourceGroups/rg-linux/providers/Microsoft.Compute/virtualMachines/${armName}`;
+    const scope = managed ? `${vmScope}/runCommands/${runCommandName}` : vmScope;
+    const operation = managed ? 'Microsoft.Compute/virtualMachines/runCommands/write' : RUN_COMMAND_OPERATION;
+    const seq = rng.int(0, 40) + n;
+    const scriptPath = managed
+      ? `/var/lib/waagent/run-command-handler/download/${runCommandName}/${seq}/script.sh`
+      : `/var/lib/waagent/run-command/download/${seq}/script.sh`;
+    const body = Array.from({ length: rng.int(2, 5) }, () => rng.pick(LINUX_COMMANDS));
+    const commands = [`logger ${marker}`, ...body];
+    const size = Buffer.byteLength(['#!/bin/bash', ...commands].join('\n') + '\n');
+    const correlationId = rng.uuid();
+    (this.summary.planted ??= []).push({
+      day: this.day,
+      path,
+      correlationId,
+      armName,
+      deviceName,
+      scriptName: 'script.sh',
+      commands,
+      size,
+    });
+    const start = rng.int(0, TICKS_PER_DAY - 40 * 60 * TICKS_PER_SECOND);
+    const fileTime = start + rng.int(20 * TICKS_PER_SECOND, 120 * TICKS_PER_SECOND);
+    const end = fileTime + rng.int(30 * TICKS_PER_SECOND, 200 * TICKS_PER_SECOND);
+    const ip = rng.pick(caller.ipAddresses);
+    const authorization = JSON.stringify({ action: operation, scope });
+    for (const [t, status] of [
+      [start, 'Started'],
+      [start + TICKS_PER_SECOND, 'Accepted'],
+      [end, 'Succeeded'],
+    ] as const)
+      this.emit('AzureActivity', {
+        TimeGenerated: this.time(t, false),
+        OperationNameValue: operation,
+        Authorization: authorization,
+        CorrelationId: correlationId,
+        Caller: caller.name,
+        CallerIpAddress: ip,
+        ActivityStatusValue: status,
+        ResourceGroup: 'rg-linux',
+        SubscriptionId: sub,
+        Category: 'Administrative',
+        Level: 'Informational',
+      });
+    const writer = managed ? 'run-command-handler' : 'run-command-extension';
+    const extension = managed
+      ? 'Microsoft.CPlat.Core.RunCommandHandlerLinux-1.3.28'
+      : 'Microsoft.CPlat.Core.RunCommandLinux-1.0.12';
+    this.emit('DeviceFileEvents', {
+      TimeGenerated: this.time(fileTime, false),
+      DeviceName: deviceName,
+      ActionType: 'FileCreated',
+      FileName: 'script.sh',
+      FolderPath: scriptPath,
+      FileSize: size,
+      InitiatingProcessFileName: writer,
+      InitiatingProcessAccountName: 'root',
+      InitiatingProcessAccountDomain: armName,
+      InitiatingProcessFolderPath: `/var/lib/waagent/${extension}/bin/${writer}`,
+      InitiatingProcessId: rng.int(800, 9999),
+      ReportId: this.reportId++,
+    });
+    const shell = managed ? `/bin/bash -c ${scriptPath}` : `/bin/sh -c ${scriptPath}`;
+    const process = (at: number, fileName: string, commandLine: string, parent: string, parentCommandLine: string) =>
+      this.emit('DeviceProcessEvents', {
+        TimeGenerated: this.time(at, false),
+        DeviceName: deviceName,
+        ActionType: 'ProcessCreated',
+        FileName: fileName,
+        FolderPath: `/usr/bin/${fileName}`,
+        ProcessCommandLine: commandLine,
+        InitiatingProcessFileName: parent,
+        InitiatingProcessCommandLine: parentCommandLine,
+        AccountName: 'root',
+      });
+    const t0 = fileTime + TICKS_PER_SECOND;
+    // The shell running the script is the script itself, not one of its commands.
+    process(t0, managed ? 'bash' : 'dash', shell, writer, `/var/lib/waagent/${extension}/bin/${writer} enable`);
+    commands.forEach((command, i) =>
+      process(
+        t0 + (i + 1) * (TICKS_PER_SECOND / 10),
+        command.split(' ')[0]!,
+        command,
+        managed ? 'bash' : 'dash',
+        shell,
+      ),
+    );
+    // Another process on the machine meanwhile: not the script's.
+    process(t0 + TICKS_PER_SECOND / 20, 'systemctl', 'systemctl status waagent', 'bash', '-bash');
   }
 
   private oneOffScript(): Script {
@@ -808,7 +972,12 @@ export type GeneratedDay = { [T in GeneratedTable]: GeneratedRows[T][] } & { sum
 export function generateDayRows(options: GeneratorOptions): GeneratedDay[] {
   const days: GeneratedDay[] = [];
   const summaries = generateDays(options, () => {
-    const day = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] } as unknown as GeneratedDay;
+    const day = {
+      AzureActivity: [],
+      DeviceFileEvents: [],
+      DeviceEvents: [],
+      DeviceProcessEvents: [],
+    } as unknown as GeneratedDay;
     days.push(day);
     return {
       row(table, row) {

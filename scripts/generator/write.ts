@@ -59,25 +59,26 @@ export interface WrittenDay extends GeneratedDaySummary {
 /** Generates the days of `options` and writes them under `outDir`; returns what was written. */
 export function writeDays(outDir: string, options: GeneratorOptions): WrittenDay[] {
   const days = options.days ?? 1;
-  const open: { folder: string; files: Record<GeneratedTable, NdjsonFile> }[] = [];
+  const open: { folder: string; files: Partial<Record<GeneratedTable, NdjsonFile>> }[] = [];
   const closeLast = () => {
     const last = open[open.length - 1];
-    if (last) for (const t of GENERATED_TABLES) last.files[t].close();
+    if (last) for (const file of Object.values(last.files)) file.close();
   };
   const summaries = generateDays(options, (day): RowSink => {
     closeLast();
     const folder = dayFolder(outDir, day, days);
     mkdirSync(folder, { recursive: true });
-    const files = Object.fromEntries(
+    const files: Partial<Record<GeneratedTable, NdjsonFile>> = Object.fromEntries(
       GENERATED_TABLES.map((t) => [t, new NdjsonFile(join(folder, `${t}.ndjson`))]),
-    ) as Record<GeneratedTable, NdjsonFile>;
+    );
     open.push({ folder, files });
-    return { row: (table, row) => files[table].write(row) };
+    // DeviceProcessEvents.ndjson only on a day with Linux runs (corrected mode reads it if present).
+    return { row: (table, row) => (files[table] ??= new NdjsonFile(join(folder, `${table}.ndjson`))).write(row) };
   });
   closeLast();
   return summaries.map((s, i) => ({
     ...s,
     folder: open[i].folder,
-    bytes: GENERATED_TABLES.reduce((sum, t) => sum + open[i].files[t].bytes, 0),
+    bytes: Object.values(open[i].files).reduce((sum, file) => sum + file.bytes, 0),
   }));
 }

@@ -185,7 +185,7 @@ function parseCorrectedFlag(o: Partial<DetectOptions>, flag: string, value: () =
 export const SPAN_CUT_OFF_MS = 2 * 60 * 60 * 1000;
 
 function summary(stats: readonly TableReadStats[], stages: StageCounts): string {
-  const kept: Record<TableName, number> = {
+  const kept: Partial<Record<TableName, number>> = {
     AzureActivity: stages.runCommandActivityRows,
     DeviceFileEvents: stages.runCommandExtensionFiles,
     DeviceEvents: stages.scriptCommandRows,

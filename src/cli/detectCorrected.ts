@@ -63,13 +63,14 @@ export async function detectCorrectedFiles(options: CorrectedDetectOptions): Pro
   const baselineFile: BaselineFile | undefined =
     options.baselineFile === undefined ? undefined : readBaselineFile(options.baselineFile);
   const detection = new CorrectedDetection();
-  const opened = await openTableFiles(options.input);
+  const opened = await openTableFiles(options.input, 'corrected');
   let stats: TableReadStats[];
   try {
     const readOptions = { allowEmpty: options.allowEmpty, prefilter: false, mode: 'corrected' as const };
     stats = readTableDirectory(opened.files, detection, readOptions);
     for (const s of stats) {
-      const problem = tableShapeProblem(opened.files[s.table], s, false);
+      const file = opened.files[s.table];
+      const problem = file && tableShapeProblem(file, s, false);
       if (problem) throw tableShapeError(problem);
     }
   } finally {

@@ -12,8 +12,8 @@ import { createCredential } from '../config/credential';
 import { ConfigError, formatProblem, parseSetting, type SettingName } from '../config/settings';
 import { ParityDetection } from '../detection';
 import { fromDate } from '../detection/datetime';
-import type { QueryWindow, RunCommandFinding, TableName, TableRows } from '../detection/schema';
-import { TABLE_NAMES } from '../detection/schema';
+import type { QueryWindow, RunCommandFinding, RuleTableName, TableRows } from '../detection/schema';
+import { CORRECTED_TABLE_NAMES, TABLE_NAMES } from '../detection/schema';
 import { latestDueBoundary } from '../job/windows';
 import { LogAnalyticsError } from '../logAnalytics/errors';
 import { InvalidWindowError, parseWindow } from '../logAnalytics/slices';
@@ -307,8 +307,9 @@ export function progressReporter(io: CliIo, command: string): { onProgress(p: Pu
 
 /** `AzureActivity 12 rows (3.4 kB, 4 slices, 4 queries, 0 retries), ...` */
 export function pullSummary(pulled: PulledWindow): string {
-  return TABLE_NAMES.map((t) => {
+  return CORRECTED_TABLE_NAMES.flatMap((t) => {
     const s = pulled.stats[t];
+    if (!s) return [];
     return `${t} ${s.rows} rows (${s.bytes} bytes, ${s.slices} slices, ${s.queries} queries, ${s.retries} retries)`;
   }).join(', ');
 }
@@ -387,7 +388,7 @@ export async function pullForCommand(
 export function parityFindings(pulled: PulledWindow): RunCommandFinding[] {
   const detection = new ParityDetection();
   for (const table of TABLE_NAMES) {
-    for (const row of pulled.tables[table] as TableRows[TableName][]) detection.add(table, row);
+    for (const row of pulled.tables[table] as TableRows[RuleTableName][]) detection.add(table, row);
   }
   return detection.finish().findings;
 }

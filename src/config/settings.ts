@@ -23,6 +23,7 @@ import {
 } from './placeholders';
 
 import type { DetectionMode } from '../detection/schema';
+import { WINDOWS_MANAGED_HANDLER } from '../detection/corrected/paths';
 import type { StateStoreLocation } from '../stateStore';
 export type { DetectionMode };
 
@@ -77,6 +78,10 @@ const STREAM = /^Custom-[A-Za-z0-9_]{1,100}$/;
 const TABLE_NAME = /^[A-Za-z][A-Za-z0-9]{2,62}$/;
 // One NCRONTAB field: digits, names (JAN, MON), '*', ',', '-', '/'.
 const CRON_FIELD = /^[0-9A-Za-z*,/-]+$/;
+// A Windows file name (no path, no quote: it goes into a KQL string literal).
+const FILE_NAME = /^[^\\/:*?"<>|,\s][^\\/:*?"<>|,]{0,254}$/;
+// A folder-name fragment (no quote or backslash: it goes into a KQL string literal).
+const FOLDER_MARKER = /^[^"\\]{3,200}$/;
 // A Sentinel watchlist alias: letters, digits, _ and -, 1 to 64 characters.
 const WATCHLIST_ALIAS = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -360,6 +365,30 @@ export const SETTINGS = {
     expected: 'a whole number of days from 1 to 90',
     description:
       'Corrected mode: a script fingerprint seen in this many days before a window is not new. Not used in parity mode.',
+  },
+  MANAGED_HANDLER_PROCESS_NAMES: {
+    field: 'managedHandlerProcessNames',
+    presence: 'defaulted',
+    default: WINDOWS_MANAGED_HANDLER.processFileNames.join(','),
+    parse: (v): Parsed<readonly string[]> => {
+      const names = v.split(',').map((n) => n.trim());
+      const wrong = names.find((n) => !FILE_NAME.test(n));
+      return wrong === undefined ? ok(names) : bad(`'${wrong}' is not a file name`);
+    },
+    expected:
+      'comma-separated process file names (e.g. RunCommandHandlerWindows.exe), as DeviceFileEvents reports the writer of a managed Run Command script',
+    description:
+      'Corrected mode, managed Run Command on Windows: the `InitiatingProcessFileName` (`=~`) of the handler that writes the script. **Unverified default** (no public source names it): check it against one managed run in your tenant.',
+  },
+  MANAGED_HANDLER_FOLDER_MARKER: {
+    field: 'managedHandlerFolderMarker',
+    presence: 'defaulted',
+    default: WINDOWS_MANAGED_HANDLER.folderMarker,
+    parse: (v) => (FOLDER_MARKER.test(v) ? ok(v) : bad(`'${v}' is not a folder name fragment`)),
+    expected:
+      "a fragment of the managed handler's folder, without quotes or backslashes (e.g. microsoft.cplat.core.runcommandhandlerwindows)",
+    description:
+      "Corrected mode, managed Run Command on Windows: a writer whose `InitiatingProcessFolderPath` contains this (any case) is the handler. **Unverified default** (the extension's documented name; its install folder is not documented).",
   },
   ALLOWLIST_WATCHLIST: {
     field: 'allowlistWatchlist',

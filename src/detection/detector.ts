@@ -19,11 +19,12 @@ import {
   type CorrectedStageCounts,
   type FindingKind,
 } from './corrected/detection';
-import type { ScaleSetNaming } from './corrected/paths';
+import type { ScaleSetNaming, WindowsManagedHandler } from './corrected/paths';
 import type { Baseline, BaselineEntry } from './corrected/baseline';
 import { ParityDetection, type StageCounts } from './parity/detection';
 import {
-  TABLE_NAMES,
+  CORRECTED_TABLE_NAMES,
+  type TableRecord,
   type DetectionMode,
   type FindingIdentity,
   type RunCommandFinding,
@@ -71,7 +72,8 @@ export interface QuarantinedRow {
 
 /** Rows set aside in a window: how many per table, and the first few of them. */
 export interface Quarantine {
-  count: Record<TableName, number>;
+  /** The rule's three tables always; DeviceProcessEvents when a row of it was set aside. */
+  count: TableRecord<number>;
   /** The first QUARANTINE_SAMPLES rows (the count has them all). */
   samples: QuarantinedRow[];
 }
@@ -110,6 +112,8 @@ export interface CorrectedDetectorOptions {
   baseline: Baseline;
   /** How scale-set instances are named on the machine (default: prefix = scale set name). */
   scaleSetNaming?: ScaleSetNaming;
+  /** How the Windows managed handler is recognised (default: the unverified defaults, MANAGED_HANDLER_* settings). */
+  windowsManagedHandler?: WindowsManagedHandler;
 }
 
 export function createDetector(mode: 'parity'): Detector;
@@ -147,11 +151,11 @@ function parityDetector(): Detector {
 }
 
 function correctedDetector(options: CorrectedDetectorOptions): Detector {
-  const detection = new CorrectedDetection(options.scaleSetNaming);
+  const detection = new CorrectedDetection(options.scaleSetNaming, options.windowsManagedHandler);
   const quarantine = new QuarantineKeeper();
   return {
     mode: 'corrected',
-    isRelevant: (table, row) => CorrectedDetection.isRelevant(table, row),
+    isRelevant: (table, row) => detection.isRelevant(table, row),
     add: (table, row) => quarantine.guard(table, row, () => detection.add(table, row)),
     finish() {
       const { findings, stages, observations } = detection.finish(options);
@@ -167,14 +171,14 @@ function correctedDetector(options: CorrectedDetectorOptions): Detector {
  * QUARANTINE_SAMPLES rows; the count has them all).
  */
 class QuarantineKeeper {
-  private readonly count: Record<TableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  private readonly count: TableRecord<number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
   private readonly samples: QuarantinedRow[] = [];
 
   guard<T extends TableName>(table: T, row: TableRows[T], add: () => void): void {
     try {
       add();
     } catch (error) {
-      this.count[table]++;
+      this.count[table] = (this.count[table] ?? 0) + 1;
       if (this.samples.length < QUARANTINE_SAMPLES) {
         this.samples.push({
           table,
@@ -223,7 +227,7 @@ function excerptOf(row: object): string {
 
 /** Adds every row of whole tables to a detector (tables given in memory: files, replay, tests). */
 export function addTables(detector: RowSink, tables: { readonly [T in TableName]?: Iterable<TableRows[T]> }): void {
-  for (const table of TABLE_NAMES) {
+  for (const table of CORRECTED_TABLE_NAMES) {
     const rows = tables[table] as Iterable<TableRows[TableName]> | undefined;
     if (rows) for (const row of rows) detector.add(table, row);
   }

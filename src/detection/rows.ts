@@ -6,7 +6,7 @@
  * value and is listed as a {@link CellProblem}, so a reader can report `file:line`.
  */
 import { parseKqlDateTime, type KqlDateTime } from './datetime';
-import { RULE_COLUMNS, TABLE_NAMES, type KqlColumnType, type TableName, type TableRows } from './schema';
+import { CORRECTED_TABLE_NAMES, RULE_COLUMNS, type KqlColumnType, type TableName, type TableRows } from './schema';
 
 export { RULE_COLUMNS, TABLE_NAMES } from './schema';
 export type { KqlColumnType, TableName, TableRows } from './schema';
@@ -242,7 +242,7 @@ type TableCoercer = (
  * be an identifier); no input data does.
  */
 const COERCERS = Object.fromEntries(
-  TABLE_NAMES.map((table): [TableName, TableCoercer] => {
+  CORRECTED_TABLE_NAMES.map((table): [TableName, TableCoercer] => {
     const cells = RULE_COLUMNS[table].map(([column, type]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(column) || !(type in READER_OF_TYPE))
         throw new TypeError(`RULE_COLUMNS.${table}: bad column ${column}: ${type}`);

@@ -30,8 +30,24 @@ export const OPTIONAL = 'optional';
 /** One declared column: name, KQL type, and OPTIONAL for a column the rule does not read. */
 export type ColumnDeclaration = readonly [string, KqlColumnType] | readonly [string, KqlColumnType, typeof OPTIONAL];
 
-export type TableName = 'AzureActivity' | 'DeviceFileEvents' | 'DeviceEvents';
-export const TABLE_NAMES: readonly TableName[] = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'];
+/**
+ * The tables the engine reads: the rule's three, and `DeviceProcessEvents`, which only
+ * corrected mode reads (the Linux Run Command paths: the script's commands are the
+ * processes it starts; src/detection/corrected/paths.ts).
+ */
+export type TableName = 'AzureActivity' | 'DeviceFileEvents' | 'DeviceEvents' | 'DeviceProcessEvents';
+/** The rule's three tables: what parity mode reads, pulls and checks (the published rule reads no other). */
+export type RuleTableName = Exclude<TableName, 'DeviceProcessEvents'>;
+export const TABLE_NAMES: readonly RuleTableName[] = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'];
+/** One value per table: the rule's three always, DeviceProcessEvents where it was read (corrected mode). */
+export type TableRecord<X> = { [T in RuleTableName]: X } & { DeviceProcessEvents?: X };
+
+/** The tables corrected mode reads: the rule's three and DeviceProcessEvents. */
+export const CORRECTED_TABLE_NAMES: readonly TableName[] = [...TABLE_NAMES, 'DeviceProcessEvents'];
+/** The tables a mode reads (parity: exactly the rule's three). */
+export function tablesOfMode(mode: DetectionMode): readonly TableName[] {
+  return mode === 'corrected' ? CORRECTED_TABLE_NAMES : TABLE_NAMES;
+}
 
 /**
  * The columns of each table that the rule reads, in the order we project them: the one
@@ -74,6 +90,16 @@ export const RULE_COLUMNS = {
     ['DeviceName', 'string'],
     ['InitiatingProcessCommandLine', 'string'],
     ['AdditionalFields', 'dynamic'],
+  ],
+  // Corrected mode only (Linux Run Command): the processes a script starts
+  // (learn.microsoft.com/defender-xdr/advanced-hunting-deviceprocessevents-table).
+  DeviceProcessEvents: [
+    ['TimeGenerated', 'datetime'],
+    ['DeviceName', 'string'],
+    ['FileName', 'string'],
+    ['ProcessCommandLine', 'string'],
+    ['InitiatingProcessFileName', 'string'],
+    ['InitiatingProcessCommandLine', 'string'],
   ],
 } as const satisfies { readonly [T in TableName]: ReadonlyArray<ColumnDeclaration> };
 
@@ -118,13 +144,14 @@ export type RowOf<C extends ReadonlyArray<ColumnDeclaration>> = {
 export type AzureActivityRow = RowOf<(typeof RULE_COLUMNS)['AzureActivity']>;
 export type DeviceFileEventsRow = RowOf<(typeof RULE_COLUMNS)['DeviceFileEvents']>;
 export type DeviceEventsRow = RowOf<(typeof RULE_COLUMNS)['DeviceEvents']>;
+export type DeviceProcessEventsRow = RowOf<(typeof RULE_COLUMNS)['DeviceProcessEvents']>;
 
 /** One function per table, each taking that table's row. */
 export type PerTable<R> = { readonly [T in TableName]: (row: TableRows[T]) => R };
 
 /** A count per table, all zero. */
 export function zeroPerTable(): Record<TableName, number> {
-  return { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
+  return { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0, DeviceProcessEvents: 0 };
 }
 
 /** Calls the function of `row`'s table: the one switch over the three tables. */
@@ -138,6 +165,7 @@ export interface TableRows {
   AzureActivity: AzureActivityRow;
   DeviceFileEvents: DeviceFileEventsRow;
   DeviceEvents: DeviceEventsRow;
+  DeviceProcessEvents: DeviceProcessEventsRow;
 }
 
 /** One row of the rule's final `project`, in its column order. */

@@ -51,7 +51,7 @@ export function checkDayFolders(dir: string, from: Date, to: Date): void {
 export function dayFolderSource(dir: string, mode: DetectionMode): WindowSource {
   return {
     async pullWindowInto(window, rows) {
-      const opened = await openTableFiles(dayFolder(dir, window));
+      const opened = await openTableFiles(dayFolder(dir, window), mode);
       try {
         const read = readTableDirectory(opened.files, rows, { prefilter: mode === 'parity', mode });
         const stats = {} as PullStats;

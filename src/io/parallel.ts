@@ -12,13 +12,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParityDetection } from '../detection/parity/detection';
-import { TABLE_NAMES, type TableName } from '../detection/schema';
+import { CORRECTED_TABLE_NAMES, TABLE_NAMES, type RuleTableName, type TableName } from '../detection/schema';
 import { InputError } from './errors';
 import {
   locateTableFiles,
   readTableFile,
   type ReadTableOptions,
-  type TableFile,
+  type TableFiles,
   type TableReadStats,
 } from './tableFiles';
 import type { TableWorkerData, TableWorkerMessage } from './tableWorker';
@@ -68,7 +68,7 @@ type TableError = { table: TableName; error: InputError };
  * after the other would have reported.
  */
 export async function readTableDirectoryInParallel(
-  dir: string | Record<TableName, TableFile>,
+  dir: string | TableFiles,
   detection: BranchMergingConsumer,
   options: ParallelReadOptions = {},
 ): Promise<TableReadStats[]> {
@@ -113,7 +113,7 @@ export async function readTableDirectoryInParallel(
       try {
         stats.set(
           table,
-          readTableFile(files[table], (row) => detection.add(table, row), readOptions),
+          readTableFile<RuleTableName>(files[table], (row) => detection.add(table, row), readOptions),
         );
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
@@ -129,7 +129,7 @@ export async function readTableDirectoryInParallel(
     const workerError = outcome && 'error' in outcome ? outcome : undefined;
     const first = [mainError, workerError]
       .filter((e): e is TableError => e !== undefined)
-      .sort((a, b) => TABLE_NAMES.indexOf(a.table) - TABLE_NAMES.indexOf(b.table))[0];
+      .sort((a, b) => CORRECTED_TABLE_NAMES.indexOf(a.table) - CORRECTED_TABLE_NAMES.indexOf(b.table))[0];
     if (first) throw first.error;
     if (outcome && 'stats' in outcome) for (const s of outcome.stats) stats.set(s.table, s);
   } finally {

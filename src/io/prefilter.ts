@@ -85,7 +85,7 @@
  * Which key a needle sits under is not checked: a needle in another column only lets
  * a line through to the exact filter after parsing, which is always applied.
  */
-import type { TableName } from '../detection/schema';
+import type { RuleTableName, TableName } from '../detection/schema';
 import { byteScanner, type PairAnchor } from './byteScan';
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
@@ -294,7 +294,7 @@ function isDigit(b: number): boolean {
   return b >= 0x30 && b <= 0x39;
 }
 
-const NEEDLES: { readonly [T in TableName]: NeedleOf } = {
+const NEEDLES: { readonly [T in RuleTableName]: NeedleOf } = {
   AzureActivity: {
     next: nextRunCommandSlashA,
     at: runCommandSlashAReportedAt,
@@ -315,6 +315,15 @@ const NEEDLES: { readonly [T in TableName]: NeedleOf } = {
 };
 
 /**
+ * The needle of `table`: only the rule's three tables have one (parity's row filters).
+ * DeviceProcessEvents (corrected mode only) is never pre-filtered (../io/tableFiles).
+ */
+function needleOf(table: TableName): NeedleOf {
+  if (table === 'DeviceProcessEvents') throw new TypeError('DeviceProcessEvents has no pre-filter');
+  return NEEDLES[table];
+}
+
+/**
  * Whether one row's JSON text (no newline inside a needle; any bytes) can matter to
  * the rule for `table`. This is the definition; `forEachCandidateLine` and
  * `hitPositions` are the fast chunk-wide forms of the same test.
@@ -322,7 +331,7 @@ const NEEDLES: { readonly [T in TableName]: NeedleOf } = {
 export function mayMatter(table: TableName, rowJson: Buffer | string): boolean {
   const bytes = typeof rowJson === 'string' ? Buffer.from(rowJson, 'utf8') : rowJson;
   if (nextUnicodeEscape(bytes, 0) >= 0) return true;
-  return NEEDLES[table].next(bytes, 0) >= 0;
+  return needleOf(table).next(bytes, 0) >= 0;
 }
 
 /** Which search the chunk-wide forms use: the SIMD kernel where it runs (`auto`), or the plain forms. */
@@ -339,7 +348,7 @@ function forEachHit(
   each: (p: number) => number | undefined,
   search: ChunkSearch = 'auto',
 ): void {
-  const needle = NEEDLES[table];
+  const needle = needleOf(table);
   const scanner = search === 'auto' ? byteScanner() : null;
   if (scanner) {
     let skipTo = 0;

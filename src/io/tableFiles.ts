@@ -1,10 +1,18 @@
 /**
  * The one reader of table files, for every caller (`detect`, the demo, the bench, and
  * whatever reads back what `export` wrote): finds `DIR/<Table>.<ext>` for the three
- * tables the rule reads, reads each in its format, and types each row as KQL would
- * (`coerceRow`). Rows the byte pre-filter (./prefilter) proves irrelevant are dropped
- * unparsed; the others are handed on, and the consumer (`ParityDetection.add`)
- * applies the table's own filters.
+ * tables the rule reads (and, in corrected mode, an optional DeviceProcessEvents file:
+ * the Linux Run Command paths), reads each in its format, and types each row as KQL
+ * would (`coerceRow`). Rows the byte pre-filter (./prefilter) proves irrelevant are
+ * dropped unparsed; the others are handed on, and the consumer (`ParityDetection.add`,
+ * or a corrected-mode Detector) applies the table's own filters.
+ *
+ * The pre-filter's needles are parity's row filters. Corrected mode keeps rows parity
+ * drops (managed-handler and Linux script files, `-file`, managed `.ps1` command lines),
+ * so in corrected mode no table is pre-filtered: even AzureActivity's needle
+ * (`runcommand/a` in any case, the rule's one operation) would drop the managed
+ * `runCommands/write` operations corrected mode reads (corrected/paths.ts
+ * RUN_COMMAND_OPERATIONS). Every table is read whole.
  *
  * A cell of the wrong type in a row that matters (`ParityDetection.isRelevant`) is an
  * error naming file and line; in a row the rule drops anyway it is ignored, like the
@@ -14,10 +22,13 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { coerceRow, CorrectedDetection, ParityDetection, type CellProblem } from '../detection';
 import {
+  CORRECTED_TABLE_NAMES,
   RULE_COLUMNS,
   TABLE_NAMES,
   requiredColumnNames,
+  tablesOfMode,
   type DetectionMode,
+  type RuleTableName,
   type TableName,
   type TableRows,
 } from '../detection/schema';
@@ -39,8 +50,8 @@ export const EXTENSIONS: Readonly<Record<string, TableFileFormat>> = {
   '.csv': 'csv',
 };
 
-export interface TableFile {
-  table: TableName;
+export interface TableFile<T extends TableName = TableName> {
+  table: T;
   /** The file the readers read: the user's file, or the decompressed copy of a gzip one. */
   path: string;
   format: TableFileFormat;
@@ -60,6 +71,14 @@ function tableFileName(name: string): { table: string; format: TableFileFormat; 
   return format === undefined ? undefined : { table: plain.slice(0, dot), format, gzip };
 }
 
+/** The file of each table found: the rule's three always, DeviceProcessEvents when present (corrected mode). */
+export type TableFiles = { [T in RuleTableName]: TableFile<T> } & {
+  DeviceProcessEvents?: TableFile<'DeviceProcessEvents'>;
+};
+
+/** Tables whose file may be absent: DeviceProcessEvents (only corrected mode reads it, and only Linux runs need it). */
+const OPTIONAL_TABLES: ReadonlySet<TableName> = new Set(['DeviceProcessEvents']);
+
 function listDirectory(dir: string): string[] {
   try {
     if (!statSync(dir).isDirectory())
@@ -78,20 +97,19 @@ function listDirectory(dir: string): string[] {
 /**
  * The file of each table in `dir`: exactly one `<Table>.ndjson|.jsonl|.json|.csv`
  * (extension in any case), optionally gzip-compressed as `<Table>.<ext>.gz`. Every
- * table with none, or with more than one, is reported at once, in one error naming the
- * directory.
+ * table with none (but for an optional table: DeviceProcessEvents, which only corrected
+ * mode reads and only Linux runs need), or with more than one, is reported at once, in
+ * one error naming the directory. Parity mode never looks for DeviceProcessEvents.
  */
-export function locateTableFiles(
-  dir: string,
-  tables: readonly TableName[] = TABLE_NAMES,
-): Record<TableName, TableFile> {
+export function locateTableFiles(dir: string, mode: DetectionMode = 'parity'): TableFiles {
   const names = listDirectory(dir);
-  const found = {} as Record<TableName, TableFile>;
+  const found: Partial<Record<TableName, TableFile>> = {};
   const missing: TableName[] = [];
   const hints: string[] = [];
   const doubled: string[] = [];
-  for (const table of tables) {
+  for (const table of tablesOfMode(mode)) {
     const candidates = names.filter((name) => tableFileName(name)?.table === table);
+    if (candidates.length === 0 && OPTIONAL_TABLES.has(table)) continue;
     if (candidates.length === 0) {
       const nearly = names.find((name) => name.toLowerCase().startsWith(table.toLowerCase() + '.'));
       if (nearly !== undefined) hints.push(`found ${nearly}: the name is case-sensitive, the extension one of those`);
@@ -117,12 +135,12 @@ export function locateTableFiles(
   }
   problems.push(...doubled);
   if (problems.length > 0) throw new InputError(dir, undefined, problems.join('; '));
-  return found;
+  return found as TableFiles;
 }
 
 /** The table files of a directory, ready for the readers, and what to clean up after. */
 export interface OpenedTableFiles {
-  files: Record<TableName, TableFile>;
+  files: TableFiles;
   /** Removes the decompressed copies of gzip files (call when the reading is done). */
   close(): void;
 }
@@ -132,16 +150,13 @@ export interface OpenedTableFiles {
  * bytes) streamed into a temporary decompressed copy (./gzip) that the readers read as
  * any other file; errors still name the user's file.
  */
-export async function openTableFiles(
-  dir: string,
-  tables: readonly TableName[] = TABLE_NAMES,
-): Promise<OpenedTableFiles> {
-  const located = locateTableFiles(dir, tables);
+export async function openTableFiles(dir: string, mode: DetectionMode = 'parity'): Promise<OpenedTableFiles> {
+  const located = locateTableFiles(dir, mode);
   const copies = decompressedFiles();
-  const files = {} as Record<TableName, TableFile>;
+  const files: Partial<Record<TableName, TableFile>> = {};
   try {
-    for (const table of tables) {
-      const file = located[table];
+    for (const file of Object.values(located) as TableFile[]) {
+      const table = file.table;
       if (!file.gzip && !startsWithGzipMagic(file.path)) {
         files[table] = file;
         continue;
@@ -153,7 +168,7 @@ export async function openTableFiles(
     copies.remove();
     throw err;
   }
-  return { files, close: () => copies.remove() };
+  return { files: files as TableFiles, close: () => copies.remove() };
 }
 
 /** Whether the file starts with gzip's magic bytes (a file that cannot be read is left to the readers to report). */
@@ -166,6 +181,12 @@ function startsWithGzipMagic(path: string): boolean {
 }
 
 export interface ReadTableOptions {
+  /**
+   * The detection mode the rows are for (default parity): which rows matter (a bad cell
+   * is an error only in a row the mode can use), and which tables are pre-filtered (see
+   * the module comment).
+   */
+  mode?: DetectionMode;
   /** Skip JSON rows that cannot matter without parsing them (default true). */
   prefilter?: boolean;
   /**
@@ -174,12 +195,6 @@ export interface ReadTableOptions {
    * reading it as "no rows" would silently hide every finding.
    */
   allowEmpty?: boolean;
-  /**
-   * Whose filters decide that a row matters, so that a bad cell in it is an error:
-   * 'parity' (default, the rule's) or 'corrected' (corrected mode reads rows the rule
-   * drops; the pre-filter is the rule's, so corrected mode reads with `prefilter: false`).
-   */
-  mode?: DetectionMode;
 }
 
 export interface TableReadStats {
@@ -199,8 +214,10 @@ export interface TableReadStats {
   timeSpan: { first: string; last: string } | null;
 }
 
-/** Every column the rule reads, of the three tables. */
-const ALL_RULE_COLUMNS: readonly string[] = [...new Set(TABLE_NAMES.flatMap((t) => RULE_COLUMNS[t].map(([n]) => n)))];
+/** Every column the engine reads, of the rule's three tables and DeviceProcessEvents. */
+const ALL_RULE_COLUMNS: readonly string[] = [
+  ...new Set(CORRECTED_TABLE_NAMES.flatMap((t) => RULE_COLUMNS[t].map(([n]) => n))),
+];
 
 function problemText(problems: readonly CellProblem[]): string {
   return problems.map((p) => `column ${p.column} should be a ${p.expected} but is ${p.found}`).join('; ');
@@ -255,7 +272,9 @@ function readPlainTableFile<T extends TableName>(
   options: ReadTableOptions,
 ): TableReadStats {
   const { table, path, format } = file;
-  const prefilter = options.prefilter ?? true;
+  const mode = options.mode ?? 'parity';
+  const prefilter = (options.prefilter ?? true) && prefilterIsSound(table, mode);
+  const isRelevant = mode === 'corrected' ? CorrectedDetection.isRelevant : ParityDetection.isRelevant;
   let rowsParsed = 0;
   let unseen = [...ALL_RULE_COLUMNS];
   let firstRowColumns: string[] | undefined;
@@ -274,7 +293,7 @@ function readPlainTableFile<T extends TableName>(
     }
     if (problems.length > 0) {
       // A bad cell matters only in a row the rule keeps; elsewhere it is ignored.
-      if (!(options.mode === 'corrected' ? CorrectedDetection : ParityDetection).isRelevant(table, row)) return;
+      if (!isRelevant(table, row)) return;
       throw located(path, where(), `${problemText(problems)}; fix the cell or export the table again`);
     }
     onRow(row);
@@ -323,6 +342,16 @@ function readPlainTableFile<T extends TableName>(
     firstRowColumns: firstRowColumns ?? [],
     timeSpan: first !== undefined && last !== undefined ? { first, last } : null,
   };
+}
+
+/**
+ * Whether the byte pre-filter (./prefilter, built on parity's row filters) drops only
+ * rows `mode` cannot use: in parity mode for the rule's three tables; in corrected mode
+ * for none (see the module comment).
+ */
+export function prefilterIsSound(table: TableName, mode: DetectionMode): boolean {
+  if (mode === 'corrected') return false;
+  return table !== 'DeviceProcessEvents';
 }
 
 /** A table file that cannot be the table it is named for: a column the rule reads never appears in it. */
@@ -388,7 +417,10 @@ export function tableShapeError(problem: TableShapeProblem): InputError {
 }
 
 const DATETIME_COLUMNS = Object.fromEntries(
-  TABLE_NAMES.map((t) => [t, new Set(RULE_COLUMNS[t].filter(([, type]) => type === 'datetime').map(([n]) => n))]),
+  CORRECTED_TABLE_NAMES.map((t) => [
+    t,
+    new Set(RULE_COLUMNS[t].filter(([, type]) => type === 'datetime').map(([n]) => n)),
+  ]),
 ) as unknown as Record<TableName, ReadonlySet<string>>;
 
 /** Something that takes the rows of the three tables, such as `ParityDetection`. */
@@ -397,14 +429,21 @@ export interface RowConsumer {
 }
 
 /**
- * Reads the three table files of `dir` into `consumer` (AzureActivity, DeviceFileEvents,
- * DeviceEvents, in that order) and returns what was read from each.
+ * Reads the table files of `dir` into `consumer` (AzureActivity, DeviceFileEvents,
+ * DeviceEvents, in that order, then in corrected mode DeviceProcessEvents if its file
+ * is there) and returns what was read from each.
  */
 export function readTableDirectory(
-  dir: string | Record<TableName, TableFile>,
+  dir: string | TableFiles,
   consumer: RowConsumer,
   options: ReadTableOptions = {},
 ): TableReadStats[] {
-  const files = typeof dir === 'string' ? locateTableFiles(dir) : dir;
-  return TABLE_NAMES.map((table) => readTableFile(files[table], (row) => consumer.add(table, row), options));
+  const files = typeof dir === 'string' ? locateTableFiles(dir, options.mode) : dir;
+  const stats = TABLE_NAMES.map((table) =>
+    readTableFile<RuleTableName>(files[table], (row) => consumer.add(table, row), options),
+  );
+  const processes = files.DeviceProcessEvents;
+  if (processes && options.mode === 'corrected')
+    stats.push(readTableFile(processes, (row) => consumer.add('DeviceProcessEvents', row), options));
+  return stats;
 }

@@ -8,7 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ParityDetection, type BranchState } from '../detection/parity/detection';
-import type { TableName } from '../detection/schema';
+import type { RuleTableName, TableName } from '../detection/schema';
 import { InputError } from './errors';
 import { readTableFile, type ReadTableOptions, type TableFile, type TableReadStats } from './tableFiles';
 
@@ -36,7 +36,8 @@ function runTableWorker(): void {
       table = file.table;
       stats.push(readTableFile(file, (row) => detection.add(file.table, row), options));
     }
-    post({ kind: 'done', stats, branches: files.map((file) => detection.exportBranch(file.table)) });
+    // Parity reads the rule's three tables only (./parallel offloads no other).
+    post({ kind: 'done', stats, branches: files.map((file) => detection.exportBranch(file.table as RuleTableName)) });
   } catch (err) {
     if (err instanceof InputError && table !== undefined)
       post({ kind: 'inputError', table, file: err.file, line: err.line, detail: err.detail });

@@ -3,6 +3,7 @@
  * state store (Table Storage), the Log Analytics source, the parity rule, ARM
  * enrichment and the findings writer (ledger + spool + Logs Ingestion sink).
  */
+import { WINDOWS_MANAGED_HANDLER, type WindowsManagedHandler } from '../detection/corrected/paths';
 import type { TokenCredential } from '@azure/core-auth';
 import { VmEnricher } from '../arm/vmEnrichment';
 import { createCredential } from '../config/credential';
@@ -100,6 +101,7 @@ export async function createJobPorts(
         clientOptions: azure.http({ ...azure.tls, ...azure.queryScope }),
         retry: overrides.fastRetries ? { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5 } : undefined,
         mode: config.detectionMode,
+        windowsManagedHandler: windowsManagedHandlerOf(config),
         logger: log,
         windowRowBudget: config.windowRowBudget,
       }),
@@ -107,6 +109,7 @@ export async function createJobPorts(
         mode: config.detectionMode,
         baselineDays: config.baselineDays,
         baseline: config.detectionMode === 'corrected' ? new BaselineStore(store.entities) : undefined,
+        windowsManagedHandler: windowsManagedHandlerOf(config),
         log,
       }),
       enrich: enricher ? (scopes) => enricher.enrich(scopes) : undefined,
@@ -246,4 +249,19 @@ function chosenCredential(config: JobConfig, log: Log | undefined): TokenCredent
   const chosen = createCredential(config);
   log?.info(`Credential: ${chosen.description}`, { credential: chosen.kind });
   return chosen.credential;
+}
+
+/**
+ * The Windows managed handler as MANAGED_HANDLER_PROCESS_NAMES and MANAGED_HANDLER_FOLDER_MARKER
+ * describe it (unverified defaults: src/detection/corrected/paths.ts); the push-down and the
+ * engine read the same patterns.
+ */
+function windowsManagedHandlerOf(
+  config: Pick<JobConfig, 'managedHandlerProcessNames' | 'managedHandlerFolderMarker'>,
+): WindowsManagedHandler {
+  return {
+    ...WINDOWS_MANAGED_HANDLER,
+    processFileNames: config.managedHandlerProcessNames,
+    folderMarker: config.managedHandlerFolderMarker,
+  };
 }

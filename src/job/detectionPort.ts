@@ -5,6 +5,7 @@
  * are written. Where the baseline lives is the caller's choice (`BaselineKeeper`: the
  * state table in Azure, memory in replay).
  */
+import type { WindowsManagedHandler } from '../detection/corrected/paths';
 import { createDetector, type Detector } from '../detection/detector';
 import type { Baseline, BaselineEntry } from '../detection/corrected/baseline';
 import type { DetectionMode, QueryWindow } from '../detection/schema';
@@ -28,6 +29,8 @@ export interface DetectionPortOptions {
   /** Corrected mode: BASELINE_DAYS and where the baseline is kept. */
   baselineDays: number;
   baseline?: BaselineKeeper;
+  /** Corrected mode: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings). */
+  windowsManagedHandler?: WindowsManagedHandler;
   log?: Log;
 }
 
@@ -45,7 +48,12 @@ export function detectionPort(options: DetectionPortOptions): DetectionPort {
     async detectorFor(window) {
       const baseline = stored ?? (await keeper.load());
       judgedAgainst = { window, baseline };
-      const detector = createDetector('corrected', { windowStart: window.start, baselineDays, baseline });
+      const detector = createDetector('corrected', {
+        windowStart: window.start,
+        baselineDays,
+        baseline,
+        windowsManagedHandler: options.windowsManagedHandler,
+      });
       return logStages(detector, window, baseline.size, log);
     },
     async recordBaseline(window, observations) {

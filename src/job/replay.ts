@@ -7,7 +7,13 @@
  */
 import type { DetectedFinding } from '../detection/detector';
 import { MemoryBaseline, type Baseline, type BaselineEntry } from '../detection/corrected/baseline';
-import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName, type TableRows } from '../detection/schema';
+import {
+  CORRECTED_TABLE_NAMES,
+  type DetectionMode,
+  type QueryWindow,
+  type TableName,
+  type TableRows,
+} from '../detection/schema';
 import { AppError } from '../shared/errors';
 import { SILENT_LOG, type Log } from '../shared/log';
 import { ConcurrencyConflictError, StateStore } from '../stateStore';
@@ -52,7 +58,10 @@ export class ReplayWindowError extends AppError {}
 const DAY_MS = 86_400_000;
 
 /** A window's tables, held in memory. */
-export type WindowTables = { [T in TableName]: readonly TableRows[T][] };
+export type WindowTables = { readonly [T in Exclude<TableName, 'DeviceProcessEvents'>]: readonly TableRows[T][] } & {
+  /** Corrected mode's Linux paths; absent: none. */
+  readonly DeviceProcessEvents?: readonly TableRows['DeviceProcessEvents'][];
+};
 
 /** A source that serves whole tables held in memory (generated days, files, tests). */
 export function inMemorySource(tablesOf: (window: QueryWindow) => WindowTables | Promise<WindowTables>): WindowSource {
@@ -60,9 +69,12 @@ export function inMemorySource(tablesOf: (window: QueryWindow) => WindowTables |
     async pullWindowInto(window, rows) {
       const tables = await tablesOf(window);
       const stats = {} as PullStats;
-      for (const table of TABLE_NAMES) {
-        for (const row of tables[table] as readonly TableRows[TableName][]) rows.add(table, row);
-        stats[table] = { rows: tables[table].length, slices: 1 };
+      // DeviceProcessEvents when the tables have it (parity mode's detector ignores its rows).
+      for (const table of CORRECTED_TABLE_NAMES) {
+        const held = tables[table] as readonly TableRows[TableName][] | undefined;
+        if (held === undefined) continue;
+        for (const row of held) rows.add(table, row);
+        stats[table] = { rows: held.length, slices: 1 };
       }
       return stats;
     },

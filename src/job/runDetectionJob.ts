@@ -35,7 +35,14 @@ import type { DetectedFinding, Detector, RowSink } from '../detection/detector';
 import type { BaselineEntry } from '../detection/corrected/baseline';
 import { fromDate } from '../detection/datetime';
 import type { Quarantine } from '../detection/detector';
-import { TABLE_NAMES, type DetectionMode, type QueryWindow, type TableName } from '../detection/schema';
+import {
+  CORRECTED_TABLE_NAMES,
+  TABLE_NAMES,
+  type DetectionMode,
+  type QueryWindow,
+  type TableName,
+  type TableRecord,
+} from '../detection/schema';
 import { AppError, errorTypeOf, messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { HealthEvents, type HealthEvent } from './health';
@@ -79,7 +86,7 @@ export interface CheckpointPort {
 }
 
 /** Rows and slices a pull delivered, per table. */
-export type PullStats = { [T in TableName]: { rows: number; slices: number } };
+export type PullStats = TableRecord<{ rows: number; slices: number }>;
 
 /** Where a window's rows come from: they are added to `rows` as they arrive. */
 export interface WindowSource {
@@ -195,12 +202,12 @@ export interface WindowSummary {
   /** 'main': the window's first processing (it moved the checkpoint); 'settle': a settle pass. */
   pass: WindowPass;
   /** Rows pulled per table: those the rule's filters keep (pushed down to the query). */
-  rows: Record<TableName, number>;
+  rows: TableRecord<number>;
   /** Rows per table in the window at all, without the rule's filters (when the source counts them). */
   tableRows?: Partial<Record<TableName, number>>;
   /** Rows the engine could not evaluate, set aside. */
   quarantined: number;
-  slices: Record<TableName, number>;
+  slices: TableRecord<number>;
   findings: number;
   /** Findings the allowlist suppressed: not written (./allowlist). */
   allowlisted: number;
@@ -531,10 +538,10 @@ export async function processWindow<R>(ports: JobPorts<R>, ctx: WindowContext): 
     const summary: WindowSummary = {
       window,
       pass: ctx.pass,
-      rows: perTable((t) => stats[t].rows),
+      rows: perTable(stats, (s) => s.rows),
       ...(tableRows ? { tableRows } : {}),
       quarantined,
-      slices: perTable((t) => stats[t].slices),
+      slices: perTable(stats, (s) => s.slices),
       findings: findings.length,
       allowlisted: allowlisted.length,
       written: written.sent,
@@ -623,6 +630,9 @@ const CONNECTOR_ADVICE: Record<TableName, string> = {
   DeviceEvents:
     'check the Microsoft Defender XDR data connector in Microsoft Sentinel (DeviceEvents must be selected ' +
     'under "Microsoft Defender for Endpoint") and that the VMs are onboarded to Defender for Endpoint',
+  DeviceProcessEvents:
+    'check the Microsoft Defender XDR data connector in Microsoft Sentinel (DeviceProcessEvents must be selected ' +
+    'under "Microsoft Defender for Endpoint") and that the Linux VMs are onboarded to Defender for Endpoint',
 };
 
 /**
@@ -667,8 +677,8 @@ function reportSourceHealth(ctx: WindowContext, tableRows: Partial<Record<TableN
 function reportQuarantine(ctx: WindowContext, quarantine: Quarantine | undefined): number {
   if (!quarantine) return 0;
   let total = 0;
-  for (const table of TABLE_NAMES) {
-    const count = quarantine.count[table];
+  for (const table of CORRECTED_TABLE_NAMES) {
+    const count = quarantine.count[table] ?? 0;
     if (count === 0) continue;
     total += count;
     const samples = quarantine.samples.filter((r) => r.table === table);
@@ -864,8 +874,11 @@ class PhaseTimer {
   }
 }
 
-function perTable(f: (t: TableName) => number): Record<TableName, number> {
-  return Object.fromEntries(TABLE_NAMES.map((t) => [t, f(t)])) as Record<TableName, number>;
+/** One figure per table pulled (the rule's three; DeviceProcessEvents in corrected mode). */
+function perTable(stats: PullStats, f: (s: { rows: number; slices: number }) => number): TableRecord<number> {
+  return Object.fromEntries(
+    CORRECTED_TABLE_NAMES.filter((t) => stats[t] !== undefined).map((t) => [t, f(stats[t]!)]),
+  ) as TableRecord<number>;
 }
 
 function countBy(values: string[]): Record<string, number> {

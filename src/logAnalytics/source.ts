@@ -39,10 +39,11 @@ import {
   type LogsQueryClientOptions,
   type LogsTable,
 } from '@azure/monitor-query-logs';
-import { TABLE_NAMES, type TableName, type TableRows } from '../detection/schema';
+import { TABLE_NAMES, tablesOfMode, type TableName, type TableRecord, type TableRows } from '../detection/schema';
 import { toUnixTicks } from '../detection/datetime';
 import { LogAnalyticsConfigError, LogAnalyticsError, SliceFailedError } from './errors';
 import { buildCountQuery, buildKeptCountQuery, buildTableQuery } from './queries';
+import { WINDOWS_MANAGED_HANDLER, type WindowsManagedHandler } from '../detection/corrected/paths';
 import { rawRowsOf, typedRow, UnexpectedResultShapeError } from './rows';
 import {
   checkWindow,
@@ -98,10 +99,12 @@ export interface LogAnalyticsSourceOptions {
   serverTimeoutInSeconds?: number;
   retry?: RetryOptions;
   logger?: Pick<Log, 'info' | 'warn'>;
-  /** Tables to pull. Default all three. */
+  /** Tables to pull. Default: those of `mode` (parity: the rule's three; corrected: and DeviceProcessEvents). */
   tables?: readonly TableName[];
   /** Whose row filters are pushed down: 'parity' (default, the rule's) or 'corrected' (see queries.ts). */
   mode?: DetectionMode;
+  /** Corrected mode: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings; default the unverified defaults). */
+  windowsManagedHandler?: WindowsManagedHandler;
   /**
    * WINDOW_ROW_BUDGET: rows one table may deliver (after the push-down) in one window.
    * Beyond it the window fails with WindowRowBudgetError. Default 5,000,000.
@@ -141,12 +144,15 @@ export interface TablePullStats {
   halvings: number;
 }
 
-export type PulledTables = { [T in TableName]: TableRows[T][] };
+/** The rows of each table pulled (DeviceProcessEvents only in corrected mode). */
+export type PulledTables = { [T in Exclude<TableName, 'DeviceProcessEvents'>]: TableRows[T][] } & {
+  DeviceProcessEvents?: TableRows['DeviceProcessEvents'][];
+};
 
 export interface PulledWindow {
   window: QueryWindow;
   tables: PulledTables;
-  stats: { [T in TableName]: TablePullStats };
+  stats: TableRecord<TablePullStats>;
 }
 
 export interface PullProgress {
@@ -259,8 +265,9 @@ export class LogAnalyticsSource {
       minSliceTicks: options.minSliceTicks ?? DEFAULTS.minSliceTicks,
       rowCap: options.rowCap ?? DEFAULTS.rowCap,
       serverTimeoutInSeconds: options.serverTimeoutInSeconds ?? DEFAULTS.serverTimeoutInSeconds,
-      tables: options.tables ?? TABLE_NAMES,
+      tables: options.tables ?? tablesOfMode(options.mode ?? 'parity'),
       mode: options.mode ?? 'parity',
+      windowsManagedHandler: options.windowsManagedHandler ?? WINDOWS_MANAGED_HANDLER,
       windowRowBudget: options.windowRowBudget ?? DEFAULTS.windowRowBudget,
       logger: options.logger,
       retry: {
@@ -294,13 +301,18 @@ export class LogAnalyticsSource {
     this.client.pipeline.addPolicy(measure);
   }
 
+  /** The tables a pull reports (rows and stats): the rule's three always (empty when not pulled), and any other it pulls. */
+  private reported(): readonly TableName[] {
+    return [...TABLE_NAMES, ...this.opts.tables.filter((t) => !(TABLE_NAMES as readonly TableName[]).includes(t))];
+  }
+
   /**
    * Pulls the rule's rows of every table for `[window.start, window.end)`. Resolves only
    * when every slice of every table arrived whole; otherwise rejects with the first
    * `SliceFailedError` (the other queries in flight are awaited, none new is started).
    */
   async pullWindow(window: QueryWindow, onProgress?: (p: PullProgress) => void): Promise<PulledWindow> {
-    const pieces = Object.fromEntries(TABLE_NAMES.map((t) => [t, []])) as unknown as Record<
+    const pieces = Object.fromEntries(this.reported().map((t) => [t, []])) as unknown as Record<
       TableName,
       { start: bigint; rows: unknown[] }[]
     >;
@@ -310,7 +322,7 @@ export class LogAnalyticsSource {
       onProgress,
     );
     const result = {} as PulledTables;
-    for (const table of TABLE_NAMES) {
+    for (const table of this.reported()) {
       const ordered = pieces[table].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       (result as Record<TableName, unknown[]>)[table] = ordered.flatMap((p) => p.rows);
     }
@@ -343,9 +355,10 @@ export class LogAnalyticsSource {
   ): Promise<PulledWindow['stats']> {
     checkWindow(window);
     const tables = this.opts.tables;
-    const stats = Object.fromEntries(
-      TABLE_NAMES.map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
-    ) as PulledWindow['stats'];
+    const perTable = new Map<TableName, TablePullStats>(
+      this.reported().map((t) => [t, { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 }]),
+    );
+    const stats = Object.fromEntries(perTable) as PulledWindow['stats'];
     const initial: SliceTask[] = [];
     const sliceCounts = await mapLimit(tables, this.opts.maxConcurrency, (table) => this.slicesFor(table, window));
     tables.forEach((table, i) => {
@@ -357,21 +370,21 @@ export class LogAnalyticsSource {
     // Up to maxConcurrency slices in flight; halving a slice puts its two halves at the
     // front of the queue, and idle capacity takes them at once.
     const queue = new WorkQueue<SliceTask>(this.opts.maxConcurrency, async (task, q) => {
-      const result = await this.fetchSlice(task, stats[task.table]);
+      const result = await this.fetchSlice(task, perTable.get(task.table)!);
       if (result === 'halve') {
         const halves = halveSlice(task.slice)!;
-        stats[task.table].halvings++;
+        perTable.get(task.table)!.halvings++;
         slicesTotal++;
         q.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
         return;
       }
-      const rowsNow = stats[task.table].rows + result.length;
+      const rowsNow = perTable.get(task.table)!.rows + result.length;
       if (rowsNow > this.opts.windowRowBudget) {
         throw new WindowRowBudgetError(task.table, window, rowsNow, this.opts.windowRowBudget);
       }
       onSlice(task.table, task.slice, result);
-      stats[task.table].rows += result.length;
-      stats[task.table].slices++;
+      perTable.get(task.table)!.rows += result.length;
+      perTable.get(task.table)!.slices++;
       slicesDone++;
       rowsSoFar += result.length;
       onProgress?.({ table: task.table, slice: task.slice, slicesDone, slicesTotal, rowsSoFar });
@@ -404,7 +417,7 @@ export class LogAnalyticsSource {
       table,
       window,
       scratch,
-      buildKeptCountQuery(table, window, this.opts.mode),
+      buildKeptCountQuery(table, window, this.opts.mode, this.opts.windowsManagedHandler),
     );
     const cell = attempt.kind === 'rows' ? attempt.table.rows[0]?.[0] : undefined;
     const n = typeof cell === 'string' ? Number(cell) : cell;
@@ -554,7 +567,7 @@ export class LogAnalyticsSource {
     table: TableName,
     slice: QueryWindow,
     stats: TablePullStats,
-    query = buildTableQuery(table, slice, this.opts.mode),
+    query = buildTableQuery(table, slice, this.opts.mode, this.opts.windowsManagedHandler),
   ): Promise<Attempt> {
     for (let attemptNo = 0; ; attemptNo++) {
       const requestId = randomUUID();

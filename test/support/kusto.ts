@@ -8,7 +8,8 @@
  *
  * `LOG_ANALYTICS_TABLES` holds the full column lists of the three tables the rule
  * reads, from the Azure Monitor table reference (learn.microsoft.com/azure/
- * azure-monitor/reference/tables/{azureactivity,devicefileevents,deviceevents}).
+ * azure-monitor/reference/tables/{azureactivity,devicefileevents,deviceevents}), and
+ * of DeviceProcessEvents, which corrected mode reads for the Linux paths.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 
@@ -121,6 +122,41 @@ export const LOG_ANALYTICS_TABLES: TableSchemas = {
     ...s('RegistryKey RegistryValueData RegistryValueName RemoteDeviceName RemoteIP'),
     ['RemotePort', 'int'],
     ...s('RemoteUrl'),
+    ['ReportId', 'long'],
+    ...s('SHA1 SHA256 SourceSystem TenantId'),
+    ['TimeGenerated', 'datetime'],
+    ['Timestamp', 'datetime'],
+    ...s('Type'),
+  ],
+  // learn.microsoft.com/azure/azure-monitor/reference/tables/deviceprocessevents and
+  // learn.microsoft.com/defender-xdr/advanced-hunting-deviceprocessevents-table (corrected mode only).
+  DeviceProcessEvents: [
+    ...s('AccountDomain AccountName AccountObjectId AccountSid AccountUpn ActionType'),
+    ['AdditionalFields', 'dynamic'],
+    ...s('AppGuardContainerId'),
+    ['_BilledSize', 'real'],
+    ...s('DeviceId DeviceName FileName'),
+    ['FileSize', 'long'],
+    ...s('FolderPath InitiatingProcessAccountDomain InitiatingProcessAccountName InitiatingProcessAccountObjectId'),
+    ...s('InitiatingProcessAccountSid InitiatingProcessAccountUpn InitiatingProcessCommandLine'),
+    ['InitiatingProcessCreationTime', 'datetime'],
+    ...s('InitiatingProcessFileName'),
+    ['InitiatingProcessFileSize', 'long'],
+    ...s('InitiatingProcessFolderPath'),
+    ['InitiatingProcessId', 'long'],
+    ...s('InitiatingProcessIntegrityLevel'),
+    ['InitiatingProcessLogonId', 'long'],
+    ...s('InitiatingProcessMD5'),
+    ['InitiatingProcessParentCreationTime', 'datetime'],
+    ...s('InitiatingProcessParentFileName'),
+    ['InitiatingProcessParentId', 'long'],
+    ...s('InitiatingProcessSHA1 InitiatingProcessSHA256 InitiatingProcessTokenElevation'),
+    ...s('_IsBillable'),
+    ['LogonId', 'long'],
+    ...s('MachineGroup MD5 ProcessCommandLine'),
+    ['ProcessCreationTime', 'datetime'],
+    ['ProcessId', 'long'],
+    ...s('ProcessIntegrityLevel ProcessTokenElevation'),
     ['ReportId', 'long'],
     ...s('SHA1 SHA256 SourceSystem TenantId'),
     ['TimeGenerated', 'datetime'],

@@ -35,7 +35,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { coerceRow, CorrectedDetection, ParityDetection } from '../../src/detection';
 import { parseKqlDateTime, toUnixTicks } from '../../src/detection/datetime';
-import { TABLE_NAMES, type TableName } from '../../src/detection/schema';
+import { CORRECTED_TABLE_NAMES, TABLE_NAMES, type RuleTableName, type TableName } from '../../src/detection/schema';
 import { FINDING_COLUMNS, type RunCommandFinding } from '../../src/detection/schema';
 import { buildServerRuleQuery } from '../../src/logAnalytics/ruleQuery';
 import { referenceQuery } from '../reference/parityReference';
@@ -43,7 +43,8 @@ import { LOG_ANALYTICS_TABLES } from './kusto';
 import { testCertificate } from './tls';
 
 export type FixtureRow = Record<string, unknown>;
-export type FixtureTables = Record<TableName, FixtureRow[]>;
+/** Rows per table: the rule's three, and DeviceProcessEvents when the fixture has any (absent: none). */
+export type FixtureTables = Record<RuleTableName, FixtureRow[]> & { DeviceProcessEvents?: FixtureRow[] };
 
 /** One injected failure, consumed by one request. */
 export type Fault =
@@ -226,7 +227,7 @@ export class LogAnalyticsStandIn {
     let rows = this.index.get(table);
     if (!rows) {
       rows = [];
-      for (const raw of this.options.tables[table]) {
+      for (const raw of this.options.tables[table] ?? []) {
         const t = typeof raw.TimeGenerated === 'string' ? parseKqlDateTime(raw.TimeGenerated) : null;
         if (t === null) continue;
         const row = coerceRow(table, raw).row;
@@ -319,7 +320,7 @@ export class LogAnalyticsStandIn {
     const readBack = READ_BACK.exec(record.query);
     if (readBack) return this.answerReadBack(record, readBack, parsed.timespan, req, res);
     const count = COUNT_QUERY.exec(record.query);
-    if (count && TABLE_NAMES.includes(count[1] as TableName)) {
+    if (count && CORRECTED_TABLE_NAMES.includes(count[1] as TableName)) {
       const table = count[1] as TableName;
       const start = parseKqlDateTime(count[2]!);
       const end = parseKqlDateTime(count[3]!);
@@ -336,8 +337,12 @@ export class LogAnalyticsStandIn {
       // With the push-down filters (the source sizing its slices), the rows the pull would return.
       const steps = count[4] ?? '';
       const filtered = steps.includes('| where ');
+      // Only corrected mode queries DeviceProcessEvents.
       const corrected =
-        steps.includes('InitiatingProcessFileName =~ ') || steps.includes('(?i)') || steps.includes(' in~ (');
+        table === 'DeviceProcessEvents' ||
+        steps.includes('InitiatingProcessFileName =~ ') ||
+        steps.includes('(?i)') ||
+        steps.includes(' in~ (');
       const n = this.indexed(table).filter(
         (r) =>
           r.ticks >= lo &&
@@ -363,7 +368,7 @@ export class LogAnalyticsStandIn {
     const table = q?.[1] as TableName | undefined;
     const filterSteps = q?.[4] ?? '';
     const project = q ? (q[5] !== undefined ? parseProject(q[5]) : wholeRow) : null;
-    if (!q || !table || !TABLE_NAMES.includes(table) || project === null) {
+    if (!q || !table || !CORRECTED_TABLE_NAMES.includes(table) || project === null) {
       return refuse(400, 'BadArgumentError', 'The stand-in does not recognise this query: ' + record.query);
     }
     const start = parseKqlDateTime(q[2]!);
@@ -390,6 +395,7 @@ export class LogAnalyticsStandIn {
     // Corrected mode's push-down: `InitiatingProcessFileName =~ ...`, and a `(?i)` extract.
     const filtered = filterSteps.includes('| where ');
     const corrected =
+      table === 'DeviceProcessEvents' ||
       filterSteps.includes('InitiatingProcessFileName =~ ') ||
       filterSteps.includes('(?i)') ||
       filterSteps.includes(' in~ (');

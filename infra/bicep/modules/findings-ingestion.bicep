@@ -45,6 +45,13 @@ param workspaceLocation string
 
 param tags object
 
+@description('DETECTION_MODE of the job: corrected mode also reads DeviceProcessEvents (the Linux Run Command paths).')
+@allowed([
+  'parity'
+  'corrected'
+])
+param detectionMode string = 'parity'
+
 var findingsTable = loadJsonContent('../../findings-table.json')
 var healthTable = loadJsonContent('../../health-table.json')
 
@@ -75,6 +82,8 @@ var streamColumnType = {
 
 // The tables the job reads, and nothing else (issue: least privilege):
 //   AzureActivity, DeviceFileEvents, DeviceEvents   the rule's three tables,
+//   DeviceProcessEvents                             corrected mode only: the Linux Run Command paths
+//                                                   (a script's commands are the processes it starts),
 //   RunCommandFindings_CL                           its own findings, read back before a resend,
 //   Watchlist                                       only with an allowlist (readWatchlist): the query
 //                                                   _GetWatchlist('<ALLOWLIST_WATCHLIST>') reads this table
@@ -82,7 +91,9 @@ var streamColumnType = {
 //                                                   It holds every watchlist of the workspace: the
 //                                                   condition is per table, so it cannot be narrowed to one alias.
 var readTables = concat(
-  ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', findingsTable.tableName],
+  ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents'],
+  detectionMode == 'corrected' ? ['DeviceProcessEvents'] : [],
+  [findingsTable.tableName],
   readWatchlist ? ['Watchlist'] : []
 )
 

@@ -41,6 +41,7 @@ import {
   AzureActivityRow,
   DeviceEventsRow,
   DeviceFileEventsRow,
+  DeviceProcessEventsRow,
   RunCommandFinding,
   TableName,
   TableRows,
@@ -57,9 +58,24 @@ import {
   runCommandHandlerOf,
   toCorrectedScriptCommand,
   toManagedScriptCommand,
+  type DeviceScriptCommand,
   type DeviceScriptFile,
 } from './devices';
-import { handlerOfPath, RUN_COMMAND_PATHS, type RunCommandPath, type ScaleSetNaming } from './paths';
+
+type SucceededOperation = CorrectedOperation & { StartTime: KqlDateTime; EndTime: KqlDateTime };
+import {
+  handlerOfPath,
+  linuxHandlerOf,
+  platformOf,
+  RUN_COMMAND_PATHS,
+  type LinuxHandler,
+  type WindowsHandler,
+  type RunCommandPath,
+  type ScaleSetNaming,
+  type WindowsManagedHandler,
+  WINDOWS_MANAGED_HANDLER,
+} from './paths';
+import { toLinuxScriptCommand } from './linux';
 
 /** One Run Command execution: an operation, the script file it wrote, and the commands that script ran. */
 export interface ScriptExecution {
@@ -86,6 +102,8 @@ export interface ScriptExecution {
   RunCommandPath: RunCommandPath;
   /** The script file's folder and SHA256 (src/detection/evidence.ts). */
   evidence: ScriptFileEvidence;
+  /** On a Linux machine, the script's path (`/var/lib/waagent/…/script.sh`, ./linux); else absent. */
+  ScriptPath?: string;
 }
 
 /** What a corrected finding is about: a script that ran (the rule's kind), or an operation seen only in Azure. */
@@ -106,6 +124,8 @@ export interface ScriptFindingDetails {
   LastSeenBeforeHorizon: { FirstSeen: KqlDateTime; LastSeen: KqlDateTime; Count: number } | null;
   FindingKind: 'script';
   RunCommandPath: RunCommandPath;
+  /** On a Linux machine, the script's path (`/var/lib/waagent/…/script.sh`); absent on Windows. */
+  ScriptPath?: string;
 }
 
 /** Why a successful operation has no endpoint evidence. */
@@ -251,26 +271,39 @@ export function scriptFingerprintOf(sha256: string, commands: readonly string[],
 }
 
 /** Corrected mode's row filters (the push-down filters of a corrected-mode source). */
-const CORRECTED_ROW_FILTERS: PerTable<boolean> = {
+const correctedRowFilters = (managed: WindowsManagedHandler): PerTable<boolean> => ({
   AzureActivity: (row) => runCommandActivityOf(row) !== null,
-  DeviceFileEvents: (row) => runCommandHandlerOf(row) !== null,
+  DeviceFileEvents: (row) => runCommandHandlerOf(row, managed) !== null,
   DeviceEvents: (row) => toCorrectedScriptCommand(row) !== null || toManagedScriptCommand(row) !== null,
-};
+  DeviceProcessEvents: (row) => toLinuxScriptCommand(row) !== null,
+});
+const DEFAULT_ROW_FILTERS = correctedRowFilters(WINDOWS_MANAGED_HANDLER);
 
 export class CorrectedDetection {
   private readonly read = zeroPerTable();
   private runCommandActivityRows = 0;
   private readonly operations: CorrectedOperations;
-  private readonly devices = new DeviceActivity();
+  private readonly devices: DeviceActivity;
+  private readonly rowFilters: PerTable<boolean>;
 
-  /** `naming`: how scale-set instances are named on the machine (./paths ScaleSetNaming). */
-  constructor(naming: ScaleSetNaming = {}) {
+  /**
+   * `naming`: how scale-set instances are named on the machine (./paths ScaleSetNaming);
+   * `managed`: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings).
+   */
+  constructor(naming: ScaleSetNaming = {}, managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER) {
     this.operations = new CorrectedOperations(naming);
+    this.devices = new DeviceActivity(managed);
+    this.rowFilters = managed === WINDOWS_MANAGED_HANDLER ? DEFAULT_ROW_FILTERS : correctedRowFilters(managed);
   }
 
-  /** Whether corrected mode can use a row (the push-down filters of a corrected-mode source). */
+  /** Whether corrected mode (with the default managed-handler patterns) can use a row. */
   static isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
-    return onTable(table, row, CORRECTED_ROW_FILTERS);
+    return onTable(table, row, DEFAULT_ROW_FILTERS);
+  }
+
+  /** Whether this detection can use a row (the push-down filters of a corrected-mode source). */
+  isRelevant<T extends TableName>(table: T, row: TableRows[T]): boolean {
+    return onTable(table, row, this.rowFilters);
   }
 
   add<T extends TableName>(table: T, row: TableRows[T]): void {
@@ -284,6 +317,7 @@ export class CorrectedDetection {
     },
     DeviceFileEvents: (row) => this.devices.addFile(row),
     DeviceEvents: (row) => this.devices.addEvent(row),
+    DeviceProcessEvents: (row) => this.devices.addProcess(row),
   };
 
   /** The executions of the window, and the succeeded operations without endpoint evidence (no baseline involved). */
@@ -303,23 +337,13 @@ export class CorrectedDetection {
      * this, two overlapping operations on one VM would each claim both scripts.
      */
     const taken = new Set<object>();
-    const fileOf = (host: string, op: (typeof succeeded)[number]) => {
-      const handler = handlerOfPath(op.path);
-      return this.devices
-        .filesOn(host, op.StartTime, op.EndTime)
-        .find(
-          (f) =>
-            !taken.has(f) &&
-            f.handler === handler &&
-            (handler === 'RunCommandHandlerWindows' || isScriptFileName(f.FileName)),
-        );
-    };
+    const takenRuns = new Set<string>();
     succeeded.sort(
       (a, b) => ordinalCompare(a.StartTime, b.StartTime) || ordinalCompare(a.CorrelationId, b.CorrelationId),
     );
     for (const op of succeeded) {
       const host = hostKey(op.target.hostName);
-      const file = fileOf(host, op);
+      const file = this.fileOf(host, op, taken);
       if (!file) {
         withoutEvidence.push({
           operation: op,
@@ -329,7 +353,7 @@ export class CorrectedDetection {
         continue;
       }
       taken.add(file);
-      const commands = this.devices.commandsOf(host, file.FileName, op.StartTime, op.EndTime, file.handler);
+      const { commands, scriptPath } = this.commandsOfFile(host, file, op, takenRuns);
       if (commands.length === 0) {
         withoutEvidence.push({ operation: op, missing: 'no-script-commands', file });
         continue;
@@ -360,9 +384,57 @@ export class CorrectedDetection {
         CommandsAndSizeFingerprint: correctedFingerprint(list, file.FileSize),
         RunCommandPath: op.path,
         evidence: scriptFileEvidence(file),
+        ...(scriptPath !== undefined ? { ScriptPath: scriptPath } : {}),
       });
     }
     return { executions, succeededOperations: succeeded.length, withoutEvidence, succeeded };
+  }
+
+  /**
+   * The earliest script file of the operation's path written on `host` in its window
+   * that no earlier operation took: by the path's Windows handler (RunCommandWindows:
+   * `script<N>.ps1` only) or by its Linux counterpart (./linux).
+   */
+  private fileOf(host: string, op: SucceededOperation, taken: ReadonlySet<object>): DeviceScriptFile | undefined {
+    const handler = handlerOfPath(op.path);
+    const linux = linuxHandlerOf(handler);
+    return this.devices
+      .filesOn(host, op.StartTime, op.EndTime)
+      .find(
+        (f) =>
+          !taken.has(f) &&
+          (f.handler === linux ||
+            (f.handler === handler && (handler === 'RunCommandHandlerWindows' || isScriptFileName(f.FileName)))),
+      );
+  }
+
+  /**
+   * The commands of `file`'s script in the operation's window. Windows: its PowerShell
+   * commands on the device. Linux: the earliest script run of its handler on the device
+   * (processes grouped by script path) that no earlier operation took, and its path.
+   */
+  private commandsOfFile(
+    host: string,
+    file: DeviceScriptFile,
+    op: SucceededOperation,
+    takenRuns: Set<string>,
+  ): { commands: DeviceScriptCommand[]; scriptPath?: string } {
+    if (platformOf(file.handler) === 'Windows')
+      return {
+        commands: this.devices.commandsOf(
+          host,
+          file.FileName,
+          op.StartTime,
+          op.EndTime,
+          file.handler as WindowsHandler,
+        ),
+      };
+    const run = this.devices
+      .linuxRunsOn(host, file.handler as LinuxHandler, op.StartTime, op.EndTime)
+      .find((r) => !takenRuns.has(`${host}\n${r.scriptPath}`));
+    if (!run) return { commands: [] };
+    takenRuns.add(`${host}\n${run.scriptPath}`);
+    return { commands: run.commands, scriptPath: run.scriptPath };
   }
 
   /** Joins, fingerprints, and the baseline test. */
@@ -530,12 +602,13 @@ export function compareCorrectedFindings(a: RunCommandFinding, b: RunCommandFind
   );
 }
 
-/** Corrected mode over three whole tables. */
+/** Corrected mode over whole tables (DeviceProcessEvents optional: the Linux paths). */
 export function detectCorrected(
   tables: {
     AzureActivity: Iterable<AzureActivityRow>;
     DeviceFileEvents: Iterable<DeviceFileEventsRow>;
     DeviceEvents: Iterable<DeviceEventsRow>;
+    DeviceProcessEvents?: Iterable<DeviceProcessEventsRow>;
   },
   options: CorrectedOptions,
 ): CorrectedResult {
@@ -543,6 +616,7 @@ export function detectCorrected(
   for (const row of tables.AzureActivity) detection.add('AzureActivity', row);
   for (const row of tables.DeviceFileEvents) detection.add('DeviceFileEvents', row);
   for (const row of tables.DeviceEvents) detection.add('DeviceEvents', row);
+  for (const row of tables.DeviceProcessEvents ?? []) detection.add('DeviceProcessEvents', row);
   return detection.finish(options);
 }
 
@@ -603,6 +677,7 @@ function scriptFinding(
       LastSeenBeforeHorizon: lastSeenBeforeHorizon(entry, options.windowStart),
       FindingKind: 'script',
       RunCommandPath: e.RunCommandPath,
+      ...(e.ScriptPath !== undefined ? { ScriptPath: e.ScriptPath } : {}),
     },
     evidence: e.evidence,
   };

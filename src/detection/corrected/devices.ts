@@ -13,7 +13,7 @@
  * - Beyond the listed traps: `-file script3.ps1` (any case of the parameter) is read too.
  */
 import type { KqlDateTime } from '../datetime';
-import type { DeviceEventsRow, DeviceFileEventsRow } from '../schema';
+import type { DeviceEventsRow, DeviceFileEventsRow, DeviceProcessEventsRow } from '../schema';
 import {
   caseFold,
   equalsIgnoreCase,
@@ -27,7 +27,16 @@ import {
   toupper,
 } from '../kql';
 import { RUN_COMMAND_EXTENSION, virtualMachineNameOfDevice } from '../parity/deviceFileEvents';
-import { isManagedHandlerProcess, managedScriptNameOf, WINDOWS_MANAGED_HANDLER, type WindowsHandler } from './paths';
+import {
+  isManagedHandlerProcess,
+  managedScriptNameOf,
+  WINDOWS_MANAGED_HANDLER,
+  type LinuxHandler,
+  type RunCommandHandler,
+  type WindowsHandler,
+  type WindowsManagedHandler,
+} from './paths';
+import { linuxHandlerOfFile, toLinuxScriptCommand } from './linux';
 
 /** The short host name, folded: `Web01` and `web01.contoso.com` both give `WEB01`. */
 export function hostKey(name: string): string {
@@ -41,14 +50,20 @@ export function isRunCommandExtensionFileAnyCase(row: DeviceFileEventsRow): bool
 
 /**
  * The extension that wrote a DeviceFileEvents row, if it is a Run Command handler:
- * RunCommandExtension.exe (`=~`, action Run Command), or the managed handler writing a
- * script file (see WINDOWS_MANAGED_HANDLER in ./paths: unverified defaults).
+ * RunCommandExtension.exe (`=~`, action Run Command), the managed handler writing a
+ * script file (see WINDOWS_MANAGED_HANDLER in ./paths: unverified defaults), or a
+ * Linux extension writing `script.sh` (./linux).
  */
-export function runCommandHandlerOf(row: DeviceFileEventsRow): WindowsHandler | null {
+export function runCommandHandlerOf(
+  row: DeviceFileEventsRow,
+  managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER,
+): RunCommandHandler | null {
   if (isRunCommandExtensionFileAnyCase(row)) return 'RunCommandWindows';
+  const linux = linuxHandlerOfFile(row);
+  if (linux !== null) return linux;
   if (
-    WINDOWS_MANAGED_HANDLER.scriptFileName.test(row.FileName) &&
-    isManagedHandlerProcess(row.InitiatingProcessFileName, row.InitiatingProcessFolderPath)
+    managed.scriptFileName.test(row.FileName) &&
+    isManagedHandlerProcess(row.InitiatingProcessFileName, row.InitiatingProcessFolderPath, managed)
   )
     return 'RunCommandHandlerWindows';
   return null;
@@ -73,7 +88,7 @@ export function toManagedScriptCommand(row: DeviceEventsRow): CorrectedScriptCom
 }
 
 export interface DeviceScriptFile {
-  handler: WindowsHandler;
+  handler: RunCommandHandler;
   host: string;
   DeviceName: string;
   FileName: string;
@@ -85,9 +100,15 @@ export interface DeviceScriptFile {
 }
 
 export interface DeviceScriptCommand {
-  /** `toupper(PSCommand)` */
+  /** `toupper(PSCommand)`; on Linux, the process's command line as is (./linux). */
   PSCommand: string;
   TimeGenerated: KqlDateTime;
+}
+
+/** The commands of one Linux script run: the processes started by the script at `scriptPath`. */
+export interface LinuxScriptRun {
+  scriptPath: string;
+  commands: DeviceScriptCommand[];
 }
 
 /**
@@ -142,13 +163,21 @@ export class DeviceActivity {
     RunCommandWindows: new Map(),
     RunCommandHandlerWindows: new Map(),
   };
+  /** Linux script commands by handler, host and script path (./linux). */
+  private readonly linuxCommands: Record<LinuxHandler, Map<string, Map<string, DeviceScriptCommand[]>>> = {
+    RunCommandLinux: new Map(),
+    RunCommandHandlerLinux: new Map(),
+  };
   /** Hosts that reported any Run Command file or command in the window. */
   private readonly hostsSeen = new Set<string>();
   fileCount = 0;
   commandCount = 0;
 
+  /** `managed`: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings). */
+  constructor(private readonly managed: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER) {}
+
   addFile(row: DeviceFileEventsRow): boolean {
-    const handler = runCommandHandlerOf(row);
+    const handler = runCommandHandlerOf(row, this.managed);
     if (handler === null || row.TimeGenerated === null) return false;
     const host = hostKey(row.DeviceName);
     this.hostsSeen.add(host);
@@ -192,6 +221,42 @@ export class DeviceActivity {
     else commands.set(key, [entry]);
     this.commandCount++;
     return true;
+  }
+
+  /**
+   * A DeviceProcessEvents row that is a command of a Linux Run Command script (a
+   * process the script started: ./linux `toLinuxScriptCommand`), keyed by device and
+   * script path.
+   */
+  addProcess(row: DeviceProcessEventsRow): boolean {
+    const command = toLinuxScriptCommand(row);
+    if (command === null || row.TimeGenerated === null) return false;
+    const host = hostKey(row.DeviceName);
+    this.hostsSeen.add(host);
+    const byHost = this.linuxCommands[command.handler];
+    let byPath = byHost.get(host);
+    if (!byPath) byHost.set(host, (byPath = new Map()));
+    const entry = { PSCommand: command.command, TimeGenerated: row.TimeGenerated };
+    const list = byPath.get(command.scriptPath);
+    if (list) list.push(entry);
+    else byPath.set(command.scriptPath, [entry]);
+    this.commandCount++;
+    return true;
+  }
+
+  /**
+   * The Linux script runs of `handler` on `host` with commands between `start` and
+   * `end` (inclusive): per script path, its commands in the window; runs ordered by
+   * their first command, then path.
+   */
+  linuxRunsOn(host: string, handler: LinuxHandler, start: KqlDateTime, end: KqlDateTime): LinuxScriptRun[] {
+    const runs: LinuxScriptRun[] = [];
+    for (const [scriptPath, all] of this.linuxCommands[handler].get(host) ?? []) {
+      const commands = all.filter((c) => start <= c.TimeGenerated && c.TimeGenerated <= end);
+      if (commands.length > 0) runs.push({ scriptPath, commands });
+    }
+    const first = (r: LinuxScriptRun) => r.commands.reduce((m, c) => (c.TimeGenerated < m ? c.TimeGenerated : m), end);
+    return runs.sort((a, b) => ordinalCompare(first(a), first(b)) || ordinalCompare(a.scriptPath, b.scriptPath));
   }
 
   /** Script files written on `host` between `start` and `end` (inclusive, as `between`), oldest first. */

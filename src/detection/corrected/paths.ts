@@ -36,6 +36,20 @@ export const RUN_COMMAND_PATHS: readonly RunCommandPath[] = [
 
 /** Which extension runs a path's script on a Windows machine. */
 export type WindowsHandler = 'RunCommandWindows' | 'RunCommandHandlerWindows';
+/** Which extension runs a path's script on a Linux machine (./linux). */
+export type LinuxHandler = 'RunCommandLinux' | 'RunCommandHandlerLinux';
+/** The extension that runs a Run Command script on the machine. */
+export type RunCommandHandler = WindowsHandler | LinuxHandler;
+
+/** The Linux counterpart of a Windows handler: action Run Command ↔ RunCommandLinux, managed ↔ RunCommandHandlerLinux. */
+export function linuxHandlerOf(handler: WindowsHandler): LinuxHandler {
+  return handler === 'RunCommandWindows' ? 'RunCommandLinux' : 'RunCommandHandlerLinux';
+}
+
+/** The operating system a handler runs on (a finding's `RunCommandPlatform`). */
+export function platformOf(handler: RunCommandHandler): 'Windows' | 'Linux' {
+  return handler === 'RunCommandLinux' || handler === 'RunCommandHandlerLinux' ? 'Linux' : 'Windows';
+}
 
 export interface RunCommandOperationKind {
   path: RunCommandPath;
@@ -199,25 +213,37 @@ export function parseRunCommandTarget(
  * writer runs from the handler's plugin folder or is one of `processFileNames`, and its
  * name matches `scriptFileName`; its commands are PowerShell events whose command line
  * runs that file with `-File` (any path before the name).
- * TODO(settings): MANAGED_HANDLER_PROCESS_NAMES, MANAGED_HANDLER_FOLDER_MARKER and
- * MANAGED_SCRIPT_FILE_PATTERN should become settings (owned by src/config).
+ * `folderMarker` and `processFileNames` are the defaults of the settings
+ * MANAGED_HANDLER_FOLDER_MARKER and MANAGED_HANDLER_PROCESS_NAMES (src/config/settings.ts):
+ * a SOC that sees the handler's real names in its tenant sets them.
  */
-export const WINDOWS_MANAGED_HANDLER = {
+export interface WindowsManagedHandler {
+  /** A folder-path fragment of the handler's installation (matched case-insensitively in InitiatingProcessFolderPath). */
+  folderMarker: string;
+  /** InitiatingProcessFileName of the writer (matched `=~`). */
+  processFileNames: readonly string[];
+  /** FileName of a downloaded script (any PowerShell script file). */
+  scriptFileName: RegExp;
+}
+
+/** The unverified defaults of {@link WindowsManagedHandler} (see above). */
+export const WINDOWS_MANAGED_HANDLER: WindowsManagedHandler = {
   /** A folder-path fragment of the handler's installation (matched case-insensitively in InitiatingProcessFolderPath). */
   folderMarker: 'microsoft.cplat.core.runcommandhandlerwindows',
   /** InitiatingProcessFileName of the writer (unverified; matched `=~`). */
   processFileNames: ['RunCommandHandlerWindows.exe', 'RunCommandHandler.exe'] as readonly string[],
   /** FileName of a downloaded script (unverified: any PowerShell script file). */
   scriptFileName: /^[^\\/]+\.ps1$/i,
-} as const;
+};
 
 /** Whether a DeviceFileEvents writer is the managed handler (see {@link WINDOWS_MANAGED_HANDLER}). */
 export function isManagedHandlerProcess(
   initiatingProcessFileName: string,
   initiatingProcessFolderPath: string,
+  handler: WindowsManagedHandler = WINDOWS_MANAGED_HANDLER,
 ): boolean {
-  if (caseFold(initiatingProcessFolderPath).includes(caseFold(WINDOWS_MANAGED_HANDLER.folderMarker))) return true;
-  return WINDOWS_MANAGED_HANDLER.processFileNames.some((n) => equalsIgnoreCase(n, initiatingProcessFileName));
+  if (caseFold(initiatingProcessFolderPath).includes(caseFold(handler.folderMarker))) return true;
+  return handler.processFileNames.some((n) => equalsIgnoreCase(n, initiatingProcessFileName));
 }
 
 /**

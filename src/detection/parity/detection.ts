@@ -7,7 +7,7 @@
  */
 import {
   onTable,
-  zeroPerTable,
+  type RuleTableName,
   type PerTable,
   type AzureActivityRow,
   DeviceEventsRow,
@@ -30,7 +30,8 @@ import { uniqueFindingsOfGroups, type IdentifiedFinding } from './uniqueness';
 
 /** Rows read per table and rows left after each stage of the query. */
 export interface StageCounts {
-  rowsRead: Record<TableName, number>;
+  /** The rule's three tables (parity mode reads no other). */
+  rowsRead: Record<RuleTableName, number>;
   /** AzureActivity rows left after `where OperationNameValue =~ ...` and `where Authorization has "virtualMachines"`. */
   runCommandActivityRows: number;
   /** Rows of `summarize ... by CorrelationId, Authorization, Caller` (operations). */
@@ -99,10 +100,12 @@ const PARITY_ROW_FILTERS: PerTable<boolean> = {
   AzureActivity: (row) => isRunCommandActivity(row),
   DeviceFileEvents: (row) => isRunCommandExtensionFile(row),
   DeviceEvents: (row) => toScriptCommand(row) !== null,
+  // The rule reads no DeviceProcessEvents (only corrected mode does).
+  DeviceProcessEvents: () => false,
 };
 
 export class ParityDetection {
-  private readonly read = zeroPerTable();
+  private readonly read: Record<RuleTableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
   private runCommandActivityRows = 0;
   private scriptCommandRows = 0;
   private readonly operations = new RunCommandOperations();
@@ -126,6 +129,7 @@ export class ParityDetection {
     AzureActivity: (row) => this.addAzureActivity(row),
     DeviceFileEvents: (row) => this.addDeviceFileEvent(row),
     DeviceEvents: (row) => this.addDeviceEvent(row),
+    DeviceProcessEvents: () => undefined,
   };
 
   addAzureActivity(row: AzureActivityRow): void {
@@ -150,7 +154,7 @@ export class ParityDetection {
   }
 
   /** This detection's state for `table`'s branch (see {@link BranchState}). */
-  exportBranch(table: TableName): BranchState {
+  exportBranch(table: RuleTableName): BranchState {
     const rowsRead = this.read[table];
     switch (table) {
       case 'AzureActivity':

@@ -7,7 +7,7 @@
  */
 import { LogsQueryClient, LogsQueryResultStatus } from '@azure/monitor-query-logs';
 import { detectParity, ParityDetection, coerceRow } from '../../../src/detection';
-import { TABLE_NAMES, type TableName } from '../../../src/detection/schema';
+import { TABLE_NAMES, type RuleTableName } from '../../../src/detection/schema';
 import { buildWholeTableQuery } from '../../../src/logAnalytics/queries';
 import { splitWindow, timespanCovering } from '../../../src/logAnalytics/slices';
 import { LogAnalyticsSource } from '../../../src/logAnalytics/source';
@@ -52,7 +52,7 @@ describe('a generated day with responses capped at 1,000 rows', () => {
     expect(expected.length).toBeGreaterThan(0);
     expect(detectParity(pulled.tables)).toEqual(expected);
 
-    const kept = (t: TableName) => (typed[t] as never[]).filter((r) => ParityDetection.isRelevant(t, r)).length;
+    const kept = (t: RuleTableName) => (typed[t] as never[]).filter((r) => ParityDetection.isRelevant(t, r)).length;
     const figures: string[] = [];
     let pushedRows = 0;
     let keptRows = 0;

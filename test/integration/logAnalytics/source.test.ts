@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { CredentialUnavailableError } from '@azure/identity';
 import { detectParity, ParityDetection } from '../../../src/detection';
-import { TABLE_NAMES, type TableName } from '../../../src/detection/schema';
+import { TABLE_NAMES, type RuleTableName } from '../../../src/detection/schema';
 import { readTableDirectory } from '../../../src/io/tableFiles';
 import { LogAnalyticsConfigError, SliceFailedError } from '../../../src/logAnalytics/errors';
 import {
@@ -24,11 +24,12 @@ const FIXTURES = join(__dirname, '../../fixtures/examples');
 
 function fileTables(dir: string) {
   const detection = new ParityDetection();
-  const tables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] } as Record<TableName, unknown[]>;
+  const tables = { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [] } as Record<RuleTableName, unknown[]>;
   readTableDirectory(dir, {
     add(table, row) {
       // The rows the rule's own per-table filters keep: what the push-down must fetch.
-      if (ParityDetection.isRelevant(table, row)) tables[table].push(row);
+      if (table !== 'DeviceProcessEvents' && ParityDetection.isRelevant(table, row))
+        tables[table as RuleTableName].push(row);
       detection.add(table, row);
     },
   });
@@ -338,5 +339,63 @@ describe('LogAnalyticsSource refusals', () => {
     expect(() => new LogAnalyticsSource({ workspaceId: WORKSPACE, credential, initialSlicesPerTable: 1.5 })).toThrow(
       LogAnalyticsConfigError,
     );
+  });
+});
+
+describe('LogAnalyticsSource in corrected mode (the Linux Run Command paths)', () => {
+  const process = (t: string, commandLine: string, parent: string) => ({
+    TimeGenerated: t,
+    DeviceName: 'lnx01',
+    ActionType: 'ProcessCreated',
+    FileName: commandLine.split(' ')[0],
+    ProcessCommandLine: commandLine,
+    InitiatingProcessFileName: parent.split(' ')[0],
+    InitiatingProcessCommandLine: parent,
+    AccountName: 'root',
+  });
+  const script = '/var/lib/waagent/run-command-handler/download/rc1/0/script.sh';
+  const rows = [
+    process('2026-11-25T10:00:01.0000000Z', `/bin/bash -c ${script}`, 'run-command-handler enable'),
+    process('2026-11-25T10:00:02.0000000Z', 'id -un', `/bin/bash -c ${script}`),
+    process('2026-11-25T10:00:03.0000000Z', 'ls /tmp', '-bash'),
+  ];
+
+  it('pulls DeviceProcessEvents with its push-down in corrected mode, and never in parity mode', async () => {
+    const standIn = await LogAnalyticsStandIn.start({
+      workspaceId: WORKSPACE,
+      tables: { AzureActivity: [], DeviceFileEvents: [], DeviceEvents: [], DeviceProcessEvents: rows },
+    });
+    try {
+      const source = (mode: 'parity' | 'corrected') =>
+        new LogAnalyticsSource({
+          workspaceId: WORKSPACE,
+          credential: new FakeCredential(),
+          endpoint: standIn.endpoint,
+          clientOptions: { tlsOptions: { ca: standIn.ca } },
+          mode,
+        });
+      const corrected = await source('corrected').pullWindow(DAY);
+      // The push-down keeps the processes whose parent names a Run Command script: not the shell the
+      // handler starts, nor a process of another parent.
+      expect(corrected.tables.DeviceProcessEvents?.map((r) => r.ProcessCommandLine)).toEqual(['id -un']);
+      expect(Object.keys(corrected.tables.DeviceProcessEvents![0]!).sort()).toEqual(
+        [
+          'DeviceName',
+          'FileName',
+          'InitiatingProcessCommandLine',
+          'InitiatingProcessFileName',
+          'ProcessCommandLine',
+          'TimeGenerated',
+        ].sort(),
+      );
+      expect(standIn.requestsFor('DeviceProcessEvents').length).toBeGreaterThan(0);
+      standIn.requests.length = 0;
+      const parity = await source('parity').pullWindow(DAY);
+      expect(parity.tables.DeviceProcessEvents).toBeUndefined();
+      expect(parity.stats.DeviceProcessEvents).toBeUndefined();
+      expect(standIn.requests.filter((r) => r.query.startsWith('DeviceProcessEvents'))).toEqual([]);
+    } finally {
+      await standIn.stop();
+    }
   });
 });

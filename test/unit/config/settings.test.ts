@@ -154,6 +154,18 @@ const CASES: Record<SettingName, { good: [string, unknown]; bad: Array<[string, 
   DETECTION_MODE: { good: ['corrected', 'corrected'], bad: [['strict', 'is not a detection mode']] },
   ENRICHMENT_ENABLED: { good: ['FALSE', false], bad: [['yes', 'is not true or false']] },
   BASELINE_DAYS: { good: ['30', 30], bad: [['1.5', 'from 1 to 90']] },
+  MANAGED_HANDLER_PROCESS_NAMES: {
+    good: ['RunCommandHandler.exe, rch.exe', ['RunCommandHandler.exe', 'rch.exe']],
+    bad: [
+      ['RunCommandHandler.exe,', "'' is not a file name"],
+      ['C:\\x\\a.exe', 'is not a file name'],
+      ['a"b.exe', 'is not a file name'],
+    ],
+  },
+  MANAGED_HANDLER_FOLDER_MARKER: {
+    good: ['microsoft.cplat.core.runcommandhandlerwindows', 'microsoft.cplat.core.runcommandhandlerwindows'],
+    bad: [['plugins\\x', 'is not a folder name fragment']],
+  },
   ALLOWLIST_WATCHLIST: {
     good: ['RunCommand_Allow-list', 'RunCommand_Allow-list'],
     bad: [
@@ -200,6 +212,8 @@ describe('loadConfig', () => {
       detectionMode: 'parity',
       enrichmentEnabled: true,
       baselineDays: 14,
+      managedHandlerProcessNames: ['RunCommandHandlerWindows.exe', 'RunCommandHandler.exe'],
+      managedHandlerFolderMarker: 'microsoft.cplat.core.runcommandhandlerwindows',
       allowlistWatchlist: undefined,
       armEndpoint: 'https://management.azure.com',
     });

@@ -10,6 +10,7 @@ import {
   ParityDetection,
   TABLE_NAMES,
   type RunCommandFinding,
+  type RuleTableName,
   type TableName,
 } from '../../../src/detection';
 
@@ -44,7 +45,7 @@ describe.each(['plain-day', 'tricky-day'])('example %s', (day) => {
         return coerced.row;
       }),
     ]),
-  ) as { [T in TableName]: ReturnType<typeof coerceRow<T>>['row'][] };
+  ) as { [T in RuleTableName]: ReturnType<typeof coerceRow<T>>['row'][] };
   const expected = readNdjson(join(dir, 'expected.ndjson'));
 
   it('coerces every input row without a cell problem', () => {

@@ -71,7 +71,6 @@ const ROLE = {
 };
 /** The tables the identity may read, and only these: Watchlist only with an allowlist (allowlistWatchlist). */
 const READ_TABLES = ['AzureActivity', 'DeviceFileEvents', 'DeviceEvents', 'RunCommandFindings_CL', 'Watchlist'];
-const READ_TABLES_WITHOUT_ALLOWLIST = READ_TABLES.filter((t) => t !== 'Watchlist');
 const ALLOWLIST_ALIAS = 'RunCommandAllowlist';
 const VM_SUBSCRIPTIONS = ['11111111-1111-1111-1111-111111111111', '44444444-4444-4444-4444-444444444444'];
 const SUB = SNAPSHOT_TARGET.subscriptionId;
@@ -571,7 +570,16 @@ describeWithBicep('infra/bicep/main.bicep', () => {
     });
 
     it('without an allowlist (allowlistWatchlist empty), the Watchlist table is not readable', () => {
-      expect(conditionTables(minimal)).toEqual(READ_TABLES_WITHOUT_ALLOWLIST);
+      // minimal is a corrected-mode deployment: DeviceProcessEvents (the Linux Run Command paths) is readable
+      // there, and only there (full is parity).
+      expect(conditionTables(minimal)).toEqual([
+        'AzureActivity',
+        'DeviceFileEvents',
+        'DeviceEvents',
+        'DeviceProcessEvents',
+        'RunCommandFindings_CL',
+      ]);
+      expect(conditionTables(full)).not.toContain('DeviceProcessEvents');
       // The job queries the watchlist only when ALLOWLIST_WATCHLIST is set (src/job/createJobPorts.ts).
       const wiring = readFileSync(join(REPO, 'src', 'job', 'createJobPorts.ts'), 'utf8');
       expect(wiring).toMatch(/if \(!config\.allowlistWatchlist\) return undefined;/);

@@ -3,7 +3,7 @@
  * random valid JSON encodings of them, for the pre-filter and reader property tests.
  */
 import fc from 'fast-check';
-import type { TableName } from '../../../src/detection/schema';
+import type { RuleTableName } from '../../../src/detection/schema';
 
 /** A small seeded PRNG, so one fast-check integer drives every encoding choice. */
 export function mulberry32(seed: number): () => number {
@@ -206,13 +206,13 @@ export const deviceEventsRow = fc.record({
   ),
 });
 
-export const rowOf: { [T in TableName]: fc.Arbitrary<Record<string, unknown>> } = {
+export const rowOf: { [T in RuleTableName]: fc.Arbitrary<Record<string, unknown>> } = {
   AzureActivity: azureActivityRow,
   DeviceFileEvents: deviceFileEventsRow,
   DeviceEvents: deviceEventsRow,
 };
 
-export const encodedRow = (table: TableName) =>
+export const encodedRow = (table: RuleTableName) =>
   fc.record({
     row: rowOf[table],
     seed: fc.integer(),

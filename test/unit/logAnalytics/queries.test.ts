@@ -1,10 +1,12 @@
 import {
+  buildKeptCountQuery,
   buildTableQuery,
   buildWholeTableQuery,
   kqlDateTimeLiteral,
   projectList,
 } from '../../../src/logAnalytics/queries';
-import { RULE_COLUMNS, TABLE_NAMES } from '../../../src/detection/schema';
+import { CORRECTED_TABLE_NAMES, RULE_COLUMNS, TABLE_NAMES } from '../../../src/detection/schema';
+import { WINDOWS_MANAGED_HANDLER } from '../../../src/detection/corrected/paths';
 import { kqlDiagnostics, kqlResultColumns, LOG_ANALYTICS_TABLES } from '../../support/kusto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,8 +50,27 @@ describe('the KQL sent to Log Analytics', () => {
     }
   });
 
-  it.each(TABLE_NAMES)('%s corrected-mode query passes the Kusto language service too', (table) => {
+  it.each(CORRECTED_TABLE_NAMES)('%s corrected-mode query passes the Kusto language service too', (table) => {
     expect(kqlDiagnostics(buildTableQuery(table, slice, 'corrected'), LOG_ANALYTICS_TABLES)).toEqual([]);
+    expect(kqlDiagnostics(buildKeptCountQuery(table, slice, 'corrected'), LOG_ANALYTICS_TABLES)).toEqual([]);
+  });
+
+  it('DeviceProcessEvents: corrected mode only, the processes Linux Run Command scripts start, projected columns only', () => {
+    const text = buildTableQuery('DeviceProcessEvents', slice, 'corrected');
+    expect(text).toContain(
+      '| where InitiatingProcessCommandLine contains "/waagent/run-command" and InitiatingProcessCommandLine contains "/script.sh"',
+    );
+    expect(kqlResultColumns(text, LOG_ANALYTICS_TABLES)).toEqual([
+      ['TimeGenerated', 'string'],
+      ['DeviceName', 'string'],
+      ['FileName', 'string'],
+      ['ProcessCommandLine', 'string'],
+      ['InitiatingProcessFileName', 'string'],
+      ['InitiatingProcessCommandLine', 'string'],
+    ]);
+    // Parity mode (the published rule) never queries it.
+    expect(() => buildTableQuery('DeviceProcessEvents', slice)).toThrow('parity mode reads no DeviceProcessEvents');
+    expect(() => buildKeptCountQuery('DeviceProcessEvents', slice, 'parity')).toThrow(/parity mode/);
   });
 
   it('corrected mode keeps every case of RunCommandExtension.exe (trap 4), every Run Command path and managed-handler scripts', () => {
@@ -58,7 +79,11 @@ describe('the KQL sent to Log Analytics', () => {
       '| where InitiatingProcessFileName =~ "RunCommandExtension.exe" or (FileName endswith ".ps1"',
     );
     expect(files).toContain('InitiatingProcessFolderPath contains "microsoft.cplat.core.runcommandhandlerwindows"');
-    expect(files).not.toContain('==');
+    expect(files).not.toContain('InitiatingProcessFileName == "RunCommandExtension.exe"');
+    // Linux: script.sh written by the Linux extensions' binaries (case-sensitive names).
+    expect(files).toContain(
+      'or (FileName == "script.sh" and InitiatingProcessFileName in ("run-command-extension", "run-command-extension-arm64", "run-command-handler", "run-command-handler-arm64", "immediate-run-command-handler"))',
+    );
     // Every path's operation name (issue 16), and no `Authorization has "virtualMachines"` (an Arc scope has none).
     const activity = buildTableQuery('AzureActivity', slice, 'corrected');
     for (const op of [
@@ -79,6 +104,20 @@ describe('the KQL sent to Log Analytics', () => {
     );
     expect(events).toContain('(isnotempty(PowershellFileName) and PSCommand !~ PowershellFileName)');
     expect(events).toContain('(isempty(PowershellFileName) and InitiatingProcessCommandLine contains ".ps1")');
+  });
+
+  it("builds the managed handler's patterns from the MANAGED_HANDLER_* settings (unverified defaults)", () => {
+    const managed = { ...WINDOWS_MANAGED_HANDLER, processFileNames: ['RCH.exe'], folderMarker: 'contoso.rch' };
+    const text = buildTableQuery('DeviceFileEvents', slice, 'corrected', managed);
+    expect(text).toContain(
+      'InitiatingProcessFolderPath contains "contoso.rch" or InitiatingProcessFileName in~ ("RCH.exe")',
+    );
+    expect(text).not.toContain('runcommandhandlerwindows');
+    expect(kqlDiagnostics(text, LOG_ANALYTICS_TABLES)).toEqual([]);
+    // Parity's query does not change with them.
+    expect(buildTableQuery('DeviceFileEvents', slice, 'parity', managed)).toBe(
+      buildTableQuery('DeviceFileEvents', slice),
+    );
   });
 
   it('does no summarize or join on the server', () => {

@@ -16,6 +16,7 @@ import {
   type Baseline,
   type ControlPlaneFindingDetails,
   type ScriptFindingDetails,
+  WINDOWS_MANAGED_HANDLER,
 } from '../../../../src/detection/corrected';
 import { addTables, createDetector } from '../../../../src/detection/detector';
 import { detectParity } from '../../../../src/detection';
@@ -193,6 +194,34 @@ describe('corrected mode on every Windows path', () => {
     expect(byPath['vm-action']!.kind).toBe('control-plane');
     expect((byPath['vm-action']!.details as ControlPlaneFindingDetails).MissingEvidence).toBe('no-script-commands');
     expect(byPath['vm-managed']!.kind).toBe('script');
+  });
+
+  it('recognises the managed handler by the MANAGED_HANDLER_* settings, not only by their unverified defaults', () => {
+    const t = empty();
+    const vm = `${RG}/Microsoft.Compute/virtualMachines/app02`;
+    run(t, { path: 'vm-managed', scope: `${vm}/runCommands/c`, at: '04:00', device: 'app02' });
+    const file = t.DeviceFileEvents[0]!;
+    file.InitiatingProcessFileName = 'ContosoRunCommandHandler.exe';
+    file.InitiatingProcessFolderPath = 'C:\\Packages\\Plugins\\Contoso.Handler\\1.0\\bin';
+    const options = { windowStart: '2026-11-25T00:00:00.0000000Z', baselineDays: 14, baseline: new Map() };
+    const kinds = (windowsManagedHandler?: typeof WINDOWS_MANAGED_HANDLER) => {
+      const detector = createDetector('corrected', { ...options, windowsManagedHandler });
+      addTables(detector, t);
+      return {
+        relevant: detector.isRelevant('DeviceFileEvents', file),
+        kinds: detector.finish().findings.map((f) => f.kind),
+      };
+    };
+    // The defaults do not know this writer: the run has no script file (a control-plane finding).
+    expect(kinds()).toEqual({ relevant: false, kinds: ['control-plane'] });
+    expect(kinds({ ...WINDOWS_MANAGED_HANDLER, processFileNames: ['contosoruncommandhandler.exe'] })).toEqual({
+      relevant: true,
+      kinds: ['script'],
+    });
+    expect(kinds({ ...WINDOWS_MANAGED_HANDLER, folderMarker: 'contoso.handler' })).toEqual({
+      relevant: true,
+      kinds: ['script'],
+    });
   });
 });
 
