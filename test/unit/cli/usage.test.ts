@@ -52,7 +52,7 @@ describe('every usage error of every command is one line, then where its help is
     const { code, stderr } = await cli();
     expect(code).toBe(2);
     expect(stderr.trimEnd().split('\n')).toEqual([
-      'runcommand-detect: a command is required (job, detect, export, run, verify, replay).',
+      'runcommand-detect: a command is required (job, detect, export, run, verify, replay, allowlist).',
       "Run 'runcommand-detect --help' for what each does.",
     ]);
   });
