@@ -3,6 +3,7 @@
  */
 import type { KqlDateTime } from '../datetime';
 import { between, hashSha256 } from '../kql';
+import { append } from '../compact';
 import type { RunCommandExecution } from './azureActivity';
 import type { RunCommandScriptFile } from './deviceFileEvents';
 import type { ScriptCommandList, ScriptCommandLists } from './deviceEvents';
@@ -31,9 +32,7 @@ export class ScriptFilesByVirtualMachine {
   private count = 0;
 
   add(file: RunCommandScriptFile): void {
-    const list = this.byName.get(file.VirtualMachineName);
-    if (list) list.push(file);
-    else this.byName.set(file.VirtualMachineName, [file]);
+    this.byName.set(file.VirtualMachineName, append(this.byName.get(file.VirtualMachineName) ?? [], file));
     this.count++;
   }
 
