@@ -62,9 +62,10 @@ export class RunCommandOperations {
    * one Authorization and Caller, so a row's group is found by comparing those along a
    * short list, which is cheaper than hashing the long Authorization text of every row
    * as a map key. A CorrelationId with more than SHORT_LIST groups has them indexed in
-   * `crowded` as well, so that no input makes the lookup quadratic.
+   * `crowded` as well, so that no input makes the lookup quadratic. A CorrelationId's
+   * only group is held without a list (see ../compact: most have one).
    */
-  private readonly groups = new Map<string, RunCommandOperation[]>();
+  private readonly groups = new Map<string, RunCommandOperation | RunCommandOperation[]>();
   private readonly crowded = new Map<string, RunCommandOperation>();
   private count = 0;
 
@@ -78,7 +79,8 @@ export class RunCommandOperations {
     Caller: string,
     callerIpAddress: string,
   ): RunCommandOperation {
-    const list = this.groups.get(CorrelationId) ?? [];
+    const held = this.groups.get(CorrelationId);
+    const list = held === undefined ? [] : Array.isArray(held) ? held : [held];
     if (list.length <= SHORT_LIST) {
       for (const group of list) if (group.Authorization === Authorization && group.Caller === Caller) return group;
     } else {
@@ -95,7 +97,7 @@ export class RunCommandOperations {
       list_ActivityStatusValue: [],
     };
     const grown = append(list, group);
-    this.groups.set(CorrelationId, grown);
+    this.groups.set(CorrelationId, grown.length === 1 ? group : grown);
     this.count++;
     if (grown.length > SHORT_LIST) {
       const toIndex = grown.length === SHORT_LIST + 1 ? grown : [group];
@@ -136,7 +138,10 @@ export class RunCommandOperations {
   }
 
   *values(): IterableIterator<RunCommandOperation> {
-    for (const list of this.groups.values()) yield* list;
+    for (const held of this.groups.values()) {
+      if (Array.isArray(held)) yield* held;
+      else yield held;
+    }
   }
 }
 
