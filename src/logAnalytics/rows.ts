@@ -15,10 +15,12 @@ export class UnexpectedResultShapeError extends AppError {}
 /** Column name → cell, for one row, in the shape the NDJSON exports have. */
 export type RawRow = Record<string, unknown>;
 
-/** Reads a result table into raw rows keyed by column name (checks the columns are the ones asked for). */
-export function rawRowsOf(table: TableName, result: LogsTable): RawRow[] {
+/**
+ * The column names of a result table, checked to be the ones asked for: each name once
+ * (a duplicated name would let the last copy win) and every column the rule reads.
+ */
+export function columnNamesOf(table: TableName, result: LogsTable): string[] {
   const names = result.columnDescriptors.map((c) => c.name ?? '');
-  // A duplicated name would let the last copy win: the answer is not what was asked.
   const seen = new Set<string>();
   for (const name of names) {
     if (seen.has(name)) {
@@ -36,11 +38,20 @@ export function rawRowsOf(table: TableName, result: LogsTable): RawRow[] {
       );
     }
   }
-  return result.rows.map((cells) => {
-    const raw: RawRow = {};
-    names.forEach((n, i) => (raw[n] = cells[i]));
-    return raw;
-  });
+  return names;
+}
+
+/** One row's cells keyed by the column names of {@link columnNamesOf}. */
+export function rawRowOf(names: readonly string[], cells: readonly unknown[]): RawRow {
+  const raw: RawRow = {};
+  for (let i = 0; i < names.length; i++) raw[names[i]!] = cells[i];
+  return raw;
+}
+
+/** Reads a result table into raw rows keyed by column name (checks the columns are the ones asked for). */
+export function rawRowsOf(table: TableName, result: LogsTable): RawRow[] {
+  const names = columnNamesOf(table, result);
+  return result.rows.map((cells) => rawRowOf(names, cells));
 }
 
 /**

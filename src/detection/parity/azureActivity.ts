@@ -18,6 +18,7 @@
 import type { KqlDateTime } from '../datetime';
 import type { AzureActivityRow } from '../schema';
 import { arrayIndex, equalsIgnoreCase, getProperty, has, hasAny, parseJson, split, tostring } from '../kql';
+import { append, StringPool } from '../compact';
 
 export const RUN_COMMAND_OPERATION = 'Microsoft.Compute/virtualMachines/runCommand/action';
 export const SUCCEEDED_STATUSES: readonly string[] = ['Succeeded', 'Success'];
@@ -61,11 +62,15 @@ export class RunCommandOperations {
    * one Authorization and Caller, so a row's group is found by comparing those along a
    * short list, which is cheaper than hashing the long Authorization text of every row
    * as a map key. A CorrelationId with more than SHORT_LIST groups has them indexed in
-   * `crowded` as well, so that no input makes the lookup quadratic.
+   * `crowded` as well, so that no input makes the lookup quadratic. A CorrelationId's
+   * only group is held without a list (see ../compact: most have one).
    */
-  private readonly groups = new Map<string, RunCommandOperation[]>();
+  private readonly groups = new Map<string, RunCommandOperation | RunCommandOperation[]>();
   private readonly crowded = new Map<string, RunCommandOperation>();
   private count = 0;
+
+  /** `texts`: where the repeated texts of the groups are kept once (see ../compact). */
+  constructor(private readonly texts = new StringPool()) {}
 
   /** The group of these keys; a new one starts with `callerIpAddress` as its max. */
   private groupOf(
@@ -74,11 +79,8 @@ export class RunCommandOperations {
     Caller: string,
     callerIpAddress: string,
   ): RunCommandOperation {
-    let list = this.groups.get(CorrelationId);
-    if (!list) {
-      list = [];
-      this.groups.set(CorrelationId, list);
-    }
+    const held = this.groups.get(CorrelationId);
+    const list = held === undefined ? [] : Array.isArray(held) ? held : [held];
     if (list.length <= SHORT_LIST) {
       for (const group of list) if (group.Authorization === Authorization && group.Caller === Caller) return group;
     } else {
@@ -87,17 +89,18 @@ export class RunCommandOperations {
     }
     const group: RunCommandOperation = {
       CorrelationId,
-      Authorization,
-      Caller,
+      Authorization: this.texts.intern(Authorization),
+      Caller: this.texts.intern(Caller),
       StartTime: null,
       EndTime: null,
-      max_CallerIpAddress: callerIpAddress,
+      max_CallerIpAddress: this.texts.intern(callerIpAddress),
       list_ActivityStatusValue: [],
     };
-    list.push(group);
+    const grown = append(list, group);
+    this.groups.set(CorrelationId, grown.length === 1 ? group : grown);
     this.count++;
-    if (list.length > SHORT_LIST) {
-      const toIndex = list.length === SHORT_LIST + 1 ? list : [group];
+    if (grown.length > SHORT_LIST) {
+      const toIndex = grown.length === SHORT_LIST + 1 ? grown : [group];
       for (const g of toIndex) this.crowded.set(crowdedKey(g.CorrelationId, g.Authorization, g.Caller), g);
     }
     return group;
@@ -110,8 +113,9 @@ export class RunCommandOperations {
       if (group.StartTime === null || t < group.StartTime) group.StartTime = t;
       if (group.EndTime === null || t > group.EndTime) group.EndTime = t;
     }
-    if (row.CallerIpAddress > group.max_CallerIpAddress) group.max_CallerIpAddress = row.CallerIpAddress;
-    group.list_ActivityStatusValue.push(row.ActivityStatusValue);
+    if (row.CallerIpAddress > group.max_CallerIpAddress)
+      group.max_CallerIpAddress = this.texts.intern(row.CallerIpAddress);
+    group.list_ActivityStatusValue = append(group.list_ActivityStatusValue, this.texts.intern(row.ActivityStatusValue));
   }
 
   /**
@@ -123,8 +127,10 @@ export class RunCommandOperations {
     const { StartTime, EndTime } = other;
     if (StartTime !== null && (group.StartTime === null || StartTime < group.StartTime)) group.StartTime = StartTime;
     if (EndTime !== null && (group.EndTime === null || EndTime > group.EndTime)) group.EndTime = EndTime;
-    if (other.max_CallerIpAddress > group.max_CallerIpAddress) group.max_CallerIpAddress = other.max_CallerIpAddress;
-    for (const status of other.list_ActivityStatusValue) group.list_ActivityStatusValue.push(status);
+    if (other.max_CallerIpAddress > group.max_CallerIpAddress)
+      group.max_CallerIpAddress = this.texts.intern(other.max_CallerIpAddress);
+    for (const status of other.list_ActivityStatusValue)
+      group.list_ActivityStatusValue = append(group.list_ActivityStatusValue, this.texts.intern(status));
   }
 
   get size(): number {
@@ -132,7 +138,10 @@ export class RunCommandOperations {
   }
 
   *values(): IterableIterator<RunCommandOperation> {
-    for (const list of this.groups.values()) yield* list;
+    for (const held of this.groups.values()) {
+      if (Array.isArray(held)) yield* held;
+      else yield held;
+    }
   }
 }
 

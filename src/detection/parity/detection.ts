@@ -27,6 +27,7 @@ import { isRunCommandExtensionFile, toScriptFile, type RunCommandScriptFile } fr
 import { ScriptCommandLists, toScriptCommand, type ScriptCommandList } from './deviceEvents';
 import { joinCommandListGroups, joinScriptFiles, ScriptFilesByVirtualMachine, type ExecutionWithFile } from './joins';
 import { uniqueFindingsOfGroups, type IdentifiedFinding } from './uniqueness';
+import { StringPool } from '../compact';
 
 /** Rows read per table and rows left after each stage of the query. */
 export interface StageCounts {
@@ -108,9 +109,11 @@ export class ParityDetection {
   private readonly read: Record<RuleTableName, number> = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 };
   private runCommandActivityRows = 0;
   private scriptCommandRows = 0;
-  private readonly operations = new RunCommandOperations();
+  /** The texts the state keeps, each once (see ../compact). */
+  private readonly texts = new StringPool();
+  private readonly operations = new RunCommandOperations(this.texts);
   private readonly files = new ScriptFilesByVirtualMachine();
-  private readonly commandLists = new ScriptCommandLists();
+  private readonly commandLists = new ScriptCommandLists(this.texts);
 
   /**
    * Whether a row passes its table's own row filters (the `where`s before the first
@@ -142,7 +145,7 @@ export class ParityDetection {
   addDeviceFileEvent(row: DeviceFileEventsRow): void {
     this.read.DeviceFileEvents++;
     if (!isRunCommandExtensionFile(row)) return;
-    this.files.add(toScriptFile(row));
+    this.files.add(toScriptFile(row, this.texts));
   }
 
   addDeviceEvent(row: DeviceEventsRow): void {

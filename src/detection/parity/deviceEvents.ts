@@ -20,6 +20,7 @@
 import type { KqlDateTime } from '../datetime';
 import type { DeviceEventsRow } from '../schema';
 import { extractScriptName, getProperty, has, isnotempty, ordinalCompare, parseJson, tostring, toupper } from '../kql';
+import { append, StringPool } from '../compact';
 
 /** One DeviceEvents row after the branch's row filters and `extend`s. */
 export interface ScriptCommand {
@@ -79,6 +80,9 @@ export class ScriptCommandLists {
   private readonly groups = new Map<string, Map<string, ScriptCommandList>>();
   private sorted = true;
 
+  /** `texts`: where the commands are kept once (a day runs the same few thousand; see ../compact). */
+  constructor(private readonly texts = new StringPool()) {}
+
   private groupOf(PowershellFileName: string, InitiatingProcessCommandLine: string): ScriptCommandList {
     let byCommandLine = this.groups.get(PowershellFileName);
     if (!byCommandLine) {
@@ -107,7 +111,7 @@ export class ScriptCommandLists {
         group.PowershellExecStartTime = t;
       if (group.PowershellExecEnd === null || t > group.PowershellExecEnd) group.PowershellExecEnd = t;
     }
-    group.list_PSCommand.push(command.PSCommand);
+    group.list_PSCommand = append(group.list_PSCommand, this.texts.intern(command.PSCommand));
     this.sorted = false;
   }
 
@@ -131,7 +135,8 @@ export class ScriptCommandLists {
       group.PowershellExecStartTime = start;
     if (end !== null && (group.PowershellExecEnd === null || end > group.PowershellExecEnd))
       group.PowershellExecEnd = end;
-    for (const command of other.list_PSCommand) group.list_PSCommand.push(command);
+    for (const command of other.list_PSCommand)
+      group.list_PSCommand = append(group.list_PSCommand, this.texts.intern(command));
     this.sorted = false; // (sorting lists that arrive sorted costs one comparison per element)
   }
 

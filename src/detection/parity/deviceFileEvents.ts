@@ -11,6 +11,7 @@
 import type { KqlDateTime } from '../datetime';
 import type { DeviceFileEventsRow } from '../schema';
 import { arrayIndex, split, tostring } from '../kql';
+import { StringPool } from '../compact';
 
 export const RUN_COMMAND_EXTENSION = 'RunCommandExtension.exe';
 
@@ -42,18 +43,19 @@ export interface RunCommandScriptFile {
   SHA256: string;
 }
 
-/** The branch's `extend` and `project` (and the evidence columns, see RunCommandScriptFile). */
-export function toScriptFile(row: DeviceFileEventsRow): RunCommandScriptFile {
+/** The branch's `extend` and `project` (and the evidence columns, see RunCommandScriptFile; repeated texts kept once
+ * in `texts`, see ../compact). */
+export function toScriptFile(row: DeviceFileEventsRow, texts = new StringPool()): RunCommandScriptFile {
   return {
-    VirtualMachineName: virtualMachineNameOfDevice(row.DeviceName),
+    VirtualMachineName: texts.intern(virtualMachineNameOfDevice(row.DeviceName)),
     PowershellFileCreatedTimestamp: row.TimeGenerated,
-    FileName: row.FileName,
+    FileName: texts.intern(row.FileName),
     FileSize: row.FileSize,
-    InitiatingProcessAccountName: row.InitiatingProcessAccountName,
-    InitiatingProcessAccountDomain: row.InitiatingProcessAccountDomain,
-    InitiatingProcessFolderPath: row.InitiatingProcessFolderPath,
+    InitiatingProcessAccountName: texts.intern(row.InitiatingProcessAccountName),
+    InitiatingProcessAccountDomain: texts.intern(row.InitiatingProcessAccountDomain),
+    InitiatingProcessFolderPath: texts.intern(row.InitiatingProcessFolderPath),
     InitiatingProcessId: row.InitiatingProcessId,
-    FolderPath: row.FolderPath ?? '',
-    SHA256: row.SHA256 ?? '',
+    FolderPath: texts.intern(row.FolderPath ?? ''),
+    SHA256: texts.intern(row.SHA256 ?? ''),
   };
 }

@@ -3,6 +3,7 @@
  */
 import type { KqlDateTime } from '../datetime';
 import { between, hashSha256 } from '../kql';
+import { append } from '../compact';
 import type { RunCommandExecution } from './azureActivity';
 import type { RunCommandScriptFile } from './deviceFileEvents';
 import type { ScriptCommandList, ScriptCommandLists } from './deviceEvents';
@@ -30,26 +31,30 @@ export interface ExecutionWithFile {
 
 /** The script files of the DeviceFileEvents side, indexed by the join key. */
 export class ScriptFilesByVirtualMachine {
-  private readonly byName = new Map<string, RunCommandScriptFile[]>();
+  /** A machine's only file is held without a list (see ../compact: most machines have one a day). */
+  private readonly byName = new Map<string, RunCommandScriptFile | RunCommandScriptFile[]>();
   private count = 0;
 
   add(file: RunCommandScriptFile): void {
-    const list = this.byName.get(file.VirtualMachineName);
-    if (list) list.push(file);
-    else this.byName.set(file.VirtualMachineName, [file]);
+    const held = this.byName.get(file.VirtualMachineName);
+    this.byName.set(
+      file.VirtualMachineName,
+      held === undefined ? file : append(Array.isArray(held) ? held : [held], file),
+    );
     this.count++;
   }
 
   /** Every file, grouped by VirtualMachineName (to hand the branch to another thread). */
   all(): RunCommandScriptFile[] {
     const out: RunCommandScriptFile[] = [];
-    for (const list of this.byName.values()) for (const file of list) out.push(file);
+    for (const name of this.byName.keys()) for (const file of this.on(name)) out.push(file);
     return out;
   }
 
   /** Files whose `VirtualMachineName` equals `name` (`==`, case-sensitive: trap 3). */
   on(name: string): readonly RunCommandScriptFile[] {
-    return this.byName.get(name) ?? [];
+    const held = this.byName.get(name);
+    return held === undefined ? [] : Array.isArray(held) ? held : [held];
   }
 
   get size(): number {
