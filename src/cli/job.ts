@@ -1,5 +1,6 @@
 /**
  * `runcommand-detect job [--settings FILE] [--dry-run [--format F]] [--from DATE --to DATE [--force]]`
+ * `runcommand-detect job [--settings FILE] --import-baseline FILE`
  *
  * One occurrence of the daily job, through the same code as the timer handler
  * (src/job/occurrence.ts), with the settings read from environment variables of the
@@ -13,6 +14,9 @@ import { formatWouldSend, runOccurrence } from '../job/occurrence';
 import type { FindingRecord } from '../ingestion/record';
 import { latestDueBoundary, parseDayBoundary } from '../job/windows';
 import { runFailure, WindowFailedError, type JobRunResult } from '../job/runDetectionJob';
+import { openBaselineStore } from '../job/createJobPorts';
+import { BaselineImportRefusedError, importBaseline } from '../job/importBaseline';
+import { readBaselineFile } from '../io/baselineFile';
 import { messageOf } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { printUsageError, UsageError, walkArgs } from './args';
@@ -22,6 +26,7 @@ import type { CliIo } from './io';
 
 export const JOB_USAGE = `Usage: runcommand-detect job [--settings FILE] [--dry-run [--format ndjson|json|table]]
                              [--from DATE --to DATE [--force]]
+       runcommand-detect job [--settings FILE] --import-baseline FILE
 
 Runs one occurrence of the daily job, exactly as the Function App's timer does: the
 windows due from the checkpoint are pulled, detected, written to RunCommandFindings_CL
@@ -42,6 +47,11 @@ Options:
                      again; the job's checkpoint does not move. Days that are not over
                      (with INGESTION_DELAY_MINUTES) are refused
   --force            take a backfill longer than ${MAX_WINDOW_DAYS} days
+  --import-baseline FILE
+                     corrected mode: merge a baseline file (written by replay --mode
+                     corrected --seed-baseline, or detect --save-baseline) into the
+                     job's state store, so its first window is judged against the
+                     weeks before it; runs no window
   -h, --help         show this help
 
 Exit status: 0 every due window processed (or none due), 1 a window failed (the
@@ -62,6 +72,7 @@ interface JobArgs {
   force: boolean;
   from?: string;
   to?: string;
+  importBaseline?: string;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -78,6 +89,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     return usageFailure(io, error);
   }
+  if (args.importBaseline !== undefined) return importBaselineFile(io, config, args.importBaseline);
   let backfill: { from: string; to: string } | undefined;
   try {
     backfill = backfillDays(args, config, new Date());
@@ -109,10 +121,13 @@ function parseJobArgs(argv: string[]): JobArgs | 'help' {
     else if (flag === '--to') args.to = value();
     else if (flag === '--format') args.format = parseFormat(value());
     else if (flag === '--force') args.force = true;
+    else if (flag === '--import-baseline') args.importBaseline = value();
     else return false;
     return true;
   });
   if (help) return 'help';
+  if (args.importBaseline !== undefined && (args.dryRun || args.from !== undefined || args.format !== undefined))
+    throw new UsageError('--import-baseline runs no window: give it without --dry-run, --format, --from and --to');
   if ((args.from === undefined) !== (args.to === undefined)) throw new UsageError('--from and --to go together');
   if (args.format !== undefined && !args.dryRun)
     throw new UsageError('--format applies to --dry-run only (a run sends its findings to the findings table)');
@@ -136,6 +151,28 @@ function settingsEnv(env: NodeJS.ProcessEnv, file: string | undefined): NodeJS.P
       merged[name] = String(value);
   }
   return merged;
+}
+
+/** `--import-baseline FILE`: exit 0 imported, 1 the file or the state store failed, 2 the settings refuse it. */
+async function importBaselineFile(io: CliIo, config: JobConfig, path: string): Promise<number> {
+  try {
+    const file = readBaselineFile(path);
+    const done = await importBaseline(config, file, await openBaselineStore(config), new Date());
+    io.stderr.write(
+      `runcommand-detect job: imported ${done.imported} baseline entr${done.imported === 1 ? 'y' : 'ies'} from ${path} ` +
+        `(observed through ${done.observedThrough}) into the state store table ${config.stateStoreTableName}: ` +
+        `${done.written} written, ${done.pruned} pruned behind the ${config.baselineDays}-day horizon, ` +
+        `${done.entries} entries now\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof BaselineImportRefusedError) {
+      io.stderr.write(`runcommand-detect job: ${error.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`runcommand-detect job: ${messageOf(error)}\n`);
+    return 1;
+  }
 }
 
 /** The backfill days, checked: whole UTC days, --to after --from, and every day over (with the ingestion delay). */

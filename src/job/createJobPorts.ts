@@ -150,6 +150,24 @@ export function findingRecordOf(detected: DetectedFinding, context: RecordContex
   });
 }
 
+/**
+ * Corrected mode's baseline in the job's state store, reached as the job reaches it
+ * (same settings, identity and table): for `runcommand-detect job --import-baseline`.
+ */
+export async function openBaselineStore(
+  config: JobConfig,
+  overrides: JobHostOverrides = {},
+  log?: Log,
+): Promise<BaselineStore> {
+  const azure = azureClientOptions(config, overrides, log);
+  const store = await StateStore.open(config.stateStore, {
+    credential: azure.credential,
+    tableName: config.stateStoreTableName,
+    options: azure.http(azure.sdkRetries),
+  });
+  return new BaselineStore(store.entities);
+}
+
 /** ALLOWLIST_WATCHLIST: the watchlist, read through the same query API and identity as the tables. */
 function allowlistOf(config: JobConfig, azure: AzureClientOptions): JobPorts<OutgoingFinding>['allowlist'] {
   if (!config.allowlistWatchlist) return undefined;
