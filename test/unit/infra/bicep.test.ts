@@ -1004,12 +1004,13 @@ describeWithBicep('infra/bicep/main.bicep', () => {
       ]);
     });
 
-    it('shows each fingerprint with its prevalence', () => {
+    it('shows each fingerprint with its script hash, and no Prevalence (the rule’s 100 / totals, trap 6)', () => {
       const wb = only(full.predictedResources, 'Microsoft.Insights/workbooks');
       const data = JSON.parse(wb.properties.serializedData as string) as { items: WorkbookItem[] };
       const q = data.items.find((i) => i.name === 'fingerprints')?.content.query as string;
       const cols = resultColumns(q, FINDINGS_SCHEMA);
-      expect(cols).toEqual(expect.arrayContaining(['ScriptFingerprintHash', 'MinPrevalence', 'MaxPrevalence']));
+      expect(cols).toEqual(expect.arrayContaining(['ScriptFingerprintHash', 'Findings', 'ScriptSha256', 'Modes']));
+      expect(wb.properties.serializedData as string).not.toContain('Prevalence');
     });
 
     it('needs no Sentinel: without the rule it is an Azure Monitor workbook', () => {
