@@ -68,11 +68,7 @@ export async function createJobPorts(
   log?: Log,
 ): Promise<JobWiring> {
   const azure = azureClientOptions(config, overrides, log);
-  const store = await StateStore.open(config.stateStore, {
-    credential: azure.credential,
-    tableName: config.stateStoreTableName,
-    options: azure.http(azure.sdkRetries),
-  });
+  const store = await openStateStore(config, azure);
   const writer = findingsWriter(config, overrides, azure, store, log);
   // Read-only view of the ledger, for the findings a settle pass no longer yields.
   const ledger = new Ledger(store.entities, 'reader', 0, () => Date.now());
@@ -159,13 +155,17 @@ export async function openBaselineStore(
   overrides: JobHostOverrides = {},
   log?: Log,
 ): Promise<BaselineStore> {
-  const azure = azureClientOptions(config, overrides, log);
-  const store = await StateStore.open(config.stateStore, {
+  const store = await openStateStore(config, azureClientOptions(config, overrides, log));
+  return new BaselineStore(store.entities);
+}
+
+/** The state store the settings name (STATE_STORE_*), through the job's identity and HTTP options. */
+function openStateStore(config: JobConfig, azure: AzureClientOptions): Promise<StateStore> {
+  return StateStore.open(config.stateStore, {
     credential: azure.credential,
     tableName: config.stateStoreTableName,
     options: azure.http(azure.sdkRetries),
   });
-  return new BaselineStore(store.entities);
 }
 
 /** ALLOWLIST_WATCHLIST: the watchlist, read through the same query API and identity as the tables. */
