@@ -577,41 +577,14 @@ class DayWriter {
     const size = body.size + Buffer.byteLength(marker) + 2;
     const managed = path.endsWith('managed');
     const scriptName = managed ? 'script.ps1' : `script${rng.int(0, 60)}.ps1`;
-    const correlationId = rng.uuid();
-    (this.summary.planted ??= []).push({
-      day: this.day,
-      path,
-      correlationId,
-      armName,
-      deviceName,
-      scriptName,
-      commands,
-      size,
+    const { fileTime } = this.plantOperation(rng, {
+      plant: { path, armName, deviceName, scriptName, commands, size },
+      operation,
+      scope,
+      caller,
+      subscriptionId: sub,
+      resourceGroup: 'rg',
     });
-
-    const start = rng.int(0, TICKS_PER_DAY - 40 * 60 * TICKS_PER_SECOND);
-    const fileTime = start + rng.int(20 * TICKS_PER_SECOND, 120 * TICKS_PER_SECOND);
-    const end = fileTime + rng.int(30 * TICKS_PER_SECOND, 200 * TICKS_PER_SECOND);
-    const ip = rng.pick(caller.ipAddresses);
-    const authorization = JSON.stringify({ action: operation, scope });
-    for (const [t, status] of [
-      [start, 'Started'],
-      [start + TICKS_PER_SECOND, 'Accepted'],
-      [end, 'Succeeded'],
-    ] as const)
-      this.emit('AzureActivity', {
-        TimeGenerated: this.time(t, false),
-        OperationNameValue: operation,
-        Authorization: authorization,
-        CorrelationId: correlationId,
-        Caller: caller.name,
-        CallerIpAddress: ip,
-        ActivityStatusValue: status,
-        ResourceGroup: 'rg',
-        SubscriptionId: sub,
-        Category: 'Administrative',
-        Level: 'Informational',
-      });
     if (path === 'not-onboarded') return;
     const folder = managed
       ? `${MANAGED_HANDLER_FOLDER}\\Downloads\\${runCommandName}\\0`
@@ -680,40 +653,14 @@ class DayWriter {
     const body = Array.from({ length: rng.int(2, 5) }, () => rng.pick(LINUX_COMMANDS));
     const commands = [`logger ${marker}`, ...body];
     const size = Buffer.byteLength(['#!/bin/bash', ...commands].join('\n') + '\n');
-    const correlationId = rng.uuid();
-    (this.summary.planted ??= []).push({
-      day: this.day,
-      path,
-      correlationId,
-      armName,
-      deviceName,
-      scriptName: 'script.sh',
-      commands,
-      size,
+    const { fileTime } = this.plantOperation(rng, {
+      plant: { path, armName, deviceName, scriptName: 'script.sh', commands, size },
+      operation,
+      scope,
+      caller,
+      subscriptionId: sub,
+      resourceGroup: 'rg-linux',
     });
-    const start = rng.int(0, TICKS_PER_DAY - 40 * 60 * TICKS_PER_SECOND);
-    const fileTime = start + rng.int(20 * TICKS_PER_SECOND, 120 * TICKS_PER_SECOND);
-    const end = fileTime + rng.int(30 * TICKS_PER_SECOND, 200 * TICKS_PER_SECOND);
-    const ip = rng.pick(caller.ipAddresses);
-    const authorization = JSON.stringify({ action: operation, scope });
-    for (const [t, status] of [
-      [start, 'Started'],
-      [start + TICKS_PER_SECOND, 'Accepted'],
-      [end, 'Succeeded'],
-    ] as const)
-      this.emit('AzureActivity', {
-        TimeGenerated: this.time(t, false),
-        OperationNameValue: operation,
-        Authorization: authorization,
-        CorrelationId: correlationId,
-        Caller: caller.name,
-        CallerIpAddress: ip,
-        ActivityStatusValue: status,
-        ResourceGroup: 'rg-linux',
-        SubscriptionId: sub,
-        Category: 'Administrative',
-        Level: 'Informational',
-      });
     const writer = managed ? 'run-command-handler' : 'run-command-extension';
     const extension = managed
       ? 'Microsoft.CPlat.Core.RunCommandHandlerLinux-1.3.28'
@@ -759,6 +706,51 @@ class DayWriter {
     );
     // Another process on the machine meanwhile: not the script's.
     process(t0 + TICKS_PER_SECOND / 20, 'systemctl', 'systemctl status waagent', 'bash', '-bash');
+  }
+
+  /**
+   * A planted script's Run Command operation: recorded in the day's summary, and its
+   * three AzureActivity rows (Started, Accepted, Succeeded); returns when the script file
+   * is written, between Accepted and Succeeded.
+   */
+  private plantOperation(
+    rng: SeededRandom,
+    run: {
+      plant: Omit<PlantedScript, 'day' | 'correlationId'>;
+      operation: string;
+      scope: string;
+      caller: { name: string; ipAddresses: readonly string[] };
+      subscriptionId: string;
+      resourceGroup: string;
+    },
+  ): { fileTime: number } {
+    const correlationId = rng.uuid();
+    const { path, ...where } = run.plant;
+    (this.summary.planted ??= []).push({ day: this.day, path, correlationId, ...where });
+    const start = rng.int(0, TICKS_PER_DAY - 40 * 60 * TICKS_PER_SECOND);
+    const fileTime = start + rng.int(20 * TICKS_PER_SECOND, 120 * TICKS_PER_SECOND);
+    const end = fileTime + rng.int(30 * TICKS_PER_SECOND, 200 * TICKS_PER_SECOND);
+    const ip = rng.pick(run.caller.ipAddresses);
+    const authorization = JSON.stringify({ action: run.operation, scope: run.scope });
+    for (const [t, status] of [
+      [start, 'Started'],
+      [start + TICKS_PER_SECOND, 'Accepted'],
+      [end, 'Succeeded'],
+    ] as const)
+      this.emit('AzureActivity', {
+        TimeGenerated: this.time(t, false),
+        OperationNameValue: run.operation,
+        Authorization: authorization,
+        CorrelationId: correlationId,
+        Caller: run.caller.name,
+        CallerIpAddress: ip,
+        ActivityStatusValue: status,
+        ResourceGroup: run.resourceGroup,
+        SubscriptionId: run.subscriptionId,
+        Category: 'Administrative',
+        Level: 'Informational',
+      });
+    return { fileTime };
   }
 
   private oneOffScript(): Script {
