@@ -11,7 +11,6 @@
  * and warns when one ends well before the others (an export cut off) or the spans do
  * not overlap (exports of different days).
  */
-import { writeFileSync } from 'node:fs';
 import { ParityDetection, type StageCounts, type TableName } from '../detection';
 import { InputError } from '../io/errors';
 import { readTableDirectoryInParallel } from '../io/parallel';
@@ -25,7 +24,7 @@ import {
 } from '../io/tableFiles';
 import { TABLE_NAMES, type DetectionMode } from '../detection/schema';
 import { printUsageError, UsageError, walkArgs } from './args';
-import type { CliIo } from './io';
+import { writeOutput, type CliIo } from './io';
 import { formatFindings, parseFormat, type FindingsFormat } from './format';
 import { detectCorrectedFiles } from './detectCorrected';
 import { parseKqlDateTime } from '../detection/datetime';
@@ -278,26 +277,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const { findings, stages } = detection.finish();
   const text = formatFindings(findings, options.format);
-  if (!(await writeFindings(options.output, text, io))) return 1;
+  if (!(await writeOutput('detect', io, text, options.output))) return 1;
   io.stderr.write(summary(stats, stages));
   for (const w of spanWarnings(stats)) io.stderr.write(`runcommand-detect detect: warning: ${w}\n`);
   return 0;
-}
-
-/** The findings to `--output FILE`, or standard output; false (printed) when the file cannot be written. */
-async function writeFindings(output: string | undefined, text: string, io: CliIo): Promise<boolean> {
-  if (output === undefined) {
-    await new Promise<void>((resolve, reject) => io.stdout.write(text, (e) => (e ? reject(e) : resolve())));
-    return true;
-  }
-  try {
-    writeFileSync(output, text);
-    return true;
-  } catch (err) {
-    const why = err instanceof Error && 'code' in err ? String((err as NodeJS.ErrnoException).code) : String(err);
-    io.stderr.write(`${output}: cannot write the findings (${why}); check the path and its permissions\n`);
-    return false;
-  }
 }
 
 /** `--mode corrected` (./detectCorrected): one window of files against a baseline file. */
@@ -320,7 +303,7 @@ async function runCorrected(options: DetectOptions, io: CliIo): Promise<number> 
     }
     throw err;
   }
-  if (!(await writeFindings(options.output, outcome.text, io))) return 1;
+  if (!(await writeOutput('detect', io, outcome.text, options.output))) return 1;
   try {
     if (outcome.saveBaseline) outcome.notes.push(outcome.saveBaseline());
   } catch (err) {

@@ -4,7 +4,7 @@
  * environment), usage errors, the credential, the pull with its progress line on stderr,
  * and parity detection over the pulled rows.
  */
-import { accessSync, constants, statSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import type { LogsQueryClientOptions } from '@azure/monitor-query-logs';
@@ -23,6 +23,7 @@ import { AppError } from '../shared/errors';
 import type { Log } from '../shared/log';
 import { printUsageError, UsageError, walkArgs } from './args';
 import type { CliIo } from './io';
+export { writeOutput } from './io';
 
 /** Injected by tests (a fake credential, the stand-in's CA); the CLI itself passes nothing. */
 export interface LogAnalyticsCliDeps {
@@ -391,27 +392,4 @@ export function parityFindings(pulled: PulledWindow): RunCommandFinding[] {
     for (const row of pulled.tables[table] as TableRows[RuleTableName][]) detection.add(table, row);
   }
   return detection.finish().findings;
-}
-
-/** Writes `text` to `file`, or to standard output; a write error is printed (exit 1). */
-export async function writeOutput(
-  command: string,
-  io: CliIo,
-  text: string,
-  file: string | undefined,
-): Promise<boolean> {
-  if (file === undefined) {
-    await new Promise<void>((res, rej) => io.stdout.write(text, (e) => (e ? rej(e) : res())));
-    return true;
-  }
-  try {
-    writeFileSync(file, text);
-    return true;
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? String(err);
-    io.stderr.write(
-      `runcommand-detect ${command}: ${file}: cannot write it (${why}); check the path and its permissions\n`,
-    );
-    return false;
-  }
 }
