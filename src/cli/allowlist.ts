@@ -33,7 +33,7 @@ import { LogAnalyticsSource } from '../logAnalytics/source';
 import { WatchlistAllowlist, WatchlistReadError } from '../logAnalytics/watchlist';
 import { createCredential } from '../config/credential';
 import { messageOf } from '../shared/errors';
-import { printUsageError, UsageError, walkArgs } from './args';
+import { parseBaselineDaysFlag, parseModeFlag, printUsageError, UsageError, walkArgs } from './args';
 import type { CliIo } from './io';
 import {
   CREDENTIAL_NOTE,
@@ -196,16 +196,9 @@ function parseReplayArgs(argv: string[], io: CliIo, deps: LogAnalyticsCliDeps): 
     deps,
     (flag, value) => {
       if (ownFlag(own, flag, value)) return true;
-      if (flag === '--mode') {
-        const m = value();
-        if (m !== 'parity' && m !== 'corrected') throw new UsageError(`--mode must be parity or corrected, not '${m}'`);
-        mode = m;
-      } else if (flag === '--baseline-days') {
-        const v = value();
-        baselineDays = Number(v);
-        if (!/^\d+$/.test(v) || baselineDays < 1 || baselineDays > 90)
-          throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
-      } else return false;
+      if (flag === '--mode') mode = parseModeFlag(value());
+      else if (flag === '--baseline-days') baselineDays = parseBaselineDaysFlag(value());
+      else return false;
       return true;
     },
     true,

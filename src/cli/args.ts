@@ -1,4 +1,5 @@
 /** Command-line arguments, the same way for every subcommand. */
+import type { DetectionMode } from '../detection/schema';
 import { AppError } from '../shared/errors';
 
 /** A wrong command line: the subcommand prints the message with its usage and exits 2. */
@@ -39,4 +40,19 @@ export function printUsageError(io: { stderr: NodeJS.WritableStream }, command: 
     `runcommand-detect ${command}: ${message}\nRun 'runcommand-detect ${command} --help' for its options.\n`,
   );
   return 2;
+}
+
+/** `--mode parity|corrected`. */
+export function parseModeFlag(text: string): DetectionMode {
+  if (text !== 'parity' && text !== 'corrected')
+    throw new UsageError(`--mode must be parity or corrected, not '${text}'`);
+  return text;
+}
+
+/** `--baseline-days N`: a whole number from 1 to 90. */
+export function parseBaselineDaysFlag(text: string): number {
+  const days = Number(text);
+  if (!/^\d+$/.test(text) || days < 1 || days > 90)
+    throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${text}'`);
+  return days;
 }

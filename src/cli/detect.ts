@@ -23,7 +23,7 @@ import {
   type TableReadStats,
 } from '../io/tableFiles';
 import { TABLE_NAMES, type DetectionMode } from '../detection/schema';
-import { printUsageError, UsageError, walkArgs } from './args';
+import { parseBaselineDaysFlag, parseModeFlag, printUsageError, UsageError, walkArgs } from './args';
 import { writeOutput, type CliIo } from './io';
 import { formatFindings, parseFormat, type FindingsFormat } from './format';
 import { detectCorrectedFiles } from './detectCorrected';
@@ -131,12 +131,9 @@ function parseArgs(argv: string[]): DetectOptions | 'help' {
         o.threads = t === '1' ? 1 : 2;
         return true;
       }
-      case '--mode': {
-        const m = value();
-        if (m !== 'parity' && m !== 'corrected') throw new UsageError(`--mode must be parity or corrected, not '${m}'`);
-        o.mode = m;
+      case '--mode':
+        o.mode = parseModeFlag(value());
         return true;
-      }
       default:
         return parseCorrectedFlag(o, flag, value);
     }
@@ -159,13 +156,9 @@ function parseCorrectedFlag(o: Partial<DetectOptions>, flag: string, value: () =
     case '--save-baseline':
       o.saveBaseline = value();
       return true;
-    case '--baseline-days': {
-      const v = value();
-      o.baselineDays = Number(v);
-      if (!/^\d+$/.test(v) || o.baselineDays < 1 || o.baselineDays > 90)
-        throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
+    case '--baseline-days':
+      o.baselineDays = parseBaselineDaysFlag(value());
       return true;
-    }
     case '--from':
     case '--to': {
       const v = value();

@@ -35,7 +35,7 @@ import type { WindowSource } from '../job/runDetectionJob';
 import { parseDayBoundary } from '../job/windows';
 import { InvalidWindowError, parseWindow } from '../logAnalytics/slices';
 import { formatFindingsTable, parseFormat, type FindingsFormat } from './format';
-import { printUsageError, UsageError, walkArgs } from './args';
+import { parseBaselineDaysFlag, parseModeFlag, printUsageError, UsageError, walkArgs } from './args';
 import type { CliIo } from './io';
 
 export const REPLAY_USAGE = `Usage: runcommand-detect replay --workspace ID --from DAY --to DAY [--mode parity|corrected]
@@ -108,16 +108,9 @@ interface ReplayPlan {
 
 /** Replay's own options (the rest are the Log Analytics commands' or --input's); false for an unknown flag. */
 function planFlag(plan: ReplayPlan, flag: string, value: () => string): boolean {
-  if (flag === '--mode') {
-    const m = value();
-    if (m !== 'parity' && m !== 'corrected') throw new UsageError(`--mode must be parity or corrected, not '${m}'`);
-    plan.mode = m;
-  } else if (flag === '--baseline-days') {
-    const v = value();
-    plan.baselineDays = Number(v);
-    if (!/^\d+$/.test(v) || plan.baselineDays < 1 || plan.baselineDays > 90)
-      throw new UsageError(`--baseline-days must be a whole number from 1 to 90, not '${v}'`);
-  } else if (flag === '--format') plan.format = parseFormat(value());
+  if (flag === '--mode') plan.mode = parseModeFlag(value());
+  else if (flag === '--baseline-days') plan.baselineDays = parseBaselineDaysFlag(value());
+  else if (flag === '--format') plan.format = parseFormat(value());
   else if (flag === '--output') plan.output = value();
   else if (flag === '--seed-baseline') plan.seedBaseline = value();
   else if (flag === '--baseline') plan.baseline = value();
