@@ -26,6 +26,24 @@ export class StringPool {
   get size(): number {
     return this.pool.size;
   }
+
+  /**
+   * Like `intern`, for a text cut out of a longer one (`slice`): V8 may hold such a
+   * text as a view of the whole, which would keep the whole alive; the text kept is a
+   * copy of its own (JSON text and back, which is exact for every string).
+   */
+  internSlice(text: string): string {
+    const kept = this.pool.get(text);
+    if (kept !== undefined) return kept;
+    const own = JSON.parse(JSON.stringify(text)) as string;
+    this.pool.set(own, own);
+    return own;
+  }
+
+  /** Forgets every text kept (they stay whatever holds them; later texts are kept anew). */
+  clear(): void {
+    this.pool.clear();
+  }
 }
 
 /** Lists up to this long are copied at their exact length on each append. */

@@ -35,10 +35,26 @@ export function isRunCommandActivity(row: AzureActivityRow): boolean {
   );
 }
 
-/** One row of the `summarize ... by CorrelationId, Authorization, Caller`. */
+/**
+ * One row of the `summarize ... by CorrelationId, Authorization, Caller`, as the rest of
+ * the rule reads it. Two things are held in a smaller form than the KQL's row, with the
+ * same meaning:
+ * - `Authorization` as the three pieces of {@link splitAuthorization}, each kept once
+ *   (the Authorization texts of a day were the largest part of the state: one per VM and
+ *   role assignment, ~300 bytes each, while their pieces repeat); {@link authorizationOf}
+ *   gives the text back;
+ * - `make_list(ActivityStatusValue)` as the one thing the rule asks of the list, whether
+ *   it `has_any ("Succeeded", "Success")`, decided as the statuses arrive (see
+ *   {@link isSucceeded} for why testing each status is testing the list).
+ */
 export interface RunCommandOperation {
   CorrelationId: string;
-  Authorization: string;
+  /** The text of `Authorization` before its `"scope":"` value (see {@link splitAuthorization}). */
+  AuthorizationHead: string;
+  /** The raw (JSON-escaped) text of the `"scope":"` value. */
+  AuthorizationScope: string;
+  /** The text after that value. */
+  AuthorizationTail: string;
   Caller: string;
   /** `StartTime=min(TimeGenerated)`: null only when every TimeGenerated of the group is null. */
   StartTime: KqlDateTime | null;
@@ -46,8 +62,52 @@ export interface RunCommandOperation {
   EndTime: KqlDateTime | null;
   /** `max(CallerIpAddress)`, ordinal. */
   max_CallerIpAddress: string;
-  /** `make_list(ActivityStatusValue)`, in input order. */
-  list_ActivityStatusValue: string[];
+  /** `list_ActivityStatusValue has_any ("Succeeded", "Success")` of the group's `make_list(ActivityStatusValue)`. */
+  hasSucceededStatus: boolean;
+}
+
+const SCOPE_KEY = '"scope":"';
+
+/**
+ * `Authorization` cut in three at the raw text of its first `"scope":"…"` value: the text
+ * before it, the value (up to the first `"` not escaped by a backslash) and the rest. It
+ * is a cut of the text, not a parse: the three pieces joined are the text, and the cut
+ * of a text is always the same, so two texts are equal exactly when their pieces are,
+ * whatever the text holds (no `"scope":"`: all of it is the head). Why: the
+ * Authorization of an operation is `{"action":…,"scope":"<the VM>","evidence":{<the role
+ * assignment>}}`, so a day's texts are few heads, one value per VM and one tail per role
+ * assignment and principal, where the whole texts are one per VM and principal.
+ */
+export function splitAuthorization(text: string): [head: string, scope: string, tail: string] {
+  const at = text.indexOf(SCOPE_KEY);
+  if (at < 0) return [text, '', ''];
+  const start = at + SCOPE_KEY.length;
+  let end = start;
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    if (c === 0x22 /* " */) break;
+    end += c === 0x5c /* \ */ ? 2 : 1;
+  }
+  if (end >= text.length) return [text, '', ''];
+  return [text.slice(0, start), text.slice(start, end), text.slice(end)];
+}
+
+/** Whether `text` is the operation's `Authorization` (the same as `authorizationOf(operation) === text`, without joining). */
+function sameAuthorization(operation: RunCommandOperation, text: string): boolean {
+  const head = operation.AuthorizationHead;
+  const scope = operation.AuthorizationScope;
+  const tail = operation.AuthorizationTail;
+  return (
+    text.length === head.length + scope.length + tail.length &&
+    text.startsWith(head) &&
+    text.startsWith(scope, head.length) &&
+    text.endsWith(tail)
+  );
+}
+
+/** The `Authorization` text of an operation (its three pieces joined). */
+export function authorizationOf(operation: RunCommandOperation): string {
+  return operation.AuthorizationHead + operation.AuthorizationScope + operation.AuthorizationTail;
 }
 
 /**
@@ -82,26 +142,29 @@ export class RunCommandOperations {
     const held = this.groups.get(CorrelationId);
     const list = held === undefined ? [] : Array.isArray(held) ? held : [held];
     if (list.length <= SHORT_LIST) {
-      for (const group of list) if (group.Authorization === Authorization && group.Caller === Caller) return group;
+      for (const group of list) if (group.Caller === Caller && sameAuthorization(group, Authorization)) return group;
     } else {
       const group = this.crowded.get(crowdedKey(CorrelationId, Authorization, Caller));
       if (group) return group;
     }
+    const [head, scope, tail] = splitAuthorization(Authorization);
     const group: RunCommandOperation = {
       CorrelationId,
-      Authorization: this.texts.intern(Authorization),
+      AuthorizationHead: this.texts.internSlice(head),
+      AuthorizationScope: this.texts.internSlice(scope),
+      AuthorizationTail: this.texts.internSlice(tail),
       Caller: this.texts.intern(Caller),
       StartTime: null,
       EndTime: null,
       max_CallerIpAddress: this.texts.intern(callerIpAddress),
-      list_ActivityStatusValue: [],
+      hasSucceededStatus: false,
     };
     const grown = append(list, group);
     this.groups.set(CorrelationId, grown.length === 1 ? group : grown);
     this.count++;
     if (grown.length > SHORT_LIST) {
       const toIndex = grown.length === SHORT_LIST + 1 ? grown : [group];
-      for (const g of toIndex) this.crowded.set(crowdedKey(g.CorrelationId, g.Authorization, g.Caller), g);
+      for (const g of toIndex) this.crowded.set(crowdedKey(g.CorrelationId, authorizationOf(g), g.Caller), g);
     }
     return group;
   }
@@ -115,7 +178,7 @@ export class RunCommandOperations {
     }
     if (row.CallerIpAddress > group.max_CallerIpAddress)
       group.max_CallerIpAddress = this.texts.intern(row.CallerIpAddress);
-    group.list_ActivityStatusValue = append(group.list_ActivityStatusValue, this.texts.intern(row.ActivityStatusValue));
+    if (!group.hasSucceededStatus && statusHasSucceeded(row.ActivityStatusValue)) group.hasSucceededStatus = true;
   }
 
   /**
@@ -123,14 +186,13 @@ export class RunCommandOperations {
    * same as adding its rows here, since min, max and make_list combine group by group.
    */
   merge(other: RunCommandOperation): void {
-    const group = this.groupOf(other.CorrelationId, other.Authorization, other.Caller, other.max_CallerIpAddress);
+    const group = this.groupOf(other.CorrelationId, authorizationOf(other), other.Caller, other.max_CallerIpAddress);
     const { StartTime, EndTime } = other;
     if (StartTime !== null && (group.StartTime === null || StartTime < group.StartTime)) group.StartTime = StartTime;
     if (EndTime !== null && (group.EndTime === null || EndTime > group.EndTime)) group.EndTime = EndTime;
     if (other.max_CallerIpAddress > group.max_CallerIpAddress)
       group.max_CallerIpAddress = this.texts.intern(other.max_CallerIpAddress);
-    for (const status of other.list_ActivityStatusValue)
-      group.list_ActivityStatusValue = append(group.list_ActivityStatusValue, this.texts.intern(status));
+    if (other.hasSucceededStatus) group.hasSucceededStatus = true;
   }
 
   get size(): number {
@@ -156,13 +218,12 @@ function crowdedKey(CorrelationId: string, Authorization: string, Caller: string
 /**
  * `| where list_ActivityStatusValue has_any ("Succeeded", "Success")`: the list's JSON
  * text `has` either term. Both needles are all-alphanumeric, so a hit can never span
- * the `","` between two elements: checking each element's JSON text is the same test.
+ * the `","` between two elements: checking each element's JSON text is the same test,
+ * which is why the group keeps only its outcome (`hasSucceededStatus`, set by
+ * {@link statusHasSucceeded} as each status arrives) and not the list.
  */
 export function isSucceeded(operation: RunCommandOperation): boolean {
-  for (const status of operation.list_ActivityStatusValue) {
-    if (statusHasSucceeded(status)) return true;
-  }
-  return false;
+  return operation.hasSucceededStatus;
 }
 
 /**
@@ -173,7 +234,8 @@ export function isSucceeded(operation: RunCommandOperation): boolean {
 const statusMemo = new Map<string, boolean>();
 const STATUS_MEMO_LIMIT = 1_000;
 
-function statusHasSucceeded(status: string): boolean {
+/** One element of `list_ActivityStatusValue`: whether its JSON text `has_any ("Succeeded", "Success")`. */
+export function statusHasSucceeded(status: string): boolean {
   let result = statusMemo.get(status);
   if (result === undefined) {
     result = hasAny(JSON.stringify(status), SUCCEEDED_STATUSES);
@@ -205,7 +267,7 @@ export interface RunCommandExecution {
  * `| project StartTime, EndTime, Subscription, VirtualMachineName, CorrelationId, Caller, CallerIpAddress=max_CallerIpAddress, Scope`
  */
 export function toExecution(operation: RunCommandOperation): RunCommandExecution {
-  const Authorization_d = parseJson(operation.Authorization);
+  const Authorization_d = parseJson(authorizationOf(operation));
   const Scope = getProperty(Authorization_d, 'scope');
   const Scope_s = split(Scope, '/');
   return {

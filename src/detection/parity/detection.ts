@@ -191,15 +191,23 @@ export class ParityDetection {
 
   /** Runs the joins and the uniqueness test over everything added so far. */
   finish(): ParityResult {
+    // No text is added from here on: the pool's index goes (the texts stay where they are held).
+    this.texts.clear();
+    const scopes = new StringPool();
     let succeededOperations = 0;
     let operationsWithScriptFile = 0;
     // The executions with their script file, by FileName: the left side of the second join.
+    // Only FileNames that some command list has are kept: the inner join drops the others.
     const executionsByFileName = new Map<string, ExecutionWithFile[]>();
     for (const operation of this.operations.values()) {
       if (!isSucceeded(operation)) continue;
       succeededOperations++;
-      for (const withFile of joinScriptFiles(toExecution(operation), this.files)) {
+      const execution = toExecution(operation);
+      // The same Scope text for every operation on one VM, held once.
+      if (typeof execution.Scope === 'string') execution.Scope = scopes.intern(execution.Scope);
+      for (const withFile of joinScriptFiles(execution, this.files)) {
         operationsWithScriptFile++;
+        if (!this.commandLists.hasFileName(withFile.FileName)) continue;
         const executions = executionsByFileName.get(withFile.FileName);
         if (executions) executions.push(withFile);
         else executionsByFileName.set(withFile.FileName, [withFile]);

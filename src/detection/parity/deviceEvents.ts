@@ -154,6 +154,11 @@ export class ScriptCommandLists {
     return this.groups.get(fileName)?.values() ?? [];
   }
 
+  /** Whether any group has `PowershellFileName` `fileName` (whether the inner join can keep a row of that FileName). */
+  hasFileName(fileName: string): boolean {
+    return this.groups.has(fileName);
+  }
+
   /** Number of groups (rows of the summarize). */
   get size(): number {
     let n = 0;

@@ -87,7 +87,8 @@ export function joinScriptFiles(
       StartTime,
       EndTime,
       PowershellFileCreatedTimestamp: created as KqlDateTime,
-      VirtualMachineName: execution.VirtualMachineName,
+      // The join key: equal to the execution's (`==`), and the file's text is the one kept once.
+      VirtualMachineName: file.VirtualMachineName,
       Caller: execution.Caller,
       CallerIpAddress: execution.CallerIpAddress,
       FileName: file.FileName,

@@ -1,11 +1,14 @@
 /** Each stage of the rule on small hand-made rows. */
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  authorizationOf,
   isRunCommandActivity,
   isSucceeded,
   RunCommandOperations,
+  splitAuthorization,
   toExecution,
   type RunCommandOperation,
 } from '../../../src/detection/parity/azureActivity';
@@ -31,6 +34,12 @@ const OP = 'Microsoft.Compute/virtualMachines/runCommand/action';
 const scopeOf = (vm: string) =>
   `/subscriptions/7e861ea0-79f3-4ead-a336-d55d4a591e2a/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/${vm}`;
 const T = (s: string) => `2026-11-25T${s}Z`;
+
+/** The Authorization fields of an operation for this text. */
+function authorizationPieces(text: string) {
+  const [AuthorizationHead, AuthorizationScope, AuthorizationTail] = splitAuthorization(text);
+  return { AuthorizationHead, AuthorizationScope, AuthorizationTail };
+}
 
 function activity(over: Partial<AzureActivityRow> = {}): AzureActivityRow {
   return {
@@ -93,14 +102,15 @@ describe('AzureActivity branch', () => {
     ops.add(activity({ Authorization: JSON.stringify({ scope: scopeOf('web01') }) })); // another group
     expect(ops.size).toBe(3);
     const [first] = [...ops.values()];
-    expect(first).toEqual({
+    expect({ ...first, Authorization: authorizationOf(first) }).toEqual({
       CorrelationId: 'c1',
+      ...authorizationPieces(activity().Authorization),
       Authorization: activity().Authorization,
       Caller: 'alice@contoso.com',
       StartTime: T('04:00:05.0000000'),
       EndTime: T('04:00:05.0000001'),
       max_CallerIpAddress: '9.9.9.9',
-      list_ActivityStatusValue: ['Started', 'Accepted', 'Succeeded'],
+      hasSucceededStatus: true,
     });
   });
 
@@ -115,8 +125,41 @@ describe('AzureActivity branch', () => {
     ops.add(activity({ CorrelationId: 'other', Authorization: keys[0][0], Caller: keys[0][1] }));
     expect(ops.size).toBe(keys.length + 1);
     const groups = [...ops.values()].filter((g) => g.CorrelationId === 'same');
-    expect(groups.map((g) => [g.Authorization, g.Caller])).toEqual(keys);
-    for (const g of groups) expect(g.list_ActivityStatusValue).toEqual(['Started', 'Succeeded']);
+    expect(groups.map((g) => [authorizationOf(g), g.Caller])).toEqual(keys);
+    for (const g of groups) expect(g.hasSucceededStatus).toBe(true);
+  });
+
+  it('cuts Authorization at its scope value, as text: the pieces join to the text, equal texts only', () => {
+    const scoped = JSON.stringify({ action: OP, scope: scopeOf('web01'), evidence: { role: 'Owner' } });
+    expect(splitAuthorization(scoped)).toEqual([
+      `{"action":"${OP}","scope":"`,
+      scopeOf('web01'),
+      '","evidence":{"role":"Owner"}}',
+    ]);
+    // An escaped quote inside the value does not end it; an escaped backslash before a quote does not escape it.
+    expect(splitAuthorization(String.raw`{"scope":"a\"b"}`)).toEqual(['{"scope":"', String.raw`a\"b`, '"}']);
+    expect(splitAuthorization(String.raw`{"scope":"a\\"b"}`)).toEqual(['{"scope":"', String.raw`a\\`, '"b"}']);
+    // No scope value, or one never closed: all of it is the head.
+    expect(splitAuthorization('{"other":1}')).toEqual(['{"other":1}', '', '']);
+    expect(splitAuthorization('{"scope":"open')).toEqual(['{"scope":"open', '', '']);
+    expect(splitAuthorization('{"scope":"ends with a backslash\\')).toEqual([
+      '{"scope":"ends with a backslash\\',
+      '',
+      '',
+    ]);
+    const pieces = fc.string({ unit: fc.constantFrom('"', '\\', 'a', ':', 's', 'scope', '"scope":"', '{', '}') });
+    fc.assert(
+      fc.property(pieces, pieces, (a, b) => {
+        expect(splitAuthorization(a).join('')).toBe(a);
+        // Groups of one CorrelationId and Caller are one group exactly when the texts are equal.
+        const ops = new RunCommandOperations();
+        ops.add(activity({ Authorization: a }));
+        ops.add(activity({ Authorization: b }));
+        expect(ops.size).toBe(a === b ? 1 : 2);
+        expect([...ops.values()].map(authorizationOf)).toEqual(a === b ? [a] : [a, b]);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('gives a null StartTime/EndTime when every TimeGenerated is null', () => {
@@ -127,15 +170,21 @@ describe('AzureActivity branch', () => {
     expect(op.EndTime).toBeNull();
   });
 
-  const op = (statuses: string[], Authorization = activity().Authorization): RunCommandOperation => ({
-    CorrelationId: 'c1',
-    Authorization,
-    Caller: 'alice@contoso.com',
-    StartTime: T('04:00:00.0000000'),
-    EndTime: T('04:01:00.0000000'),
-    max_CallerIpAddress: '10.0.0.1',
-    list_ActivityStatusValue: statuses,
-  });
+  /** The operation of one group whose rows have these statuses (added as rows), from 04:00 to 04:01. */
+  const op = (statuses: string[], Authorization = activity().Authorization): RunCommandOperation => {
+    const ops = new RunCommandOperations();
+    for (const ActivityStatusValue of statuses) ops.add(activity({ Authorization, ActivityStatusValue }));
+    const [added] = [...ops.values()];
+    return {
+      CorrelationId: 'c1',
+      ...authorizationPieces(Authorization),
+      Caller: 'alice@contoso.com',
+      StartTime: T('04:00:00.0000000'),
+      EndTime: T('04:01:00.0000000'),
+      max_CallerIpAddress: '10.0.0.1',
+      hasSucceededStatus: added?.hasSucceededStatus ?? false,
+    };
+  };
 
   it('keeps operations whose status list has Succeeded or Success', () => {
     expect(isSucceeded(op(['Started', 'Accepted', 'Succeeded']))).toBe(true);
@@ -244,12 +293,12 @@ describe('DeviceEvents branch', () => {
 describe('joins', () => {
   const execution = toExecution({
     CorrelationId: 'c1',
-    Authorization: activity().Authorization,
+    ...authorizationPieces(activity().Authorization),
     Caller: 'alice@contoso.com',
     StartTime: T('04:00:00.0000000'),
     EndTime: T('04:00:10.0000000'),
     max_CallerIpAddress: '10.0.0.1',
-    list_ActivityStatusValue: ['Succeeded'],
+    hasSucceededStatus: true,
   });
 
   it('pairs an execution with the files of its VM created within [StartTime, EndTime]', () => {
@@ -328,12 +377,12 @@ describe('uniqueness and the final project', () => {
     files.add(toScriptFile(file({ FileName: 'script2.ps1', TimeGenerated: T('04:00:04.0000000') })));
     const execution = toExecution({
       CorrelationId: 'c1',
-      Authorization: activity().Authorization,
+      ...authorizationPieces(activity().Authorization),
       Caller: 'alice@contoso.com',
       StartTime: T('04:00:00.0000000'),
       EndTime: T('04:00:10.0000000'),
       max_CallerIpAddress: '10.0.0.1',
-      list_ActivityStatusValue: ['Succeeded'],
+      hasSucceededStatus: true,
     });
     const lists = new ScriptCommandLists();
     lists.add(toScriptCommand(event('a', { InitiatingProcessCommandLine: 'pwsh -File script0.ps1' }))!);
