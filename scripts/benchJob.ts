@@ -12,16 +12,22 @@
  *   (a) baseline  the source as before this benchmark: 4 slices per table, answers up
  *                 to the API's 500,000-row cap, 5 in flight;
  *   (b) job       the source as the job runs it (slices sized from a push-down count)
+ *   (c) job, in a memory cgroup of 2,048 MB (a Flex Consumption instance's default) and
+ *       (d) of 512 MB (its smallest), where this machine lets us make one (root):
+ *       Node sizes V8's heap from the memory it may use (scripts/bench/memoryCgroup.ts),
+ *       so (b) on a machine of many GB is not the peak on an instance
  *
  * each in its own child process (the stand-ins and Azurite run in a third, so their
- * memory is not counted), and their ratios. Exits 1 if (a) and (b) disagree on the
- * findings. Goal: (b) at or below 512 MB peak RSS. Not a test: never run in CI.
+ * memory is not counted), and their ratios. Exits 1 if the runs disagree on the
+ * findings or the rows, or a run fails. Goal: at or below 512 MB peak RSS on the
+ * instance sizes, (c) and (d). Not a test: never run in CI.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createMemoryCgroup, type MemoryCgroup } from './bench/memoryCgroup';
 
 const ROOT = existsSync(join(__dirname, '..', 'package.json')) ? join(__dirname, '..') : join(__dirname, '..', '..');
 const WORKSPACE = '5b7a2f0e-1c3d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -44,6 +50,8 @@ interface JobReport {
   variant: string;
   seconds: number;
   peakRssMb: number;
+  /** V8's heap limit in the job process (what Node made of the memory it may use). */
+  heapLimitMb: number;
   rows: number;
   findings: number;
   written: number;
@@ -196,6 +204,8 @@ async function job(variant: string): Promise<void> {
     variant,
     seconds,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    heapLimitMb: (require('node:v8') as typeof import('node:v8')).getHeapStatistics().heap_size_limit / 1048576,
     rows: w ? Object.values(w.rows).reduce((a, b) => a + b, 0) : 0,
     findings: w?.findings ?? 0,
     written: w?.written ?? 0,
@@ -205,9 +215,11 @@ async function job(variant: string): Promise<void> {
   process.stdout.write(JSON.stringify(report) + '\n');
 }
 
-function runJob(variant: string, served: Served): Promise<JobReport> {
+function runJob(variant: string, served: Served, cgroup?: MemoryCgroup): Promise<JobReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [__filename, '--job', variant], {
+    const args = [__filename, '--job', variant];
+    const [command, argv] = cgroup ? cgroup.wrap(process.execPath, args) : [process.execPath, args];
+    const child = spawn(command, argv, {
       env: { ...process.env, BENCH_SERVED: JSON.stringify(served) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -254,25 +266,55 @@ async function main(argv: string[]): Promise<number> {
           .map((l) => l.toFixed(1))
           .join(' ')}, Node ${process.version}\n\n`,
     );
-    const reports: JobReport[] = [];
-    for (const variant of ['baseline', 'job']) {
-      const r = await runJob(variant, served);
-      reports.push(r);
+    const line = (label: string, r: JobReport) =>
       process.stdout.write(
-        `(${variant === 'baseline' ? 'a' : 'b'}) ${variant.padEnd(8)}  wall ${r.seconds.toFixed(1).padStart(6)} s  ` +
+        `${label}  wall ${r.seconds.toFixed(1).padStart(6)} s  ` +
           `${Math.round(r.rows / r.seconds)
             .toLocaleString('en-US')
             .padStart(9)} rows/s  peak RSS ${r.peakRssMb.toFixed(0).padStart(5)} MB  ` +
+          `(V8 heap limit ${r.heapLimitMb.toFixed(0)} MB)  ` +
           `${r.rows.toLocaleString('en-US')} rows pulled, ${r.findings} findings, ${r.written} written, ${r.outcome}\n`,
       );
-    }
-    const [a, b] = reports as [JobReport, JobReport];
+    const a = await runJob('baseline', served);
+    line('(a) baseline             ', a);
+    const b = await runJob('job', served);
+    line('(b) job                  ', b);
     process.stdout.write(
-      `\n(b)/(a): wall ${(b.seconds / a.seconds).toFixed(2)}x, peak RSS ${(b.peakRssMb / a.peakRssMb).toFixed(2)}x; ` +
-        `goal peak RSS <= 512 MB: ${b.peakRssMb <= 512 ? 'met' : 'NOT met'}\n`,
+      `    (b)/(a): wall ${(b.seconds / a.seconds).toFixed(2)}x, peak RSS ${(b.peakRssMb / a.peakRssMb).toFixed(2)}x\n`,
     );
-    if (JSON.stringify(a.findingIds) !== JSON.stringify(b.findingIds) || a.rows !== b.rows) {
-      process.stderr.write('bench:job: the two runs disagree on the rows pulled or the findings\n');
+    const onInstances: Array<[number, JobReport]> = [];
+    for (const [label, limitMb] of [
+      ['(c) job, 2,048 MB cgroup ', 2048],
+      ['(d) job, 512 MB cgroup   ', 512],
+    ] as const) {
+      const cgroup = createMemoryCgroup(limitMb, `runcommand-bench-job-${process.pid}-${limitMb}`);
+      if ('unavailable' in cgroup) {
+        process.stdout.write(`${label}  skipped: ${cgroup.unavailable}\n`);
+        continue;
+      }
+      try {
+        const r = await runJob('job', served, cgroup);
+        line(label, r);
+        onInstances.push([limitMb, r]);
+      } finally {
+        cgroup.remove();
+      }
+    }
+    const goal = onInstances.length
+      ? onInstances
+          .map(
+            ([mb, r]) =>
+              `${mb.toLocaleString('en-US')} MB instance ${r.peakRssMb.toFixed(0)} MB ${r.peakRssMb <= 512 ? 'met' : 'NOT met'}`,
+          )
+          .join(', ')
+      : `not measured on an instance size (no cgroup here); this machine: ${b.peakRssMb <= 512 ? 'met' : 'NOT met'}`;
+    process.stdout.write(`\ngoal peak RSS <= 512 MB: ${goal}\n`);
+    const runs = [b, ...onInstances.map(([, r]) => r)];
+    const disagree = runs.filter(
+      (r) => JSON.stringify(a.findingIds) !== JSON.stringify(r.findingIds) || a.rows !== r.rows,
+    );
+    if (disagree.length > 0 || runs.some((r) => r.outcome !== a.outcome)) {
+      process.stderr.write('bench:job: the runs disagree on the rows pulled, the findings or the outcome\n');
       return 1;
     }
     return 0;
