@@ -325,11 +325,12 @@ export const SETTINGS = {
   WINDOW_ROW_BUDGET: {
     field: 'windowRowBudget',
     presence: 'defaulted',
-    default: '5000000',
-    parse: integer(1000, 100_000_000),
-    expected: 'a whole number of rows from 1000 to 100000000',
+    default: 'auto',
+    parse: (v: string): Parsed<number | 'auto'> =>
+      v.toLowerCase() === 'auto' ? ok('auto' as const) : integer(1000, 100_000_000)(v),
+    expected: "'auto' or a whole number of rows from 1000 to 100000000",
     description:
-      'Rows pulled per window per table beyond which the window fails cleanly, instead of running out of memory.',
+      "Rows pulled per window, all tables together, beyond which the window fails cleanly instead of running out of memory. 'auto' sizes it from the instance's memory: one row per 128 bytes of the Node heap limit (about 2 million rows on a 512 MB instance, 8.5 million on 2,048 MB).",
   },
   AZURE_CALL_TIMEOUT_SECONDS: {
     field: 'azureCallTimeoutSeconds',

@@ -30,6 +30,7 @@ import { BaselineStore, ConcurrencyConflictError, StateStore } from '../stateSto
 import { detectionPort } from './detectionPort';
 import type { JobPorts, RecordContext } from './runDetectionJob';
 import type { DetectedFinding } from '../detection/detector';
+import { windowRowBudgetFor } from './rowBudget';
 
 /** How the job reaches Azure, when not the defaults (tests, local tooling). */
 export interface JobHostOverrides {
@@ -99,7 +100,7 @@ export async function createJobPorts(
         mode: config.detectionMode,
         windowsManagedHandler: windowsManagedHandlerOf(config),
         logger: log,
-        windowRowBudget: config.windowRowBudget,
+        windowRowBudget: windowRowBudgetFor(config.windowRowBudget),
       }),
       detection: detectionPort({
         mode: config.detectionMode,

@@ -20,8 +20,8 @@
  * outside the slice.
  *
  * Memory: `pullWindowInto` hands each slice's rows to the detector as the slice arrives
- * and drops them; a window whose rows (after the push-down) exceed `windowRowBudget`
- * in one table fails cleanly (`WindowRowBudgetError`, naming the table and the count)
+ * and drops them; a window whose rows (after the push-down, all tables) exceed `windowRowBudget`
+ * fails cleanly (`WindowRowBudgetError`, naming the tables and the counts)
  * rather than growing without bound.
  *
  * Source health: `countWindow` asks each table how many rows it has in the window at
@@ -112,26 +112,39 @@ export interface LogAnalyticsSourceOptions {
   /** Corrected mode: how the Windows managed handler is recognised (MANAGED_HANDLER_* settings; default the unverified defaults). */
   windowsManagedHandler?: WindowsManagedHandler;
   /**
-   * WINDOW_ROW_BUDGET: rows one table may deliver (after the push-down) in one window.
-   * Beyond it the window fails with WindowRowBudgetError. Default 5,000,000.
+   * WINDOW_ROW_BUDGET: rows the tables together may deliver (after the push-down) in one
+   * window. Beyond it the window fails with WindowRowBudgetError. Default 5,000,000 (the
+   * job passes the budget of its setting, src/job/rowBudget.ts).
    */
   windowRowBudget?: number;
 }
 
-/** A table delivered more rows in one window than WINDOW_ROW_BUDGET allows. */
+/**
+ * A window holds more rows (kept by the rule's filters, all tables together) than
+ * WINDOW_ROW_BUDGET allows: found from the push-down counts before the pull, or by the
+ * rows received during it. `table` is the table with the most of them.
+ */
 export class WindowRowBudgetError extends LogAnalyticsError {
+  readonly table: TableName;
+  readonly rows: number;
   constructor(
-    readonly table: TableName,
     readonly window: QueryWindow,
-    readonly rows: number,
+    readonly rowsByTable: Partial<Record<TableName, number>>,
     readonly budget: number,
+    readonly when: 'counted before the pull' | 'received so far',
   ) {
+    const entries = Object.entries(rowsByTable) as Array<[TableName, number]>;
+    const rows = entries.reduce((sum, [, n]) => sum + n, 0);
+    const table = entries.reduce((most, e) => (e[1] > most[1] ? e : most), entries[0] ?? ['AzureActivity', 0])[0];
     super(
-      `${table} delivered more than WINDOW_ROW_BUDGET=${budget} rows kept by the rule's filters for ` +
-        `${describeSlice(window)} (${rows} so far); the window was stopped before memory ran out. Check the ` +
-        `workspace for a burst of ${table} rows; if the volume is real, raise WINDOW_ROW_BUDGET ` +
-        `(and the Function App's memory) and let the next run retry the window.`,
+      `${describeSlice(window)} holds more than WINDOW_ROW_BUDGET=${budget} rows kept by the rule's filters ` +
+        `(${rows} ${when}: ${entries.map(([t, n]) => `${t} ${n}`).join(', ')}; most in ${table}); the window was ` +
+        `stopped before memory ran out. Check the workspace for a burst of ${table} rows; if the volume is real, ` +
+        `give the Function App more memory (instanceMemoryMB; WINDOW_ROW_BUDGET=auto grows with it) or set ` +
+        `WINDOW_ROW_BUDGET, and let the next run retry the window.`,
     );
+    this.table = table;
+    this.rows = rows;
   }
 }
 
@@ -369,9 +382,13 @@ export class LogAnalyticsSource {
     );
     const stats = Object.fromEntries(perTable) as PulledWindow['stats'];
     const initial: SliceTask[] = [];
-    const sliceCounts = await mapLimit(tables, this.opts.maxConcurrency, (table) => this.slicesFor(table, window));
+    const plans = await mapLimit(tables, this.opts.maxConcurrency, (table) => this.slicesFor(table, window));
+    const counted = Object.fromEntries(tables.map((t, i) => [t, plans[i]!.count ?? 0])) as Record<TableName, number>;
+    if (Object.values(counted).reduce((a, b) => a + b, 0) > this.opts.windowRowBudget) {
+      throw new WindowRowBudgetError(window, counted, this.opts.windowRowBudget, 'counted before the pull');
+    }
     tables.forEach((table, i) => {
-      for (const slice of splitWindow(window, sliceCounts[i]!)) initial.push({ table, slice });
+      for (const slice of splitWindow(window, plans[i]!.slices)) initial.push({ table, slice });
     });
     let slicesTotal = initial.length;
     let slicesDone = 0;
@@ -387,9 +404,10 @@ export class LogAnalyticsSource {
         q.unshift({ table: task.table, slice: halves[0] }, { table: task.table, slice: halves[1] });
         return;
       }
-      const rowsNow = perTable.get(task.table)!.rows + result.length;
-      if (rowsNow > this.opts.windowRowBudget) {
-        throw new WindowRowBudgetError(task.table, window, rowsNow, this.opts.windowRowBudget);
+      if (rowsSoFar + result.length > this.opts.windowRowBudget) {
+        const received = Object.fromEntries(tables.map((t) => [t, perTable.get(t)!.rows])) as Record<TableName, number>;
+        received[task.table] += result.length;
+        throw new WindowRowBudgetError(window, received, this.opts.windowRowBudget, 'received so far');
       }
       onSlice(task.table, task.slice, result);
       perTable.get(task.table)!.rows += result.length;
@@ -417,9 +435,9 @@ export class LogAnalyticsSource {
    * count of its push-down rows says the slices would hold more than `targetRowsPerSlice`.
    * A count that cannot be had fails the pull as a slice would (SliceFailedError).
    */
-  private async slicesFor(table: TableName, window: QueryWindow): Promise<number> {
+  private async slicesFor(table: TableName, window: QueryWindow): Promise<{ slices: number; count?: number }> {
     const base = this.opts.initialSlicesPerTable;
-    if (!this.opts.planSlicesByCount) return base;
+    if (!this.opts.planSlicesByCount) return { slices: base };
     // Not part of the pull's statistics (those count the pull's own queries).
     const scratch = { rows: 0, bytes: 0, slices: 0, queries: 0, retries: 0, halvings: 0 };
     const attempt = await this.queryWithRetries(
@@ -430,10 +448,10 @@ export class LogAnalyticsSource {
     );
     const cell = attempt.kind === 'rows' ? attempt.table.rows[0]?.[0] : undefined;
     const n = typeof cell === 'string' ? Number(cell) : cell;
-    if (typeof n !== 'number' || !Number.isFinite(n)) return base;
+    if (typeof n !== 'number' || !Number.isFinite(n)) return { slices: base };
     // The window-size ceiling: a slice is at least minSliceTicks long.
     const maxSlices = Number(windowTicks(window) / this.opts.minSliceTicks);
-    return Math.max(base, Math.min(maxSlices, Math.ceil(n / this.opts.targetRowsPerSlice)));
+    return { slices: Math.max(base, Math.min(maxSlices, Math.ceil(n / this.opts.targetRowsPerSlice))), count: n };
   }
 
   /** The answer of one slice, or 'halve' when it was too large or partial. */

@@ -78,19 +78,42 @@ describe('answers the source refuses, the row budget, and the count', () => {
     for (const r of counts) expect(r.query).toMatch(/\| where [\s\S]*\| count$/);
   });
 
-  it('a table beyond WINDOW_ROW_BUDGET fails the window cleanly, naming the table and the count', async () => {
+  it('a window beyond WINDOW_ROW_BUDGET fails before the pull, from the push-down counts, naming the tables and counts', async () => {
     const kept = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 } as Record<TableName, number>;
-    const budget = 3;
+    let total = 0;
+    await source().pullWindowInto(DAY, { add: () => void total++ });
+    expect(total).toBeGreaterThan(3);
+    const budget = total - 1;
     const pull = source({ windowRowBudget: budget, maxConcurrency: 1 }).pullWindowInto(DAY, {
       add: (table) => void kept[table]++,
     });
     const error = (await pull.catch((e: unknown) => e)) as WindowRowBudgetError;
     expect(error).toBeInstanceOf(WindowRowBudgetError);
+    expect(error.when).toBe('counted before the pull');
+    expect(error.rows).toBe(total);
     expect(TABLE_NAMES).toContain(error.table);
+    expect(error.table).toBe(
+      [...TABLE_NAMES].sort((a, b) => (error.rowsByTable[b] ?? 0) - (error.rowsByTable[a] ?? 0))[0],
+    );
+    expect(error.message).toMatch(new RegExp(`holds more than WINDOW_ROW_BUDGET=${budget} rows`));
+    for (const t of TABLE_NAMES) expect(error.message).toContain(`${t} ${error.rowsByTable[t]}`);
+    // Not a row reached the detector.
+    expect(Object.values(kept).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it('a window beyond WINDOW_ROW_BUDGET fails during the pull (no counts), before the rows over it reach the detector', async () => {
+    const kept = { AzureActivity: 0, DeviceFileEvents: 0, DeviceEvents: 0 } as Record<TableName, number>;
+    const budget = 3;
+    const pull = source({ windowRowBudget: budget, maxConcurrency: 1, planSlicesByCount: false }).pullWindowInto(DAY, {
+      add: (table) => void kept[table]++,
+    });
+    const error = (await pull.catch((e: unknown) => e)) as WindowRowBudgetError;
+    expect(error).toBeInstanceOf(WindowRowBudgetError);
+    expect(error.when).toBe('received so far');
     expect(error.rows).toBeGreaterThan(budget);
-    expect(error.message).toMatch(new RegExp(`${error.table} delivered more than WINDOW_ROW_BUDGET=3 rows`));
-    // Stopped before the rows over the budget reached the detector.
-    expect(kept[error.table]).toBeLessThanOrEqual(budget);
+    expect(error.message).toMatch(/holds more than WINDOW_ROW_BUDGET=3 rows/);
+    // All tables together: stopped before the rows over the budget reached the detector.
+    expect(Object.values(kept).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(budget);
   });
 
   it("counts each table's rows in the window without the rule's filters, hidden rows not yet", async () => {

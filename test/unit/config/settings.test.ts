@@ -207,7 +207,7 @@ describe('loadConfig', () => {
       ingestionLatencyBoundMinutes: 60,
       spoolAlertDays: 2,
       sourceLowPercent: 10,
-      windowRowBudget: 5_000_000,
+      windowRowBudget: 'auto',
       azureCallTimeoutSeconds: 120,
       detectionMode: 'parity',
       enrichmentEnabled: true,
