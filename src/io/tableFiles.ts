@@ -20,7 +20,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { coerceRow, CorrectedDetection, ParityDetection, type CellProblem } from '../detection';
+// The engine's modules themselves, not ../detection (its index, which loads the whole
+// engine and the rule's text): this module is what the worker thread (./tableWorker)
+// loads, and its start is part of every parallel read.
+import { CorrectedDetection } from '../detection/corrected/detection';
+import { ParityDetection } from '../detection/parity/detection';
+import { coerceRow, type CellProblem } from '../detection/rows';
 import {
   CORRECTED_TABLE_NAMES,
   RULE_COLUMNS,
