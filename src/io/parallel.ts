@@ -77,20 +77,29 @@ export async function readTableDirectoryInParallel(
   const queue = tableQueueMemory();
   const worker = startWorker({ files, queue, options: readOptions });
   const offloaded = new Promise<QueuedFilesRead>((resolve, reject) => {
+    const stats: QueuedFilesRead['stats'] = [];
     worker.on('message', (message: TableWorkerMessage) => {
-      if (message.kind === 'failure') {
-        reject(new Error(`reading table files in a worker thread failed: ${message.message}`));
-        return;
-      }
-      try {
-        for (const branch of message.branches) detection.mergeBranch(branch);
-        const e = message.inputError;
-        resolve({
-          stats: message.stats,
-          ...(e ? { error: { file: e.file, error: new InputError(e.path, e.line, e.detail) } } : {}),
-        });
-      } catch (err) {
-        reject(err);
+      switch (message.kind) {
+        case 'failure':
+          reject(new Error(`reading table files in a worker thread failed: ${message.message}`));
+          return;
+        case 'table':
+          // Delivered while this thread waits (its own files are read synchronously).
+          try {
+            detection.mergeBranch(message.branch);
+            stats.push({ file: message.file, stats: message.stats });
+          } catch (err) {
+            reject(err);
+          }
+          return;
+        case 'done': {
+          const e = message.inputError;
+          resolve({
+            stats,
+            ...(e ? { error: { file: e.file, error: new InputError(e.path, e.line, e.detail) } } : {}),
+          });
+          return;
+        }
       }
     });
     worker.on('error', reject);

@@ -49,7 +49,8 @@ export interface QueuedFilesRead {
 
 /**
  * Takes files from `end` of the queue in `memory` until none is left, reading each
- * into `onRow`; input errors as in the module comment (any other error is thrown).
+ * into `onRow` and then calling `onFileRead` with its statistics; input errors as in
+ * the module comment (any other error is thrown).
  */
 export function readQueuedTables(
   files: readonly TableFile<RuleTableName>[],
@@ -57,6 +58,7 @@ export function readQueuedTables(
   end: 'front' | 'back',
   onRow: <T extends RuleTableName>(table: T, row: TableRows[T]) => void,
   options: ReadTableOptions,
+  onFileRead: (file: number, stats: TableReadStats) => void = () => undefined,
 ): QueuedFilesRead {
   const queue = new Int32Array(memory);
   const read: QueuedFilesRead = { stats: [] };
@@ -67,7 +69,9 @@ export function readQueuedTables(
     const file = files[index];
     const table = file.table;
     try {
-      read.stats.push({ file: index, stats: readTableFile(file, (row) => onRow(table, row), options) });
+      const stats = readTableFile(file, (row) => onRow(table, row), options);
+      read.stats.push({ file: index, stats });
+      onFileRead(index, stats);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       read.error = { file: index, error: err };

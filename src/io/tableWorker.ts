@@ -3,9 +3,10 @@
  * from the back of the queue it shares with the main thread (./tableQueue) and reads
  * them with the ordinary reader into its own `ParityDetection`, so that those tables'
  * branches of the rule (their `where`s, `extend`s and first `summarize`) run here; then
- * posts each branch's state and the read statistics to the main thread in one message.
- * An input error is posted as data, so the main thread can raise the same `InputError`
- * it would have raised reading the file itself.
+ * posts each branch's state and its read statistics to the main thread as soon as the
+ * table is read, so that the main thread, when it waits, copies and merges one branch
+ * while this thread reads the next table. An input error is posted as data, so the main
+ * thread can raise the same `InputError` it would have raised reading the file itself.
  *
  * It loads the reader and parity's detection only (./tableFiles imports the engine's
  * modules, not ../detection/index), since starting this thread is part of what it costs.
@@ -25,11 +26,10 @@ export interface TableWorkerData {
 }
 
 export type TableWorkerMessage =
+  /** One file read: its statistics and its table's branch. */
+  | { kind: 'table'; file: number; stats: TableReadStats; branch: BranchState }
   | {
       kind: 'done';
-      stats: Array<{ file: number; stats: TableReadStats }>;
-      /** The branches of the tables read (none after an input error). */
-      branches: BranchState[];
       /** The input error of the earliest file among those read (./tableQueue). */
       inputError?: { file: number; path: string; line: number | undefined; detail: string };
     }
@@ -42,12 +42,17 @@ function runTableWorker(): void {
   const post = (message: TableWorkerMessage): void => port.postMessage(message);
   try {
     const detection = new ParityDetection();
-    const read = readQueuedTables(files, queue, 'back', (table, row) => detection.add(table, row), options);
+    const read = readQueuedTables(
+      files,
+      queue,
+      'back',
+      (table, row) => detection.add(table, row),
+      options,
+      (file, stats) => post({ kind: 'table', file, stats, branch: detection.exportBranch(files[file].table) }),
+    );
     const error = read.error;
     post({
       kind: 'done',
-      stats: read.stats,
-      branches: error ? [] : read.stats.map(({ file }) => detection.exportBranch(files[file].table)),
       ...(error
         ? {
             inputError: {
