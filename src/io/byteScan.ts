@@ -15,7 +15,11 @@
  *        or   (mem[p] == '\'  and  mem[p + 1] == 'u'),
  *     with foldA the low byte of `folds` and foldB the next one (`| 0x20` folds an ASCII
  *     letter's case; `| 0x0f` with b = 0x3f admits the ten digits, among 16 bytes),
- *     stopping early when n reaches cap (the caller then goes on from out[n - 1] + 1).
+ *     stopping early when n reaches cap (the caller then goes on from out[n - 1] + 1);
+ *     and writes to out[cap] the number of `\n` bytes in [start, counted), to out[cap + 1]
+ *     `counted`: `end`, or on an early stop the end of the vectors looked at so far (the
+ *     caller then takes off the `\n`s in [out[n - 1] + 1, counted), which the next call
+ *     counts again). So a chunk's lines are counted in the same pass that scans it.
  *
  * Both tests read the same two vectors (the bytes at p and at p + 1), so a needle's
  * anchor is two adjacent bytes at the position reported for it.
@@ -82,6 +86,7 @@ const i32LtU = [0x49];
 const i32GeU = [0x4f];
 const i32GtU = [0x4b];
 const i32Ctz = [0x68];
+const i32Popcnt = [0x69];
 const i32Add = [0x6a];
 const i32Sub = [0x6b];
 const i32And = [0x71];
@@ -98,15 +103,18 @@ const i8x16Bitmask = simd(0x64);
 const v128AnyTrue = simd(0x53);
 
 // pairs: params 0 start, 1 end, 2 a, 3 b, 4 folds, 5 out, 6 cap;
-// locals 7 i, 8 bits, 9 n (i32), 10 vA, 11 vB, 12 vFoldA, 13 vBackslash, 14 vU, 15 m1, 16 m2, 17 vFoldB, 18 x, 19 y (v128).
+// locals 7 i, 8 bits, 9 n (i32), 10 vA, 11 vB, 12 vFoldA, 13 vBackslash, 14 vU, 15 m1, 16 m2, 17 vFoldB, 18 x, 19 y,
+// 20 vNewline (v128), 21 newlines, 22 newline bits (i32).
 
 /**
  * The vector at i + off, from the two vectors x = mem[i+off..] and y = mem[i+off+1..]:
- * ((x | foldA) == a & (y | foldB) == b) | (x == '\\' & y == 'u')
+ * ((x | foldA) == a & (y | foldB) == b) | (x == '\\' & y == 'u'); and the bits of x's
+ * `\n` bytes in local 22.
  */
 // prettier-ignore
 const pairsVector = (off: number): number[] => [
   ...get(7), ...v128Load(off), ...set(18),
+  ...get(18), ...get(20), ...i8x16Eq, ...i8x16Bitmask, ...set(22),
   ...get(7), ...v128Load(off + 1), ...set(19),
   ...get(18), ...get(12), ...v128Or, ...get(10), ...i8x16Eq,
   ...get(19), ...get(17), ...v128Or, ...get(11), ...i8x16Eq,
@@ -117,9 +125,23 @@ const pairsVector = (off: number): number[] => [
   ...v128Or,
 ];
 
-/** For each set bit of `bits` (lowest first): out[n++] = i + bit; return n when n reaches cap. */
+/** newlines += popcount(local 22) */
 // prettier-ignore
-const PAIRS_EMIT = [
+const COUNT_NEWLINES = [...get(21), ...get(22), ...i32Popcnt, ...i32Add, ...set(21)];
+
+/** out[cap] = newlines, out[cap + 1] = `counted` (the i32 the instructions `counted` leave). */
+// prettier-ignore
+const storeCount = (counted: number[]): number[] => [
+  ...get(5), ...get(6), ...i32Const(2), ...i32Shl, ...i32Add, ...get(21), ...i32Store,
+  ...get(5), ...get(6), ...i32Const(1), ...i32Add, ...i32Const(2), ...i32Shl, ...i32Add, ...counted, ...i32Store,
+];
+
+/**
+ * For each set bit of `bits` (lowest first): out[n++] = i + bit; when n reaches cap,
+ * store the count up to i + `step` (the vectors looked at) and return n.
+ */
+// prettier-ignore
+const pairsEmit = (step: number): number[] => [
   ...block,
   ...loop,
   ...get(8), ...i32Eqz, ...brIf(1),
@@ -128,7 +150,7 @@ const PAIRS_EMIT = [
   ...i32Store,
   ...get(8), ...get(8), ...i32Const(1), ...i32Sub, ...i32And, ...set(8),
   ...get(9), ...i32Const(1), ...i32Add, ...tee(9), ...get(6), ...i32GeU,
-  ...if_, ...get(9), ...ret, ...end,
+  ...if_, ...storeCount([...get(7), ...i32Const(step), ...i32Add]), ...get(9), ...ret, ...end,
   ...br(0),
   ...end,
   ...end,
@@ -138,7 +160,8 @@ const PAIRS_EMIT = [
 const PAIRS_BODY = [
   ...vec([
     [3, I32],
-    [10, V128],
+    [11, V128],
+    [2, I32],
   ]),
   ...get(2), ...i8x16Splat, ...set(10),
   ...get(3), ...i8x16Splat, ...set(11),
@@ -146,17 +169,18 @@ const PAIRS_BODY = [
   ...get(4), ...i32Const(8), ...i32ShrU, ...i8x16Splat, ...set(17),
   ...i32Const(0x5c), ...i8x16Splat, ...set(13),
   ...i32Const(0x75), ...i8x16Splat, ...set(14),
+  ...i32Const(0x0a), ...i8x16Splat, ...set(20),
   ...get(0), ...set(7),
   // Two vectors at a time while (i + 32 <= end), the common case being no bit set at all.
   ...block,
   ...loop,
   ...get(7), ...i32Const(32), ...i32Add, ...get(1), ...i32GtU, ...brIf(1),
-  ...pairsVector(0), ...set(15),
-  ...pairsVector(16), ...set(16),
+  ...pairsVector(0), ...set(15), ...COUNT_NEWLINES,
+  ...pairsVector(16), ...set(16), ...COUNT_NEWLINES,
   ...get(15), ...get(16), ...v128Or, ...v128AnyTrue,
   ...if_,
   ...get(15), ...i8x16Bitmask, ...get(16), ...i8x16Bitmask, ...i32Const(16), ...i32Shl, ...i32Or, ...set(8),
-  ...PAIRS_EMIT,
+  ...pairsEmit(32),
   ...end,
   ...get(7), ...i32Const(32), ...i32Add, ...set(7),
   ...br(0),
@@ -171,12 +195,16 @@ const PAIRS_BODY = [
   ...if_,
   ...get(8), ...i32Const(1), ...get(1), ...get(7), ...i32Sub, ...i32Shl, ...i32Const(1), ...i32Sub, ...i32And,
   ...set(8),
+  ...get(22), ...i32Const(1), ...get(1), ...get(7), ...i32Sub, ...i32Shl, ...i32Const(1), ...i32Sub, ...i32And,
+  ...set(22),
   ...end,
-  ...PAIRS_EMIT,
+  ...COUNT_NEWLINES,
+  ...pairsEmit(16),
   ...get(7), ...i32Const(16), ...i32Add, ...set(7),
   ...br(0),
   ...end,
   ...end,
+  ...storeCount(get(1)),
   ...get(9),
   ...end,
 ];
@@ -248,9 +276,10 @@ export interface PairAnchor {
  */
 export class ByteScanner {
   private readonly kernel: Kernel;
-  /** Chunks start after the positions. */
+  /** Chunks start after the positions and the newline count. */
   private readonly dataOffset: number;
   private view: Buffer;
+  /** The kernel's out[0..capacity), then out[capacity] (its `\n`s) and out[capacity + 1] (up to where). */
   private positions: Int32Array;
 
   /**
@@ -261,18 +290,18 @@ export class ByteScanner {
     initialBytes = 1 << 20,
     private readonly capacity = 4096,
   ) {
-    this.dataOffset = OUT_OFFSET + 4 * capacity;
+    this.dataOffset = OUT_OFFSET + 4 * capacity + 16;
     const pages = Math.ceil((this.dataOffset + initialBytes + SLACK) / PAGE);
     const instance = new wasm.Instance(new wasm.Module(moduleBytes(pages)));
     this.kernel = instance.exports as unknown as Kernel;
     this.view = this.refresh();
-    this.positions = new Int32Array(this.kernel.memory.buffer, OUT_OFFSET, this.capacity);
+    this.positions = new Int32Array(this.kernel.memory.buffer, OUT_OFFSET, this.capacity + 2);
   }
 
   private refresh(): Buffer {
     const memory = this.kernel.memory.buffer;
     this.view = Buffer.from(memory, this.dataOffset, memory.byteLength - this.dataOffset - SLACK);
-    this.positions = new Int32Array(memory, OUT_OFFSET, this.capacity);
+    this.positions = new Int32Array(memory, OUT_OFFSET, this.capacity + 2);
     return this.view;
   }
 
@@ -303,21 +332,36 @@ export class ByteScanner {
 
   /**
    * Calls `each(p)` (p relative to `chunk`), in ascending order, for every position of
-   * `chunk` where `anchor`'s pair or `\u` stands (a superset: see the file's header).
+   * `chunk` where `anchor`'s pair or `\u` stands (a superset: see the file's header), and
+   * returns the number of `\n` bytes in `chunk`, counted in the same pass.
    */
-  forEachCandidate(chunk: Buffer, anchor: PairAnchor, each: (p: number) => void): void {
+  forEachCandidate(chunk: Buffer, anchor: PairAnchor, each: (p: number) => void): number {
     const base = this.place(chunk);
     const end = base + chunk.length;
     const { a, b, fold } = anchor;
     const folds = (fold & 0xff) | (((anchor.foldB ?? fold) & 0xff) << 8);
+    const capacity = this.capacity;
+    let newlines = 0;
     for (let from = base; from < end;) {
-      const n = this.kernel.pairs(from, end, a, b, folds, OUT_OFFSET, this.capacity);
+      const n = this.kernel.pairs(from, end, a, b, folds, OUT_OFFSET, capacity);
       const positions = this.positions;
+      newlines += positions[capacity];
+      const counted = Math.min(positions[capacity + 1], end);
       for (let k = 0; k < n; k++) each(positions[k] - base);
-      if (n < this.capacity) return;
+      if (n < capacity) return newlines;
+      // Stopped early: the next call counts the `\n`s from `from` on, some of which this one did.
       from = positions[n - 1] + 1;
+      newlines -= countNewlinesIn(this.view, from - this.dataOffset, counted - this.dataOffset);
     }
+    return newlines;
   }
+}
+
+/** The `\n` bytes in `bytes[start, end)` (a few bytes at most here). */
+function countNewlinesIn(bytes: Buffer, start: number, end: number): number {
+  let n = 0;
+  for (let p = start; p < end; p++) if (bytes[p] === 10) n++;
+  return n;
 }
 
 let shared: ByteScanner | null | undefined;

@@ -85,7 +85,6 @@ export function readNdjsonFile(
     file,
     ({ buffer, length, fileOffset, last }) => {
       const endsWithNewline = length > 0 && buffer[length - 1] === 10;
-      lines += countNewlines(buffer, length) + (endsWithNewline ? 0 : 1);
       // Every line of the chunk ends with "\n" except perhaps the file's last line.
       const body = endsWithNewline ? length - 1 : length;
       let firstEnd = -1;
@@ -101,9 +100,11 @@ export function readNdjsonFile(
         if (start === lastStart) return; // the unterminated last line, parsed below
         parseLine(buffer, start, stripCr(buffer, start, end), fileOffset, false);
       };
+      // The chunk's lines: the `\n`s of its body, and one more (the body's last line).
       if (prefilter) {
-        forEachCandidateLine(table, endsWithNewline ? buffer.subarray(0, body) : buffer.subarray(0, length), visit);
+        lines += forEachCandidateLine(table, buffer.subarray(0, body), visit) + 1;
       } else {
+        lines += countNewlines(buffer, body) + 1;
         let start = 0;
         while (start < body) {
           let end = buffer.indexOf(10, start);

@@ -1,35 +1,36 @@
 /**
- * The three tables read on two cores. A worker thread reads some table files (by
- * default DeviceEvents, a third to a half of the work) into its own `ParityDetection`,
- * so those tables' branches of the rule (their `where`s, `extend`s and first
- * `summarize`) run there too; the main thread meanwhile reads the other tables into the
- * caller's detection. The worker then posts each branch's
- * state, a few thousand groups rather than its rows, and the main thread merges it
- * (`ParityDetection.mergeBranch`). The rule's branches only meet in `finish` (the
- * joins), so where a table's branch ran does not change the findings.
+ * The three tables read on two cores. The main thread and one worker thread share the
+ * table files through a queue (./tableQueue): the main thread takes them from the front
+ * (AzureActivity first), the worker from the back (DeviceEvents first), and
+ * DeviceFileEvents goes to whichever is free first, so the threads end closer together
+ * whatever each table costs. Each thread reads its files into its own
+ * `ParityDetection`; the worker then posts each branch's state, a few thousand groups
+ * rather than its rows, and the main thread merges it (`ParityDetection.mergeBranch`).
+ * The rule's branches only meet in `finish` (the joins), so where a table's branch ran
+ * does not change the findings.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ParityDetection } from '../detection/parity/detection';
-import { CORRECTED_TABLE_NAMES, TABLE_NAMES, type RuleTableName, type TableName } from '../detection/schema';
+import { TABLE_NAMES, type RuleTableName } from '../detection/schema';
 import { InputError } from './errors';
 import {
   locateTableFiles,
-  readTableFile,
   type ReadTableOptions,
+  type TableFile,
   type TableFiles,
   type TableReadStats,
 } from './tableFiles';
+import { readQueuedTables, tableQueueMemory, type QueuedFilesRead } from './tableQueue';
 import type { TableWorkerData, TableWorkerMessage } from './tableWorker';
 
 export interface ParallelReadOptions extends ReadTableOptions {
   /**
-   * The tables read in the worker thread. Default DeviceEvents: its branch keeps
-   * little (a few thousand command lists). Offloading DeviceFileEvents as well is about
-   * as fast on the 1 GB bench day but holds ~35 MB more (two heaps of parsed rows).
+   * @internal For tests: false leaves every file to the worker (default true: the main
+   * thread takes files too), to reach the worker's paths whatever the scheduling.
    */
-  offload?: readonly TableName[];
+  mainThreadReads?: boolean;
 }
 
 /** The worker's branches are merged into the caller's detection. */
@@ -58,44 +59,47 @@ function startWorker(data: TableWorkerData): Worker {
   throw new Error(`${compiled} is missing: build the project (npm run build) or run detect with --threads 1`);
 }
 
-/** A table's input error, to report the one the sequential reader would have met first. */
-type TableError = { table: TableName; error: InputError };
-
 /**
- * Like `readTableDirectory`, with some tables read in a worker thread. The result, the
- * statistics and the errors are the same: when files of both threads are bad, the error
- * reported is the one of the earlier table in the rule's order, as reading one table
- * after the other would have reported.
+ * Like `readTableDirectory`, with the files shared between this thread and a worker
+ * thread (see the module comment). The result, the statistics and the errors are the
+ * same: when several files are bad, the error reported is the one of the earliest table
+ * in the rule's order, as reading one table after the other would have reported (see
+ * ./tableQueue).
  */
 export async function readTableDirectoryInParallel(
   dir: string | TableFiles,
   detection: BranchMergingConsumer,
   options: ParallelReadOptions = {},
 ): Promise<TableReadStats[]> {
-  const files = typeof dir === 'string' ? locateTableFiles(dir) : dir;
-  const offload = new Set<TableName>(options.offload ?? ['DeviceEvents']);
+  const located = typeof dir === 'string' ? locateTableFiles(dir) : dir;
+  const files: TableFile<RuleTableName>[] = TABLE_NAMES.map((table) => located[table]);
   const readOptions: ReadTableOptions = { prefilter: options.prefilter, allowEmpty: options.allowEmpty };
-  const worker = startWorker({
-    files: TABLE_NAMES.filter((table) => offload.has(table)).map((table) => files[table]),
-    options: readOptions,
-  });
-  const offloaded = new Promise<{ stats: TableReadStats[] } | TableError>((resolve, reject) => {
+  const queue = tableQueueMemory();
+  const worker = startWorker({ files, queue, options: readOptions });
+  const offloaded = new Promise<QueuedFilesRead>((resolve, reject) => {
+    const stats: QueuedFilesRead['stats'] = [];
     worker.on('message', (message: TableWorkerMessage) => {
       switch (message.kind) {
-        case 'done':
+        case 'failure':
+          reject(new Error(`reading table files in a worker thread failed: ${message.message}`));
+          return;
+        case 'table':
+          // Delivered while this thread waits (its own files are read synchronously).
           try {
-            for (const branch of message.branches) detection.mergeBranch(branch);
-            resolve({ stats: message.stats });
+            detection.mergeBranch(message.branch);
+            stats.push({ file: message.file, stats: message.stats });
           } catch (err) {
             reject(err);
           }
           return;
-        case 'inputError':
-          resolve({ table: message.table, error: new InputError(message.file, message.line, message.detail) });
+        case 'done': {
+          const e = message.inputError;
+          resolve({
+            stats,
+            ...(e ? { error: { file: e.file, error: new InputError(e.path, e.line, e.detail) } } : {}),
+          });
           return;
-        case 'failure':
-          reject(new Error(`reading table files in a worker thread failed: ${message.message}`));
-          return;
+        }
       }
     });
     worker.on('error', reject);
@@ -105,35 +109,23 @@ export async function readTableDirectoryInParallel(
     );
   });
   offloaded.catch(() => undefined); // handled below; a rejection before we await it is not "unhandled"
-  const stats = new Map<TableName, TableReadStats>();
-  let mainError: TableError | undefined;
   try {
-    for (const table of TABLE_NAMES) {
-      if (offload.has(table)) continue;
-      try {
-        stats.set(
-          table,
-          readTableFile<RuleTableName>(files[table], (row) => detection.add(table, row), readOptions),
-        );
-      } catch (err) {
-        if (!(err instanceof InputError)) throw err;
-        mainError = { table, error: err };
-        break;
-      }
-    }
-    // A failure of the worker itself matters only when the main thread's tables were fine.
-    const outcome = await offloaded.catch((err: unknown) => {
-      if (mainError) return undefined;
+    const mine: QueuedFilesRead =
+      options.mainThreadReads === false
+        ? { stats: [] }
+        : readQueuedTables(files, queue, 'front', (table, row) => detection.add(table, row), readOptions);
+    // A failure of the worker itself matters only when the main thread's files were fine.
+    const theirs = await offloaded.catch((err: unknown) => {
+      if (mine.error) return undefined;
       throw err;
     });
-    const workerError = outcome && 'error' in outcome ? outcome : undefined;
-    const first = [mainError, workerError]
-      .filter((e): e is TableError => e !== undefined)
-      .sort((a, b) => CORRECTED_TABLE_NAMES.indexOf(a.table) - CORRECTED_TABLE_NAMES.indexOf(b.table))[0];
+    // The front's error comes before every file the back read (./tableQueue).
+    const first = mine.error ?? theirs?.error;
     if (first) throw first.error;
-    if (outcome && 'stats' in outcome) for (const s of outcome.stats) stats.set(s.table, s);
+    const stats = new Map<number, TableReadStats>();
+    for (const read of [...mine.stats, ...(theirs?.stats ?? [])]) stats.set(read.file, read.stats);
+    return files.map((_, index) => stats.get(index) as TableReadStats);
   } finally {
     await worker.terminate();
   }
-  return TABLE_NAMES.map((table) => stats.get(table) as TableReadStats);
 }

@@ -87,6 +87,7 @@
  */
 import type { RuleTableName, TableName } from '../detection/schema';
 import { byteScanner, type PairAnchor } from './byteScan';
+import { countNewlines } from './chunks';
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
 
@@ -340,48 +341,51 @@ export type ChunkSearch = 'auto' | 'plain';
 /**
  * Calls `each(p)` in ascending order for every position of `chunk` where a needle of
  * `table` is reported (see `NeedleOf`) or a `\u` escape starts, until `each` returns a position to go on from
- * (positions before it are skipped; -1 or undefined: go on with the next one).
+ * (positions before it are skipped; -1 or undefined: go on with the next one). Returns
+ * the number of `\n` bytes in `chunk` when the kernel ran (it counts them in the same
+ * pass), else undefined.
  */
 function forEachHit(
   table: TableName,
   chunk: Buffer,
   each: (p: number) => number | undefined,
   search: ChunkSearch = 'auto',
-): void {
+): number | undefined {
   const needle = needleOf(table);
   const scanner = search === 'auto' ? byteScanner() : null;
   if (scanner) {
     let skipTo = 0;
-    scanner.forEachCandidate(chunk, needle.anchor, (p) => {
+    return scanner.forEachCandidate(chunk, needle.anchor, (p) => {
       if (p < skipTo || !(needle.at(chunk, p) || unicodeEscapeAt(chunk, p))) return;
       skipTo = each(p) ?? -1;
     });
-    return;
   }
   let nextNeedle = needle.next(chunk, 0);
   let nextEscape = nextUnicodeEscape(chunk, 0);
   while (nextNeedle >= 0 || nextEscape >= 0) {
     const hit = nextNeedle < 0 ? nextEscape : nextEscape < 0 ? nextNeedle : Math.min(nextNeedle, nextEscape);
     const from = Math.max(hit + 1, each(hit) ?? -1);
-    if (from >= chunk.length) return;
+    if (from >= chunk.length) return undefined;
     if (nextNeedle >= 0 && nextNeedle < from) nextNeedle = needle.next(chunk, from);
     if (nextEscape >= 0 && nextEscape < from) nextEscape = nextUnicodeEscape(chunk, from);
   }
+  return undefined;
 }
 
 /**
  * Calls `onLine(start, end)` (end exclusive, without the `\n`) for each line of
- * `chunk` that `mayMatter`, in order. Lines are separated by `\n`; the chunk holds
- * whole lines only. Lines with neither the anchor nor `\u` cost no work in JavaScript:
- * the kernel finds the candidates over the whole chunk.
+ * `chunk` that `mayMatter`, in order, and returns the number of `\n` bytes in `chunk`.
+ * Lines are separated by `\n`; the chunk holds whole lines only. Lines with neither the
+ * anchor nor `\u` cost no work in JavaScript: the kernel finds the candidates over the
+ * whole chunk, and counts its lines in the same pass.
  */
 export function forEachCandidateLine(
   table: TableName,
   chunk: Buffer,
   onLine: (start: number, end: number) => void,
   search: ChunkSearch = 'auto',
-): void {
-  forEachHit(
+): number {
+  const newlines = forEachHit(
     table,
     chunk,
     (hit) => {
@@ -393,6 +397,7 @@ export function forEachCandidateLine(
     },
     search,
   );
+  return newlines ?? countNewlines(chunk, chunk.length);
 }
 
 /**

@@ -1,47 +1,71 @@
 /**
- * Worker thread body for `readTableDirectoryInParallel` (./parallel): reads its table
- * files with the ordinary reader into its own `ParityDetection`, so that those tables'
- * branches of the rule (their `where`s, `extend`s and first `summarize`) run here, and
- * posts each branch's state and the read statistics to the main thread in one message.
- * An input error is posted as data, so the main thread can raise the same `InputError`
- * it would have raised reading the file itself.
+ * Worker thread body for `readTableDirectoryInParallel` (./parallel): takes table files
+ * from the back of the queue it shares with the main thread (./tableQueue) and reads
+ * them with the ordinary reader into its own `ParityDetection`, so that those tables'
+ * branches of the rule (their `where`s, `extend`s and first `summarize`) run here; then
+ * posts each branch's state and its read statistics to the main thread as soon as the
+ * table is read, so that the main thread, when it waits, copies and merges one branch
+ * while this thread reads the next table. An input error is posted as data, so the main
+ * thread can raise the same `InputError` it would have raised reading the file itself.
+ *
+ * It loads the reader and parity's detection only (./tableFiles imports the engine's
+ * modules, not ../detection/index), since starting this thread is part of what it costs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ParityDetection, type BranchState } from '../detection/parity/detection';
-import type { RuleTableName, TableName } from '../detection/schema';
-import { InputError } from './errors';
-import { readTableFile, type ReadTableOptions, type TableFile, type TableReadStats } from './tableFiles';
+import type { RuleTableName } from '../detection/schema';
+import type { ReadTableOptions, TableFile, TableReadStats } from './tableFiles';
+import { readQueuedTables } from './tableQueue';
 
 export interface TableWorkerData {
-  /** In the order to read them (the rule's table order). */
-  files: TableFile[];
+  /** The rule's three tables, in its order. */
+  files: TableFile<RuleTableName>[];
+  /** The queue's counters (./tableQueue `tableQueueMemory`). */
+  queue: SharedArrayBuffer;
   options: ReadTableOptions;
 }
 
 export type TableWorkerMessage =
-  | { kind: 'done'; stats: TableReadStats[]; branches: BranchState[] }
-  | { kind: 'inputError'; table: TableName; file: string; line: number | undefined; detail: string }
+  /** One file read: its statistics and its table's branch. */
+  | { kind: 'table'; file: number; stats: TableReadStats; branch: BranchState }
+  | {
+      kind: 'done';
+      /** The input error of the earliest file among those read (./tableQueue). */
+      inputError?: { file: number; path: string; line: number | undefined; detail: string };
+    }
   | { kind: 'failure'; message: string };
 
 function runTableWorker(): void {
   const port = parentPort;
   if (!port) return;
-  const { files, options } = workerData as TableWorkerData;
+  const { files, queue, options } = workerData as TableWorkerData;
   const post = (message: TableWorkerMessage): void => port.postMessage(message);
-  const detection = new ParityDetection();
-  const stats: TableReadStats[] = [];
-  let table: TableName | undefined;
   try {
-    for (const file of files) {
-      table = file.table;
-      stats.push(readTableFile(file, (row) => detection.add(file.table, row), options));
-    }
-    // Parity reads the rule's three tables only (./parallel offloads no other).
-    post({ kind: 'done', stats, branches: files.map((file) => detection.exportBranch(file.table as RuleTableName)) });
+    const detection = new ParityDetection();
+    const read = readQueuedTables(
+      files,
+      queue,
+      'back',
+      (table, row) => detection.add(table, row),
+      options,
+      (file, stats) => post({ kind: 'table', file, stats, branch: detection.exportBranch(files[file].table) }),
+    );
+    const error = read.error;
+    post({
+      kind: 'done',
+      ...(error
+        ? {
+            inputError: {
+              file: error.file,
+              path: error.error.file,
+              line: error.error.line,
+              detail: error.error.detail,
+            },
+          }
+        : {}),
+    });
   } catch (err) {
-    if (err instanceof InputError && table !== undefined)
-      post({ kind: 'inputError', table, file: err.file, line: err.line, detail: err.detail });
-    else post({ kind: 'failure', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    post({ kind: 'failure', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }
 }
 

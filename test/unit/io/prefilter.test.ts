@@ -151,7 +151,9 @@ describe('byte pre-filter', () => {
             bytes.copy(chunk);
           }
           const reported: number[] = [];
-          scanner.forEachCandidate(chunk, anchor, (p) => reported.push(p));
+          const newlines = scanner.forEachCandidate(chunk, anchor, (p) => reported.push(p));
+          // The `\n`s of the chunk, counted in the same pass, whatever the calls that go on.
+          expect(newlines).toBe(bytes.filter((b) => b === 10).length);
           const fold = (x: number | undefined, by: number): number | undefined => (x === undefined ? x : x | by);
           const foldB = anchor.foldB ?? anchor.fold;
           const expected: number[] = [];
@@ -187,6 +189,40 @@ describe('byte pre-filter', () => {
       expect(reported(scanner.buffer.subarray(3, 3 + length).fill('x'))).toEqual([]);
       expect(reported(scanner.buffer.subarray(3, 3 + length).fill('r'))).toEqual([...Array(length).keys()]);
     }
+  });
+
+  it('the kernel counts the newlines before the end and none past it, for every length and early stop', () => {
+    const rNewline: PairAnchor = { a: 0x72, b: 0x0a, fold: 0 };
+    for (let length = 0; length <= 200; length++) {
+      for (const capacity of [1, 3, 4096]) {
+        const scanner = new ByteScanner(256, capacity);
+        scanner.buffer.fill('\n'); // newlines past the chunk, never counted
+        const chunk = scanner.buffer.subarray(5, 5 + length);
+        expect(scanner.forEachCandidate(chunk.fill('\n'), rNewline, () => undefined)).toBe(length);
+        // `r` and `\n` in turn: a pair at every `r` (the last one's `\n` past the end), so
+        // the calls stop early every `capacity` positions, in both of the kernel's loops.
+        for (let i = 0; i < length; i++) chunk[i] = i % 2 === 0 ? 0x72 : 10;
+        const reported: number[] = [];
+        expect(scanner.forEachCandidate(chunk, rNewline, (p) => reported.push(p))).toBe(length >> 1);
+        expect(reported).toEqual([...Array(length).keys()].filter((i) => i % 2 === 0));
+      }
+    }
+  });
+
+  it('forEachCandidateLine returns the newlines of the chunk, with the kernel and without', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('\n', 'runCommand/action', '\\u0041', 'x', '-File script1.ps1')),
+        (parts) => {
+          const chunk = Buffer.from(parts.join(''), 'latin1');
+          const expected = parts.filter((p) => p === '\n').length;
+          for (const search of ['auto', 'plain'] as const)
+            for (const table of ['AzureActivity', 'DeviceEvents'] as const)
+              expect(forEachCandidateLine(table, chunk, () => undefined, search)).toBe(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('hitPositions: the kernel finds the plain positions in any slice of encoded rows (needles cut at the edges)', () => {
