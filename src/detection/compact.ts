@@ -33,11 +33,7 @@ export class StringPool {
    * copy of its own (JSON text and back, which is exact for every string).
    */
   internSlice(text: string): string {
-    const kept = this.pool.get(text);
-    if (kept !== undefined) return kept;
-    const own = JSON.parse(JSON.stringify(text)) as string;
-    this.pool.set(own, own);
-    return own;
+    return this.pool.get(text) ?? this.intern(JSON.parse(JSON.stringify(text)) as string);
   }
 
   /** Forgets every text kept (they stay whatever holds them; later texts are kept anew). */
