@@ -55,7 +55,8 @@ Options:
                     (default: an empty file is an error, as it usually means a
                     failed export)
   --threads N       1: read the files one after the other on one thread;
-                    2 (default): read DeviceEvents in a worker thread meanwhile
+                    2 (default): a worker thread reads DeviceEvents meanwhile, and
+                    DeviceFileEvents too when it is free before the main thread
   --validate-all    parse and check every row; by default rows that cannot match
                     the rule (no "runcommand" / "RunCommandExtension.exe" /
                     "-File scriptN.ps1" text and no \\u escape) are skipped unread,
