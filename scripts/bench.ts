@@ -11,8 +11,13 @@
  *   (a) detect  `node dist/src/cli/main.js detect --input DIR --output FILE`
  *   (b) DuckDB  the rule as SQL (scripts/bench/duckdbRule.ts) through @duckdb/node-api
  *   (c) cat     the same files to /dev/null: the cost of reading the bytes
+ *   (d) the floors under any detect in Node (scripts/bench/floor.ts): `read floor`
+ *       starts Node and reads every byte once on two threads, `scan floor` also runs
+ *       the pre-filter's kernel over every byte; neither parses a row
  * It prints each one's median wall and CPU time, input MB/s, peak RSS and findings, and
- * the median of the per-round ratios DuckDB / detect and detect / cat. Then the pull
+ * the median of the per-round ratios DuckDB / detect, detect / cat and DuckDB / each
+ * floor (the most a detect could reach on this machine: a target above it cannot be
+ * met by tuning). Then the pull
  * path's client-side decode cost on the heavy day's push-down rows (scripts/bench/pullDecode.ts).
  *
  * Exit 1 when detect and DuckDB disagree on the findings of any run, when detect is not
@@ -181,8 +186,15 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const ENGINES = ['detect', 'duckdb', 'cat'] as const;
+const ENGINES = ['detect', 'duckdb', 'cat', 'readFloor', 'scanFloor'] as const;
 type Engine = (typeof ENGINES)[number];
+const ENGINE_LABELS: Record<Engine, string> = {
+  detect: 'detect',
+  duckdb: 'duckdb',
+  cat: 'cat',
+  readFloor: 'read floor',
+  scanFloor: 'scan floor',
+};
 
 interface DayResult {
   day: Day;
@@ -190,10 +202,12 @@ interface DayResult {
   findings: { detect: number; duckdb: number; same: boolean };
   duckdbOverDetect: number[];
   detectOverCat: number[];
+  duckdbOverReadFloor: number[];
+  duckdbOverScanFloor: number[];
 }
 
 async function benchOneDay(day: Day, o: BenchOptions, outDir: string): Promise<DayResult> {
-  const runs: Record<Engine, Measured[]> = { detect: [], duckdb: [], cat: [] };
+  const runs: Record<Engine, Measured[]> = { detect: [], duckdb: [], cat: [], readFloor: [], scanFloor: [] };
   const detectOut = join(outDir, `detect-${day.kind.name}.ndjson`);
   const duckOut = join(outDir, `duckdb-${day.kind.name}.ndjson`);
   const duckArgs = [join(DIST, 'scripts', 'bench', 'duckdbChild.js'), day.dir, duckOut];
@@ -206,8 +220,12 @@ async function benchOneDay(day: Day, o: BenchOptions, outDir: string): Promise<D
     runs.detect.push(await measure(process.execPath, [main, 'detect', '--input', day.dir, '--output', detectOut]));
     process.stdout.write(', duckdb');
     runs.duckdb.push(await measure(process.execPath, duckArgs));
-    process.stdout.write(', cat\n');
+    process.stdout.write(', cat');
     runs.cat.push(await measure('cat', day.files, true));
+    process.stdout.write(', floors\n');
+    const floor = join(DIST, 'scripts', 'bench', 'floor.js');
+    runs.readFloor.push(await measure(process.execPath, [floor, 'read', ...day.files]));
+    runs.scanFloor.push(await measure(process.execPath, [floor, 'scan', ...day.files]));
     const detectFindings = canonicalFindings(detectOut);
     const duckFindings = canonicalFindings(duckOut);
     counts = { detect: detectFindings.length, duckdb: duckFindings.length };
@@ -220,12 +238,14 @@ async function benchOneDay(day: Day, o: BenchOptions, outDir: string): Promise<D
     findings: { ...counts, same },
     duckdbOverDetect: pair('duckdb', 'detect'),
     detectOverCat: pair('detect', 'cat'),
+    duckdbOverReadFloor: pair('duckdb', 'readFloor'),
+    duckdbOverScanFloor: pair('duckdb', 'scanFloor'),
   };
 }
 
 function printDay(r: DayResult): void {
   const mb = r.day.bytes / 1e6;
-  const cols = ['engine'.padEnd(8), 'wall s'.padStart(8), 'CPU s'.padStart(8), 'MB/s'.padStart(6)];
+  const cols = ['engine'.padEnd(10), 'wall s'.padStart(8), 'CPU s'.padStart(8), 'MB/s'.padStart(6)];
   process.stdout.write(
     [...cols, 'peak RSS MB'.padStart(12), 'findings'.padStart(9)].join(' ') + '   (medians of the rounds)\n',
   );
@@ -233,10 +253,10 @@ function printDay(r: DayResult): void {
     const ms = r.runs[engine];
     const wall = median(ms.map((m) => m.seconds));
     const cpu = ms.every((m) => m.cpuSeconds !== null) ? median(ms.map((m) => m.cpuSeconds as number)) : null;
-    const findings = engine === 'cat' ? '-' : String(r.findings[engine]);
+    const findings = engine === 'detect' || engine === 'duckdb' ? String(r.findings[engine]) : '-';
     process.stdout.write(
       [
-        engine.padEnd(8),
+        ENGINE_LABELS[engine].padEnd(10),
         wall.toFixed(2).padStart(8),
         (cpu === null ? '-' : cpu.toFixed(2)).padStart(8),
         (mb / wall).toFixed(0).padStart(6),
@@ -254,6 +274,13 @@ function printDay(r: DayResult): void {
   // On a busy machine the wall ratio also measures who got the cores; the CPU ratio does not.
   if (cpu.every(Number.isFinite)) process.stdout.write(`duckdb / detect, CPU:  ${range(cpu)}\n`);
   process.stdout.write(`detect / cat, wall:    ${range(r.detectOverCat)}\n`);
+  process.stdout.write(`duckdb / read floor, wall: ${range(r.duckdbOverReadFloor)}\n`);
+  process.stdout.write(`duckdb / scan floor, wall: ${range(r.duckdbOverScanFloor)}\n`);
+  process.stdout.write(
+    '  (the floors: Node started and every byte read once on two threads; the same with the\n' +
+      "  pre-filter's kernel over every byte; no row parsed. No detect in Node is faster than\n" +
+      '  the read floor, none that scans every byte with that kernel faster than the scan floor)\n',
+  );
   process.stdout.write(
     r.findings.same
       ? `Findings agree in every round: ${r.findings.detect} (identical rows)\n`
@@ -327,6 +354,10 @@ async function main(argv: string[]): Promise<number> {
       detect: summarize(r.runs.detect),
       duckdb: summarize(r.runs.duckdb),
       cat: summarize(r.runs.cat),
+      readFloor: summarize(r.runs.readFloor),
+      scanFloor: summarize(r.runs.scanFloor),
+      duckdbOverReadFloor: r.duckdbOverReadFloor,
+      duckdbOverScanFloor: r.duckdbOverScanFloor,
       duckdbOverDetect: r.duckdbOverDetect,
       detectOverCat: r.detectOverCat,
       findings: r.findings,

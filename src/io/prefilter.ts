@@ -315,6 +315,11 @@ const NEEDLES: { readonly [T in RuleTableName]: NeedleOf } = {
   },
 };
 
+/** The two bytes the kernel looks for in `table`'s chunks (the bench's scan floor, scripts/bench/floor.ts, uses them). */
+export function kernelAnchorOf(table: RuleTableName): PairAnchor {
+  return NEEDLES[table].anchor;
+}
+
 /**
  * The needle of `table`: only the rule's three tables have one (parity's row filters).
  * DeviceProcessEvents (corrected mode only) is never pre-filtered (../io/tableFiles).
