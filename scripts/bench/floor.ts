@@ -18,9 +18,9 @@
  * byte with that kernel. Prints `{"bytes":N,"candidates":N}`.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { byteScanner } from '../../src/io/byteScan';
-import { basename } from 'node:path';
 import { TABLE_NAMES, type RuleTableName } from '../../src/detection/schema';
 import { DEFAULT_CHUNK_BYTES } from '../../src/io/chunks';
 import { kernelAnchorOf } from '../../src/io/prefilter';
@@ -92,16 +92,17 @@ function main(argv: string[]): number {
   }
   const [mine, theirs] = halves(files);
   const worker = new Worker(__filename, { workerData: { floorPart: { kind, ranges: theirs } satisfies Part } });
-  const own = readPart({ kind, ranges: mine });
   worker.once('error', (err) => {
     process.stderr.write(`floor: the worker failed: ${err.message}\n`);
     process.exitCode = 1;
   });
-  worker.once('message', (other: { bytes: number; candidates: number }) => {
+  const theirsRead = new Promise<{ bytes: number; candidates: number }>((resolve) => worker.once('message', resolve));
+  const own = readPart({ kind, ranges: mine });
+  void theirsRead.then((other) => {
     process.stdout.write(
       JSON.stringify({ bytes: own.bytes + other.bytes, candidates: own.candidates + other.candidates }) + '\n',
     );
-    void worker.terminate();
+    return worker.terminate();
   });
   return 0;
 }
